@@ -1,0 +1,37 @@
+# gridmap: the two commands are `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test bench bench-quick lint db-up db-down clean-db
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+## setup: the Python environment (PostgreSQL/PostGIS are installed by `gridmap db up`)
+setup: $(STAMP)
+
+## run: set everything up, load the district if the database is empty, serve on :8000
+run: setup
+	$(BIN)/gridmap db up
+	$(BIN)/gridmap migrate
+	$(BIN)/gridmap seed --if-empty
+	$(BIN)/gridmap serve
+
+## test: the same set-up, then every test against a real PostGIS
+test: setup
+	$(BIN)/ruff check geo api tests
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check geo api tests
+
+db-up: setup
+	$(BIN)/gridmap db up
+
+db-down: setup
+	$(BIN)/gridmap db down

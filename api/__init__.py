@@ -1,0 +1,1 @@
+"""gridmap HTTP: thin FastAPI routers over the `geo` domain."""

@@ -1,0 +1,81 @@
+"""Errors as RFC 9457 `application/problem+json`: one table maps domain errors to statuses."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from geo import errors
+
+PROBLEM = "application/problem+json"
+
+STATUS: dict[type[errors.GridmapError], int] = {
+    errors.InvalidInput: 422,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PreconditionFailed: 412,
+    errors.AlreadySeeded: 409,
+    errors.DatabaseUnreachable: 503,
+    errors.SetupError: 503,
+}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    instance: str,
+    headers: dict[str, str] | None = None,
+    **extra,
+) -> JSONResponse:
+    """An RFC 9457 problem response; `extra` members (where, rows, ...) go into the body."""
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _status_of(exc: errors.GridmapError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def install(app: FastAPI) -> None:
+    """Install the handlers that turn every error into problem+json."""
+
+    @app.exception_handler(errors.GridmapError)
+    async def domain_error(request: Request, exc: errors.GridmapError) -> JSONResponse:
+        return problem(_status_of(exc), exc.title, exc.detail, request.url.path, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        where = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        first = where[0] if where else {"loc": [], "msg": "invalid request"}
+        detail = f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}"
+        return problem(422, "Invalid request", detail, request.url.path, errors=where)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        titles = {
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "Not found",
+            405: "Method not allowed",
+            413: "Payload too large",
+        }
+        return problem(
+            exc.status_code,
+            titles.get(exc.status_code, "Error"),
+            str(exc.detail),
+            request.url.path,
+            headers=exc.headers,
+        )

@@ -1,0 +1,1 @@
+"""gridmap domain: spatial units, attach, imports, maps, statistics, local database, CLI."""

@@ -1,0 +1,38 @@
+"""Fast bulk writes: a DataFrame into a table by COPY, in the caller's transaction."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy.engine import Connection
+
+from geo.models import SRID
+
+
+def ewkb_hex(geoms: np.ndarray, srid: int = SRID) -> np.ndarray:
+    """Hex EWKB of each shapely geometry, tagged with `srid`, as PostGIS's input accepts."""
+    return shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True)
+
+
+def pg_array(values: list[list[str]] | pd.Series) -> list[str | None]:
+    """Python lists as PostgreSQL array literals for COPY (`{a,b}`; None stays NULL)."""
+    return [None if v is None else "{" + ",".join(v) + "}" for v in values]
+
+
+def copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> int:
+    """COPY every row of `frame` (columns named as the table's) into `table`; returns the count.
+
+    Geometry columns must already hold hex EWKB (see `ewkb_hex`); NaN/None become NULL.
+    """
+    if frame.empty:
+        return 0
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False)
+    buffer.seek(0)
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+    return len(frame)

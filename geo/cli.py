@@ -1,0 +1,157 @@
+"""The `gridmap` command line: thin Typer wrappers over `geo` functions.
+
+Exit status 0 on success; otherwise non-zero with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import wraps
+
+import typer
+from rich.console import Console
+
+from geo.errors import GridmapError
+
+app = typer.Typer(
+    help="gridmap: grid management for 西北街街道 (Xibeijie sub-district).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The project-managed local PostGIS.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def reports_errors(fn):
+    """Turn a GridmapError into one line on stderr and exit status 1."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GridmapError as exc:
+            print(f"gridmap: {exc.detail}", file=sys.stderr)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _engine():
+    from geo.database import make_engine
+
+    return make_engine()
+
+
+@db_app.command("up")
+@reports_errors
+def db_up() -> None:
+    """Install PostgreSQL/PostGIS if missing, initialise once, and start the local cluster."""
+    from geo.localdb import LocalCluster
+    from geo.settings import get_settings
+
+    if get_settings().database_url:
+        out.print("GRIDMAP_DATABASE_URL is set: using that PostGIS; no local cluster started")
+        return
+    out.print(f"local database {LocalCluster.from_settings().up()}")
+
+
+@db_app.command("down")
+@reports_errors
+def db_down() -> None:
+    """Stop the local cluster (its data stay)."""
+    from geo.localdb import LocalCluster
+
+    out.print(f"local database {LocalCluster.from_settings().down()}")
+
+
+@db_app.command("status")
+@reports_errors
+def db_status() -> None:
+    """Running or stopped, where its files are, and which port."""
+    from geo.localdb import LocalCluster
+
+    for key, value in LocalCluster.from_settings().status().items():
+        out.print(f"{key:9} {value}")
+
+
+@db_app.command("url")
+@reports_errors
+def db_url() -> None:
+    """Print the connection URL (libpq form, for psql) of the database in use."""
+    from sqlalchemy.engine import make_url
+
+    from geo.database import database_url
+
+    print(make_url(database_url()).set(drivername="postgresql").render_as_string(False))
+
+
+@app.command()
+@reports_errors
+def migrate() -> None:
+    """Upgrade the schema to the newest Alembic revision."""
+    from geo.migrate import upgrade
+
+    out.print(f"schema at revision {upgrade(_engine())}")
+
+
+@app.command()
+@reports_errors
+def seed(
+    scale: float = typer.Option(1.0, help="Multiply the incident history (load tests)."),
+    replace: bool = typer.Option(False, help="Empty the data tables and load again."),
+    if_empty: bool = typer.Option(False, help="Load only when the database holds no district."),
+) -> None:
+    """Load the district: boundaries, then the synthetic population and incident history."""
+    from rich.progress import Progress
+
+    from geo import seed as seeding
+
+    engine = _engine()
+    if if_empty:
+        with engine.connect() as conn:
+            if seeding.existing_counts(conn)["units"]:
+                out.print("the district is already loaded; left as it is")
+                return
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("seeding", total=len(seeding.STEPS))
+
+        def step(name: str) -> None:
+            bar.update(task, description=name, completed=seeding.STEPS.index(name))
+
+        report = seeding.seed(engine, scale=scale, replace=replace, progress=step)
+    verb = "replaced the district with" if report.replaced else "loaded"
+    counts = ", ".join(f"{v:,} {k}" for k, v in report.counts.items())
+    out.print(f"{verb}: {counts} (history to {report.end:%Y-%m-%d %H:%M} UTC)")
+
+
+@app.command()
+@reports_errors
+def serve(
+    host: str = typer.Option(None, help="Bind address (default GRIDMAP_HOST, 127.0.0.1)."),
+    port: int = typer.Option(None, help="HTTP port (default GRIDMAP_PORT, 8000)."),
+    workers: int = typer.Option(1, help="Worker processes."),
+) -> None:
+    """Serve the HTTP API and map pages."""
+    import uvicorn
+
+    from geo.database import make_engine
+    from geo.errors import SetupError
+    from geo.localdb import port_in_use
+    from geo.settings import get_settings
+
+    settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    if port_in_use(port, host if host != "0.0.0.0" else "127.0.0.1"):
+        raise SetupError(
+            f"port {port} on {host} is in use by another program; set GRIDMAP_PORT or pass --port"
+        )
+    make_engine().dispose()  # fail now, with the URL, if the database is not there
+    out.print(f"serving 西北街街道 gridmap at http://{host}:{port}")
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,84 @@
+"""Connections: which PostGIS to use, engines, sessions, and clear errors when it is absent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from geo.errors import DatabaseUnreachable, SetupError
+from geo.localdb import LocalCluster
+from geo.settings import Settings, get_settings
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """`GRIDMAP_DATABASE_URL` when set, else the local cluster's URL."""
+    s = settings or get_settings()
+    if s.database_url:
+        url = make_url(s.database_url)
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg2")
+        return url.render_as_string(hide_password=False)
+    return LocalCluster.from_settings(s).url()
+
+
+def masked(url: str) -> str:
+    """The URL with its password replaced by ***, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    """An engine on `url` (default: `database_url()`), checked to be reachable and PostGIS."""
+    url = url or database_url()
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        engine.dispose()
+        raise DatabaseUnreachable(
+            f"cannot reach the database at {masked(url)}: {reason}. "
+            "Start the local one with `gridmap db up`, or check GRIDMAP_DATABASE_URL."
+        ) from exc
+    return engine
+
+
+def require_postgis(engine: Engine) -> str:
+    """The PostGIS version, creating the extension if the role may; a clear error if not."""
+    with engine.begin() as conn:
+        have = conn.execute(text("SELECT extversion FROM pg_extension WHERE extname='postgis'"))
+        version = have.scalar()
+        if version:
+            return version
+        available = conn.execute(
+            text("SELECT 1 FROM pg_available_extensions WHERE name='postgis'")
+        ).scalar()
+    if not available:
+        raise SetupError(
+            f"the PostGIS extension is not installed on the server at {masked(str(engine.url))}: "
+            "install postgresql-15-postgis-3 (or your server's PostGIS package) there"
+        )
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+            return conn.execute(
+                text("SELECT extversion FROM pg_extension WHERE extname='postgis'")
+            ).scalar()
+    except Exception as exc:  # insufficient privilege, typically
+        raise SetupError(
+            f"PostGIS is available but not enabled in {masked(str(engine.url))} and this role "
+            f"cannot enable it ({exc.__class__.__name__}); ask the DBA to run "
+            "CREATE EXTENSION postgis"
+        ) from exc
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on any error."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session

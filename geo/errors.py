@@ -1,0 +1,52 @@
+"""Domain errors: plain exceptions a user can act on; `api/errors.py` maps them to HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GridmapError(Exception):
+    """Base of every error the product reports to a user (CLI: one line; HTTP: problem+json)."""
+
+    title = "Request failed"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class SetupError(GridmapError):
+    """The local database or a system package is missing or misconfigured."""
+
+    title = "Set-up problem"
+
+
+class DatabaseUnreachable(GridmapError):
+    title = "Database unreachable"
+
+
+class NotFound(GridmapError):
+    title = "Not found"
+
+
+class InvalidInput(GridmapError):
+    """The request or file is wrong; `extra` carries where (row, field, feature)."""
+
+    title = "Invalid input"
+
+
+class Conflict(GridmapError):
+    """The request contradicts the current state (e.g. an illegal state transition)."""
+
+    title = "Conflict"
+
+
+class PreconditionFailed(GridmapError):
+    """The caller's ETag no longer matches: someone else changed the unit first."""
+
+    title = "Precondition failed"
+
+
+class AlreadySeeded(GridmapError):
+    title = "Already seeded"

@@ -1,0 +1,334 @@
+"""The schema, as SQLAlchemy 2.0 typed models. Changes go through Alembic revisions.
+
+Geometry is stored in SRID 4326; areas and lengths are computed in EPSG:4542.
+Spatial units and courtyards are versioned: a change closes the current row
+(`valid_to`) and inserts the next version, so `valid_to IS NULL` is "now".
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from geo.terms import BusinessKind, CourtyardKind, IncidentStatus, Level, ResourceKind
+
+SRID = 4326
+#: CGCS2000 / 3-degree Gauss-Kruger CM 99E: areas and lengths
+METRIC_SRID = 4542
+CODE = String(32)
+
+
+def _one_of(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Versioned:
+    """valid_from/valid_to versioning shared by units and courtyards."""
+
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class Unit(Versioned, Base):
+    """A sub-district, community (= level-1 grid), level-2 grid or grid sector, one version."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(CODE)
+    level: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(CODE)
+    seq: Mapped[int] = mapped_column(Integer)
+    name_zh: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str] = mapped_column(String(120))
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False)
+    )
+
+    __table_args__ = (
+        CheckConstraint(_one_of("level", Level), name="units_level"),
+        UniqueConstraint("code", "version", name="units_code_version"),
+        Index("units_current_code", "code", unique=True, postgresql_where=text("valid_to IS NULL")),
+        Index(
+            "units_current_geom",
+            "geom",
+            postgresql_using="gist",
+            postgresql_where=text("valid_to IS NULL"),
+        ),
+        Index("units_level_current", "level", postgresql_where=text("valid_to IS NULL")),
+    )
+
+
+class Attached:
+    """The codes a point or courtyard carries: where it lies, kept in step with the boundaries."""
+
+    @declared_attr
+    def courtyard_code(cls) -> Mapped[str | None]:
+        return mapped_column(CODE, index=True)
+
+    @declared_attr
+    def sector_code(cls) -> Mapped[str | None]:
+        return mapped_column(CODE, index=True)
+
+    @declared_attr
+    def grid2_code(cls) -> Mapped[str | None]:
+        return mapped_column(CODE, index=True)
+
+    @declared_attr
+    def community_code(cls) -> Mapped[str | None]:
+        return mapped_column(CODE, index=True)
+
+
+class Courtyard(Versioned, Base):
+    """A 小区楼院: property-managed compound, scattered buildings or rental housing."""
+
+    __tablename__ = "courtyards"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(CODE)
+    name_zh: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))
+    property_company_id: Mapped[str | None] = mapped_column(String(40))
+    sector_code: Mapped[str | None] = mapped_column(CODE, index=True)
+    grid2_code: Mapped[str | None] = mapped_column(CODE)
+    community_code: Mapped[str | None] = mapped_column(CODE)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False)
+    )
+
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", CourtyardKind), name="courtyards_kind"),
+        UniqueConstraint("code", "version", name="courtyards_code_version"),
+        Index(
+            "courtyards_current_code",
+            "code",
+            unique=True,
+            postgresql_where=text("valid_to IS NULL"),
+        ),
+        Index(
+            "courtyards_current_geom",
+            "geom",
+            postgresql_using="gist",
+            postgresql_where=text("valid_to IS NULL"),
+        ),
+    )
+
+
+class PointEntity(Attached):
+    """Columns every attached point entity has."""
+
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Household(PointEntity, Base):
+    __tablename__ = "households"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    address: Mapped[str | None] = mapped_column(Text)
+    building: Mapped[str | None] = mapped_column(String(20))
+    unit_no: Mapped[str | None] = mapped_column(String(20))
+    room: Mapped[str | None] = mapped_column(String(20))
+
+
+class Resident(Base):
+    """A person in a household. Name, phone and ID number are personal data (masked)."""
+
+    __tablename__ = "residents"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    household_id: Mapped[str] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(40))
+    gender: Mapped[str | None] = mapped_column(String(1))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    relation: Mapped[str | None] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    id_number: Mapped[str | None] = mapped_column(String(18))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    __table_args__ = (CheckConstraint("gender IN ('M', 'F')", name="residents_gender"),)
+
+
+class Business(PointEntity, Base):
+    """A shop (商业门店), enterprise or public institution (企事业单位)."""
+
+    __tablename__ = "businesses"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str | None] = mapped_column(String(160))
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    category: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (CheckConstraint(_one_of("kind", BusinessKind), name="businesses_kind"),)
+
+
+class Resource(PointEntity, Base):
+    """A governance resource: worker, officer, party organisation or member, unit, company.
+
+    `serves_code` is the unit it is assigned to (a grid worker's sector, an officer's
+    level-2 grid); the attach columns say where its location lies. `subtype` refines the
+    kind (party level, branch type, member kind); `parent_id` links a member to its
+    organisation and an organisation to the one above it in the five-level chain.
+    """
+
+    __tablename__ = "resources"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24), index=True)
+    subtype: Mapped[str | None] = mapped_column(String(24))
+    branch_type: Mapped[str | None] = mapped_column(String(16))
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str | None] = mapped_column(String(160))
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("resources.id", ondelete="SET NULL"), index=True
+    )
+    serves_code: Mapped[str | None] = mapped_column(CODE, index=True)
+    has_party_org: Mapped[bool | None] = mapped_column(Boolean)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    # the PointEntity geometry is optional for resources (a member may have no address)
+    geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=SRID, spatial_index=True), nullable=True
+    )
+
+    __table_args__ = (CheckConstraint(_one_of("kind", ResourceKind), name="resources_kind"),)
+
+
+class IncidentCategory(Base):
+    """One row per category; the running time limits (defaults in `geo.categories`)."""
+
+    __tablename__ = "incident_categories"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(80))
+    urgent: Mapped[bool] = mapped_column(Boolean)
+    sensitive: Mapped[bool] = mapped_column(Boolean)
+    dispatch_minutes: Mapped[int] = mapped_column(Integer)
+    close_minutes: Mapped[int | None] = mapped_column(Integer)
+    close_working_days: Mapped[int | None] = mapped_column(Integer)
+    sort: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint(
+            "(close_minutes IS NULL) <> (close_working_days IS NULL)",
+            name="incident_categories_one_limit",
+        ),
+    )
+
+
+class Incident(PointEntity, Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(
+        String(40),
+        primary_key=True,
+        server_default=text("'I' || lpad(nextval('incident_seq')::text, 10, '0')"),
+    )
+    category: Mapped[str] = mapped_column(ForeignKey("incident_categories.code"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reporter_contact: Mapped[str | None] = mapped_column(String(40))
+    assigned_to: Mapped[list[str] | None] = mapped_column(ARRAY(String(40)))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatch_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duplicate_of: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+
+    __table_args__ = (CheckConstraint(_one_of("status", IncidentStatus), name="incidents_status"),)
+
+
+class IncidentEvent(Base):
+    """Append-only history of an incident: every transition, dispatch and re-dispatch."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class DatasetInfo(Base):
+    """Small facts about the loaded data: the seed run, and the data version for caches."""
+
+    __tablename__ = "dataset_info"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DataChange(Base):
+    """One row per committed write statement on a data table (filled by triggers).
+
+    The data version is the row count: it grows with every committed change, whatever
+    order concurrent transactions commit in, so it is a safe cache key.
+    """
+
+    __tablename__ = "data_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    table_name: Mapped[str] = mapped_column(String(40))
+
+
+#: tables whose changes bump the data version (cache keys of maps and statistics)
+VERSIONED_TABLES = (
+    "units",
+    "courtyards",
+    "households",
+    "residents",
+    "businesses",
+    "resources",
+    "incidents",
+    "incident_categories",
+)

@@ -1,0 +1,55 @@
+"""Typed settings, every knob overridable by a `GRIDMAP_*` environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The checkout this package runs from (holds pyproject.toml); `.gridmap/` lives here.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """What the service and the CLI read from the environment (prefix `GRIDMAP_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="An external PostGIS (SQLAlchemy URL). Unset: the local cluster.",
+    )
+    home: Path = Field(
+        default=PROJECT_ROOT / ".gridmap",
+        description="Local cluster data, logs and caches.",
+    )
+    pg_port: int = Field(default=55432, description="Port of the local cluster (127.0.0.1 only).")
+    host: str = Field(default="127.0.0.1", description="HTTP bind address.")
+    port: int = Field(default=8000, description="HTTP port.")
+    tiles: str = Field(
+        default="none",
+        description="Basemap: none (offline), osm, tianditu, or an XYZ URL template.",
+    )
+    tianditu_key: str | None = Field(default=None, description="Key for the tianditu basemap.")
+
+    district_code: str = Field(default="620902", description="GB/T 2260 code of 肃州区.")
+    street_code: str = Field(
+        default="003", description="Three-digit code of 西北街街道 (assumption, not verified)."
+    )
+    households_per_worker_target: int = Field(
+        default=300, description="Target households per grid worker (local practice 300-500)."
+    )
+    seed: int = Field(default=20211, description="Random seed of the synthetic dataset.")
+
+    @property
+    def street_prefix(self) -> str:
+        """The nine-digit prefix every unit code starts with, e.g. `620902003`."""
+        return f"{self.district_code}{self.street_code}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The synthetic population and activity `gridmap seed` loads: deterministic, fake, marked so."""

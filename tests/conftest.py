@@ -1,0 +1,155 @@
+"""Test set-up: a real PostGIS, always.
+
+The session starts the project's local cluster (or uses GRIDMAP_DATABASE_URL's server),
+creates a throwaway database, migrates and seeds it once with a fixed history end, and
+keeps it as a template: tests that write get their own copy (`fresh_engine`), tests that
+only read share `seeded_engine`. At the end the databases are dropped and a cluster this
+session started is stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+
+from geo.localdb import LocalCluster
+from geo.settings import get_settings
+
+#: the seeded history ends here in every test run, so figures are reproducible
+SEED_END = datetime(2026, 11, 2, 4, 0, tzinfo=UTC)
+
+
+def _server_url() -> tuple[str, LocalCluster | None]:
+    external = os.environ.get("GRIDMAP_DATABASE_URL")
+    if external:
+        return external, None
+    cluster = LocalCluster.from_settings()
+    return cluster.url(), cluster
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """URL of a running PostGIS server (its default database)."""
+    started = None
+    if not os.environ.get("GRIDMAP_DATABASE_URL"):
+        cluster = LocalCluster.from_settings()
+        was_running = cluster.is_running()
+        cluster.up()
+        started = None if was_running else cluster
+    url, _ = _server_url()
+    yield url
+    if started is not None:
+        started.down()
+
+
+class Databases:
+    """Creates and drops throwaway databases on the test server."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server = make_url(server_url)
+        self.admin = create_engine(
+            self.server.set(database="postgres"), isolation_level="AUTOCOMMIT"
+        )
+        self.created: list[str] = []
+
+    def url(self, name: str) -> str:
+        return self.server.set(database=name).render_as_string(hide_password=False)
+
+    def create(self, template: str | None = None) -> str:
+        name = f"gridmap_test_{uuid.uuid4().hex[:10]}"
+        tpl = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"{tpl}'))
+        self.created.append(name)
+        return name
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.created.remove(name)
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in self.created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(pg_server: str) -> Iterator[Databases]:
+    dbs = Databases(pg_server)
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def template_db(databases: Databases) -> str:
+    """A migrated, seeded database used as the template of every other."""
+    from geo.migrate import upgrade
+    from geo.seed import seed
+
+    name = databases.create()
+    engine = create_engine(databases.url(name))
+    upgrade(engine)
+    seed(engine, end=SEED_END)
+    engine.dispose()
+    return name
+
+
+@pytest.fixture(scope="session")
+def seeded_url(databases: Databases, template_db: str) -> Iterator[str]:
+    """URL of the shared seeded database (read-only by convention); GRIDMAP_DATABASE_URL
+    points at it for the whole session, so the app and the CLI use it too."""
+    url = databases.url(databases.create(template=template_db))
+    previous = os.environ.get("GRIDMAP_DATABASE_URL")
+    os.environ["GRIDMAP_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    yield url
+    if previous is None:
+        os.environ.pop("GRIDMAP_DATABASE_URL", None)
+    else:
+        os.environ["GRIDMAP_DATABASE_URL"] = previous
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def seeded_engine(seeded_url: str) -> Iterator[Engine]:
+    engine = create_engine(seeded_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def fresh_url(databases: Databases, template_db: str, monkeypatch) -> str:
+    """A private copy of the seeded database for a test that writes; the app and CLI
+    see it through GRIDMAP_DATABASE_URL."""
+    name = databases.create(template=template_db)
+    url = databases.url(name)
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+    databases.drop(name)
+
+
+@pytest.fixture
+def fresh_engine(fresh_url: str) -> Iterator[Engine]:
+    engine = create_engine(fresh_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def empty_engine(databases: Databases) -> Iterator[Engine]:
+    """A new database with nothing in it (not even PostGIS)."""
+    name = databases.create()
+    engine = create_engine(databases.url(name))
+    yield engine
+    engine.dispose()
+    databases.drop(name)
