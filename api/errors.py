@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from geo import errors
@@ -42,6 +44,12 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def _is_page(request: Request) -> bool:
+    """A browser asking for an HTML page (not an API or OGC call)."""
+    api = request.url.path.startswith(("/api/", "/ogc/", "/openapi.json"))
+    return not api and "text/html" in request.headers.get("accept", "")
+
+
 def _status_of(exc: errors.GridmapError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -64,7 +72,11 @@ def install(app: FastAPI) -> None:
         return problem(422, "Invalid request", detail, request.url.path, errors=where)
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 401 and _is_page(request):
+            # a person opening a page: send them to sign in, and back here afterwards
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
         titles = {
             401: "Unauthorized",
             403: "Forbidden",

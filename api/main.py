@@ -1,15 +1,20 @@
-"""The FastAPI application: lifespan (engine), routers and error handlers."""
+"""The FastAPI application: lifespan (engine), middleware, routers and error handlers."""
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import create_engine
 
 from api import errors
-from api.routers import health
+from api.middleware import AuditWrites, BodySizeLimit, SecurityHeaders
+from api.routers import auth, health
+from geo.basemap import basemap
 from geo.database import database_url
+from geo.settings import PROJECT_ROOT, get_settings
 
 
 @asynccontextmanager
@@ -21,7 +26,20 @@ async def lifespan(app: FastAPI):
     app.state.engine.dispose()
 
 
+def content_security_policy() -> str:
+    """Same-origin only; images also from the configured tile server, if any."""
+    tiles = " ".join(basemap().hosts)
+    return (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+        "style-src 'self' 'unsafe-inline'; font-src 'self' data:; "
+        f"img-src 'self' data: blob: {tiles}".rstrip()
+        + "; connect-src 'self'; "
+        "frame-ancestors 'self'; base-uri 'self'; form-action 'self'"
+    )
+
+
 def create_app() -> FastAPI:
+    settings = get_settings()
     app = FastAPI(
         title="gridmap",
         summary="西北街街道网格化管理 · Grid management for Xibeijie sub-district, Jiuquan",
@@ -29,7 +47,19 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(AuditWrites)
+    app.add_middleware(SecurityHeaders, content_security_policy=content_security_policy())
+    if settings.cors_origins:  # closed unless configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET"],
+            allow_headers=["Authorization"],
+        )
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app
 
 

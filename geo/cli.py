@@ -20,6 +20,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The project-managed local PostGIS.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+token_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 out = Console()
 err = Console(stderr=True)
@@ -151,6 +153,67 @@ def serve(
     make_engine().dispose()  # fail now, with the URL, if the database is not there
     out.print(f"serving 西北街街道 gridmap at http://{host}:{port}")
     uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info")
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+@token_app.command("create")
+@reports_errors
+def token_create(
+    role: str = typer.Option(..., help="admin, planner, patrol, grid_worker or official."),
+    name: str = typer.Option(..., help="Who or what uses the token."),
+    grid: list[str] = typer.Option(None, help="A grid worker's unit code (repeatable)."),
+    worker: str = typer.Option(None, help="Or the id of the grid worker resource they are."),
+) -> None:
+    """Print a new API token, and only the token, on stdout (it is not shown again)."""
+    from geo import access, audit
+
+    with _engine().begin() as conn:
+        token = access.create_token(conn, role, name, grid or [], worker)
+        audit.record(conn, _cli_actor(), "token_create", target=name, detail={"role": role})
+    print(token)
+
+
+@token_app.command("list")
+@reports_errors
+def token_list() -> None:
+    """Every token: id, name, role, scope, last use, whether revoked."""
+    from rich.table import Table
+
+    from geo import access
+
+    with _engine().connect() as conn:
+        tokens = access.list_tokens(conn)
+    table = Table("id", "name", "role", "grids", "created", "last used", "revoked")
+    for t in tokens:
+        table.add_row(
+            str(t.id),
+            t.name,
+            t.role,
+            ",".join(t.scope_codes),
+            f"{t.created_at:%Y-%m-%d %H:%M}",
+            f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "",
+            f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",
+        )
+    out.print(table)
+
+
+@token_app.command("revoke")
+@reports_errors
+def token_revoke(
+    token_id: int = typer.Argument(..., help="The id from `gridmap token list`."),
+) -> None:
+    """Revoke a token at once."""
+    from geo import access, audit
+
+    with _engine().begin() as conn:
+        access.revoke_token(conn, token_id)
+        audit.record(conn, _cli_actor(), "token_revoke", target=str(token_id))
+    out.print(f"token {token_id} revoked")
 
 
 def main() -> None:  # pragma: no cover - console entry point

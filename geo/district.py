@@ -257,29 +257,67 @@ def build(seed: int | None = None) -> dict[str, list[Feature]]:
     layers: dict[str, list[Feature]] = {
         k: [] for k in ("district", "communities", "grids", "sectors")
     }
-    layers["district"].append(Feature(district_geom, {
-        "code": prefix, "level": Level.DISTRICT.value, "parent_code": None, "seq": 1,
-        "name_zh": DISTRICT_NAME[0], "name_en": DISTRICT_NAME[1]}))  # fmt: skip
+    layers["district"].append(
+        Feature(
+            district_geom,
+            {
+                "code": prefix,
+                "level": Level.DISTRICT.value,
+                "parent_code": None,
+                "seq": 1,
+                "name_zh": DISTRICT_NAME[0],
+                "name_en": DISTRICT_NAME[1],
+            },
+        )
+    )
     sector_code: dict[str, str] = {}
     for c_seq, c in enumerate(ordered(list(COMMUNITIES), community_geom), start=1):
         c_code = f"{prefix}{c_seq:03d}"
         zh, en, short_zh, short_en = COMMUNITIES[c]
-        layers["communities"].append(Feature(community_geom[c], {
-            "code": c_code, "level": Level.COMMUNITY.value, "parent_code": prefix, "seq": c_seq,
-            "name_zh": zh, "name_en": en}))  # fmt: skip
+        layers["communities"].append(
+            Feature(
+                community_geom[c],
+                {
+                    "code": c_code,
+                    "level": Level.COMMUNITY.value,
+                    "parent_code": prefix,
+                    "seq": c_seq,
+                    "name_zh": zh,
+                    "name_en": en,
+                },
+            )
+        )
         grids = ordered([g for g in GRID2_SECTORS if g[0] == c], grid_geom)
         for g_seq, g in enumerate(grids, start=1):
             g_code = f"{c_code}{g_seq:02d}"
-            layers["grids"].append(Feature(grid_geom[g], {
-                "code": g_code, "level": Level.GRID2.value, "parent_code": c_code, "seq": g_seq,
-                "name_zh": f"{short_zh}第{g_seq}网格",
-                "name_en": f"{short_en} Grid {g_seq}"}))  # fmt: skip
+            layers["grids"].append(
+                Feature(
+                    grid_geom[g],
+                    {
+                        "code": g_code,
+                        "level": Level.GRID2.value,
+                        "parent_code": c_code,
+                        "seq": g_seq,
+                        "name_zh": f"{short_zh}第{g_seq}网格",
+                        "name_en": f"{short_en} Grid {g_seq}",
+                    },
+                )
+            )
             for s_seq, sec in enumerate(ordered(GRID2_SECTORS[g], sector_geom), start=1):
                 sector_code[sec] = f"{g_code}{s_seq:02d}"
-                layers["sectors"].append(Feature(sector_geom[sec], {
-                    "code": sector_code[sec], "level": Level.SECTOR.value, "parent_code": g_code,
-                    "seq": s_seq, "name_zh": f"{short_zh}{g_seq}-{s_seq}片区",
-                    "name_en": f"{short_en} Sector {g_seq}-{s_seq}"}))  # fmt: skip
+                layers["sectors"].append(
+                    Feature(
+                        sector_geom[sec],
+                        {
+                            "code": sector_code[sec],
+                            "level": Level.SECTOR.value,
+                            "parent_code": g_code,
+                            "seq": s_seq,
+                            "name_zh": f"{short_zh}{g_seq}-{s_seq}片区",
+                            "name_en": f"{short_en} Sector {g_seq}-{s_seq}",
+                        },
+                    )
+                )
     layers["courtyards"] = _courtyards(lat, blocks, sector_code, prefix, north, seed)
     layers["streets"] = _streets(lat, district_geom)
     layers["landmarks"] = _landmarks(lat, blocks)
@@ -326,9 +364,18 @@ def _courtyards(lat, blocks, sector_code, prefix, north, seed) -> list[Feature]:
         zh, en = names[kind][used[kind]]
         used[kind] += 1
         c, r, _, _ = slots[chosen[idx]]
-        features.append(Feature(MultiPolygon([geoms[idx]]), {
-            "code": f"{prefix}Y{seq:03d}", "kind": kind.value, "name_zh": zh, "name_en": en,
-            "sector_code": sector_code[blocks[(c, r)]]}))  # fmt: skip
+        features.append(
+            Feature(
+                MultiPolygon([geoms[idx]]),
+                {
+                    "code": f"{prefix}Y{seq:03d}",
+                    "kind": kind.value,
+                    "name_zh": zh,
+                    "name_en": en,
+                    "sector_code": sector_code[blocks[(c, r)]],
+                },
+            )
+        )
     return features
 
 

@@ -197,15 +197,19 @@ class LocalCluster:
             self._run(
                 [
                     str(bindir / "initdb"),
-                    "-D", str(self.data_dir),
-                    "-U", DB_USER,
-                    "--pwfile", str(pwfile),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    DB_USER,
+                    "--pwfile",
+                    str(pwfile),
                     "--auth-local=trust",
                     "--auth-host=scram-sha-256",
-                    "-E", "UTF8",
+                    "-E",
+                    "UTF8",
                     "--locale=C.UTF-8",
                 ]
-            )  # fmt: skip
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         with open(self.data_dir / "postgresql.conf", "a") as conf:
@@ -247,10 +251,19 @@ class LocalCluster:
             )
         self._run(
             [
-                str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-                "-o", f"-p {self.port} -k {self.socket_dir}", "-w", "-t", "60", "start",
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-o",
+                f"-p {self.port} -k {self.socket_dir}",
+                "-w",
+                "-t",
+                "60",
+                "start",
             ]
-        )  # fmt: skip
+        )
         self._ensure_database(bindir)
         return f"started on 127.0.0.1:{self.port} ({self.root})"
 
@@ -271,8 +284,15 @@ class LocalCluster:
     def _ensure_database(self, bindir: Path) -> None:
         port = str(self._running_port())
         psql = [str(bindir / "psql"), "-h", str(self.socket_dir), "-p", port, "-U", DB_USER]
-        exists = self._run([*psql, "-d", "postgres", "-tAc",
-                            f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"])  # fmt: skip
+        exists = self._run(
+            [
+                *psql,
+                "-d",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'",
+            ]
+        )
         if exists.stdout.strip() != "1":
             self._run([*psql, "-d", "postgres", "-c", f'CREATE DATABASE "{DB_NAME}"'])
 

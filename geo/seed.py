@@ -78,9 +78,14 @@ def _read_metric(sql: str, conn: Connection) -> gpd.GeoDataFrame:
 
 
 def existing_counts(conn: Connection) -> dict[str, int]:
-    return dict(conn.execute(text(
-        "SELECT 'units', count(*) FROM units UNION ALL SELECT 'incidents', count(*) FROM incidents"
-    )).all())  # fmt: skip
+    return dict(
+        conn.execute(
+            text(
+                "SELECT 'units', count(*) FROM units "
+                "UNION ALL SELECT 'incidents', count(*) FROM incidents"
+            )
+        ).all()
+    )
 
 
 def seed(

@@ -34,6 +34,16 @@ class Settings(BaseSettings):
     )
     tianditu_key: str | None = Field(default=None, description="Key for the tianditu basemap.")
 
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024, description="Largest request body (uploads included)."
+    )
+    max_polygon_vertices: int = Field(
+        default=5000, description="Most vertices a submitted polygon may have."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (none: CORS closed)."
+    )
+
     district_code: str = Field(default="620902", description="GB/T 2260 code of 肃州区.")
     street_code: str = Field(
         default="003", description="Three-digit code of 西北街街道 (assumption, not verified)."

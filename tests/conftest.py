@@ -88,9 +88,16 @@ def databases(pg_server: str) -> Iterator[Databases]:
     dbs.drop_all()
 
 
+#: one token per role, created in the template (so every copy has them): role → token
+TOKENS: dict[str, str] = {}
+#: the grid worker token's worker and the sector they serve
+GRID_WORKER_ID = "W001"
+
+
 @pytest.fixture(scope="session")
 def template_db(databases: Databases) -> str:
-    """A migrated, seeded database used as the template of every other."""
+    """A migrated, seeded database with a token per role, the template of every other."""
+    from geo.access import Role, create_token
     from geo.migrate import upgrade
     from geo.seed import seed
 
@@ -98,8 +105,17 @@ def template_db(databases: Databases) -> str:
     engine = create_engine(databases.url(name))
     upgrade(engine)
     seed(engine, end=SEED_END)
+    with engine.begin() as conn:
+        for role in Role:
+            worker = GRID_WORKER_ID if role == Role.GRID_WORKER else None
+            TOKENS[role.value] = create_token(conn, role, f"test {role.value}", worker_id=worker)
     engine.dispose()
     return name
+
+
+def auth(role: str) -> dict[str, str]:
+    """The Authorization header of the test token of `role`."""
+    return {"Authorization": f"Bearer {TOKENS[role]}"}
 
 
 @pytest.fixture(scope="session")
@@ -143,6 +159,28 @@ def fresh_engine(fresh_url: str) -> Iterator[Engine]:
     engine = create_engine(fresh_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def client(seeded_url: str) -> Iterator:
+    """An HTTP client of the app on the shared seeded database."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def fresh_client(fresh_url: str) -> Iterator:
+    """An HTTP client of the app on a private copy of the seeded database."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
 
 
 @pytest.fixture

@@ -18,9 +18,14 @@ COMMITTED = PROJECT_ROOT / "data" / "boundaries"
 
 def units(engine, level: str) -> gpd.GeoDataFrame:
     return gpd.read_postgis(
-        text("SELECT code, parent_code, seq, name_zh, name_en, ST_Transform(geom, 4542) AS geom "
-             "FROM units WHERE valid_to IS NULL AND level = :level ORDER BY code"),
-        engine, params={"level": level}, geom_col="geom")  # fmt: skip
+        text(
+            "SELECT code, parent_code, seq, name_zh, name_en, ST_Transform(geom, 4542) AS geom "
+            "FROM units WHERE valid_to IS NULL AND level = :level ORDER BY code"
+        ),
+        engine,
+        params={"level": level},
+        geom_col="geom",
+    )
 
 
 def test_generator_rewrites_the_committed_files_byte_for_byte(tmp_path):
@@ -31,17 +36,23 @@ def test_generator_rewrites_the_committed_files_byte_for_byte(tmp_path):
 
 def test_outline_measures_26_19_km2_in_cgcs2000_gauss_kruger(seeded_engine):
     with seeded_engine.connect() as conn:
-        area = conn.execute(text(
-            "SELECT ST_Area(ST_Transform(geom, 4542)) / 1e6 FROM units "
-            "WHERE level = 'district' AND valid_to IS NULL")).scalar_one()  # fmt: skip
+        area = conn.execute(
+            text(
+                "SELECT ST_Area(ST_Transform(geom, 4542)) / 1e6 FROM units "
+                "WHERE level = 'district' AND valid_to IS NULL"
+            )
+        ).scalar_one()
     assert area == pytest.approx(facts.AREA_KM2, rel=1e-3)
 
 
 def test_district_lies_north_west_of_the_drum_tower(seeded_engine):
     with seeded_engine.connect() as conn:
-        x, y = conn.execute(text(
-            "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(geom) c FROM units "
-            "WHERE level = 'district') s")).one()  # fmt: skip
+        x, y = conn.execute(
+            text(
+                "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(geom) c FROM units "
+                "WHERE level = 'district') s"
+            )
+        ).one()
     assert x < 98.508 and y > 39.743
 
 
@@ -69,13 +80,15 @@ def test_each_level_is_a_clean_coverage_of_its_parent(seeded_engine, level, pare
 
 def test_sectors_cover_the_whole_district_without_gap_or_overlap_in_postgis(seeded_engine):
     with seeded_engine.connect() as conn:
-        gap, overlap = conn.execute(text("""
+        gap, overlap = conn.execute(
+            text("""
             WITH d AS (SELECT ST_Transform(geom, 4542) g FROM units WHERE level = 'district'),
                  s AS (SELECT code, ST_Transform(geom, 4542) g FROM units WHERE level = 'sector')
             SELECT ST_Area(ST_Difference((SELECT g FROM d), (SELECT ST_Union(g) FROM s))),
                    coalesce((SELECT sum(ST_Area(ST_Intersection(a.g, b.g))) FROM s a JOIN s b
                              ON a.code < b.code AND ST_Intersects(a.g, b.g)), 0)
-        """)).one()  # fmt: skip
+        """)
+        ).one()
     assert gap <= 1.0 and overlap <= 1.0
 
 
@@ -93,9 +106,12 @@ def test_courtyards_by_type_each_inside_exactly_one_sector_and_none_overlapping(
                  AND ST_Within(c.geom, s.geom)
             GROUP BY c.code, c.sector_code""")
         ).all()
-        overlaps = conn.execute(text(
-            "SELECT count(*) FROM courtyards a JOIN courtyards b ON a.code < b.code "
-            "AND ST_Intersects(a.geom, b.geom)")).scalar_one()  # fmt: skip
+        overlaps = conn.execute(
+            text(
+                "SELECT count(*) FROM courtyards a JOIN courtyards b ON a.code < b.code "
+                "AND ST_Intersects(a.geom, b.geom)"
+            )
+        ).scalar_one()
     assert kinds == {k.value: n for k, n in facts.COURTYARDS.items()}
     assert all(n == 1 and same for _, n, same in within), within
     assert overlaps == 0

@@ -59,15 +59,30 @@ def test_shops_are_denser_along_the_main_streets(seeded_engine):
 
 def test_party_chain_totals(seeded_engine):
     with seeded_engine.connect() as conn:
-        branches = dict(conn.execute(text(
-            "SELECT branch_type, count(*) FROM resources WHERE subtype = 'grid_branch' "
-            "GROUP BY branch_type")).all())  # fmt: skip
-        members = dict(conn.execute(text(
-            "SELECT subtype, count(*) FROM resources WHERE kind = 'party_member' "
-            "GROUP BY subtype")).all())  # fmt: skip
-        levels = dict(conn.execute(text(
-            "SELECT subtype, count(*) FROM resources WHERE kind = 'party_org' "
-            "GROUP BY subtype")).all())  # fmt: skip
+        branches = dict(
+            conn.execute(
+                text(
+                    "SELECT branch_type, count(*) FROM resources WHERE subtype = 'grid_branch' "
+                    "GROUP BY branch_type"
+                )
+            ).all()
+        )
+        members = dict(
+            conn.execute(
+                text(
+                    "SELECT subtype, count(*) FROM resources WHERE kind = 'party_member' "
+                    "GROUP BY subtype"
+                )
+            ).all()
+        )
+        levels = dict(
+            conn.execute(
+                text(
+                    "SELECT subtype, count(*) FROM resources WHERE kind = 'party_org' "
+                    "GROUP BY subtype"
+                )
+            ).all()
+        )
     assert branches == {k.value: v for k, v in facts.PARTY_BRANCHES.items()}
     assert members == {k.value: v for k, v in facts.PARTY_MEMBERS.items()}
     assert levels["working_committee"] == 1 and levels["community_committee"] == 3
@@ -83,9 +98,13 @@ def test_every_party_organisation_below_the_top_hangs_from_the_level_above(seede
         "central_household",
     ]
     with seeded_engine.connect() as conn:
-        pairs = conn.execute(text(
-            "SELECT c.subtype, p.subtype FROM resources c JOIN resources p ON p.id = c.parent_id "
-            "WHERE c.kind = 'party_org'")).all()  # fmt: skip
+        pairs = conn.execute(
+            text(
+                "SELECT c.subtype, p.subtype FROM resources c "
+                "JOIN resources p ON p.id = c.parent_id "
+                "WHERE c.kind = 'party_org'"
+            )
+        ).all()
         orphans = scalar(
             seeded_engine,
             "SELECT count(*) FROM resources WHERE kind = 'party_org' "
@@ -117,11 +136,14 @@ def test_co_building_units_property_companies_and_committee_members(seeded_engin
 
 def test_grid_workers_and_officers_serve_real_units(seeded_engine):
     with seeded_engine.connect() as conn:
-        bad = conn.execute(text(
-            "SELECT r.id FROM resources r LEFT JOIN units u ON u.code = r.serves_code "
-            "AND u.valid_to IS NULL WHERE r.kind IN ('grid_worker', 'stationed_officer') "
-            "AND (u.code IS NULL OR u.level <> CASE r.kind WHEN 'grid_worker' THEN 'sector' "
-            "ELSE 'grid2' END)")).all()  # fmt: skip
+        bad = conn.execute(
+            text(
+                "SELECT r.id FROM resources r LEFT JOIN units u ON u.code = r.serves_code "
+                "AND u.valid_to IS NULL WHERE r.kind IN ('grid_worker', 'stationed_officer') "
+                "AND (u.code IS NULL OR u.level <> CASE r.kind WHEN 'grid_worker' THEN 'sector' "
+                "ELSE 'grid2' END)"
+            )
+        ).all()
     assert bad == []
     assert scalar(seeded_engine, "SELECT count(*) FROM resources WHERE kind = 'grid_worker'") > 22
 
@@ -177,11 +199,14 @@ def test_disputes_peak_in_the_evening_and_sanitation_in_summer(seeded_engine):
 
 
 def test_incidents_cluster_around_the_markets(seeded_engine):
-    near_market = scalar(seeded_engine, """
+    near_market = scalar(
+        seeded_engine,
+        """
         SELECT count(*) FROM incidents i
         WHERE ST_DWithin(ST_Transform(i.geom, 4542), ST_Transform(
               ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 4542), 200)""",
-        **_landmark("market"))  # fmt: skip
+        **_landmark("market"),
+    )
     # a 200 m disc is 0.48 % of the district; the market holds far more of the incidents
     assert near_market / facts.INCIDENTS_PER_SCALE > 0.03
 

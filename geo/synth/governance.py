@@ -84,12 +84,25 @@ def resources(
         centre = office[f"{short_en} Community Centre"]
         centre_of[c["code"]] = centre
         committee_of[c["code"]] = out.add(
-            id=f"P{i:02d}", kind=ResourceKind.PARTY_ORG, subtype=PartyLevel.COMMUNITY_COMMITTEE,
-            parent_id=top, name_zh=f"{c['name_zh']}党委", name_en=f"{short_en} Community Committee",
-            serves_code=c["code"], x=centre.x, y=centre.y)  # fmt: skip
-        out.add(id=f"G{i:02d}", kind=ResourceKind.GOVERNANCE_CENTRE,
-                name_zh=f"{c['name_zh']}综治中心", name_en=f"{short_en} Governance Centre",
-                serves_code=c["code"], x=centre.x, y=centre.y)  # fmt: skip
+            id=f"P{i:02d}",
+            kind=ResourceKind.PARTY_ORG,
+            subtype=PartyLevel.COMMUNITY_COMMITTEE,
+            parent_id=top,
+            name_zh=f"{c['name_zh']}党委",
+            name_en=f"{short_en} Community Committee",
+            serves_code=c["code"],
+            x=centre.x,
+            y=centre.y,
+        )
+        out.add(
+            id=f"G{i:02d}",
+            kind=ResourceKind.GOVERNANCE_CENTRE,
+            name_zh=f"{c['name_zh']}综治中心",
+            name_en=f"{short_en} Governance Centre",
+            serves_code=c["code"],
+            x=centre.x,
+            y=centre.y,
+        )
 
     # grid branches: agency ones in the four offices, courtyard ones in nine compounds,
     # non-public ones in four enterprises
@@ -99,9 +112,17 @@ def resources(
     def branch(kind: BranchType, zh: str, en: str, geom_xy, community: str) -> None:
         nonlocal n
         n += 1
-        bid = out.add(id=f"PB{n:02d}", kind=ResourceKind.PARTY_ORG, subtype=PartyLevel.GRID_BRANCH,
-                      branch_type=kind, parent_id=committee_of[community], name_zh=zh, name_en=en,
-                      x=geom_xy[0], y=geom_xy[1])  # fmt: skip
+        bid = out.add(
+            id=f"PB{n:02d}",
+            kind=ResourceKind.PARTY_ORG,
+            subtype=PartyLevel.GRID_BRANCH,
+            branch_type=kind,
+            parent_id=committee_of[community],
+            name_zh=zh,
+            name_en=en,
+            x=geom_xy[0],
+            y=geom_xy[1],
+        )
         branches.append((bid, community))
 
     agency_sites = [("街道机关", "Sub-district Office", street_office, communities["code"].iloc[0])]
@@ -140,18 +161,34 @@ def resources(
     for g in range(facts.BUILDING_GROUPS):
         y = yards.iloc[g % len(yards)]
         parent = next(b for b, comm in branches if comm == y["community_code"])
-        groups.append((out.add(
-            id=f"PG{g + 1:02d}", kind=ResourceKind.PARTY_ORG, subtype=PartyLevel.BUILDING_GROUP,
-            parent_id=parent, name_zh=f"{y['name_zh']}第{g // len(yards) + 1}楼栋党小组",
-            name_en=f"{y['name_en']} Building Group {g // len(yards) + 1}",
-            x=_xy(y.geometry)[0], y=_xy(y.geometry)[1]), y["code"]))  # fmt: skip
+        groups.append(
+            (
+                out.add(
+                    id=f"PG{g + 1:02d}",
+                    kind=ResourceKind.PARTY_ORG,
+                    subtype=PartyLevel.BUILDING_GROUP,
+                    parent_id=parent,
+                    name_zh=f"{y['name_zh']}第{g // len(yards) + 1}楼栋党小组",
+                    name_en=f"{y['name_en']} Building Group {g // len(yards) + 1}",
+                    x=_xy(y.geometry)[0],
+                    y=_xy(y.geometry)[1],
+                ),
+                y["code"],
+            )
+        )
     homes = households.iloc[rng.choice(len(households), facts.CENTRAL_HOUSEHOLDS, replace=False)]
     for k, (_, h) in enumerate(homes.iterrows(), start=1):
         in_yard = [gid for gid, yard in groups if yard == h["courtyard"]]
-        out.add(id=f"PH{k:03d}", kind=ResourceKind.PARTY_ORG, subtype=PartyLevel.CENTRAL_HOUSEHOLD,
-                parent_id=in_yard[0] if in_yard else groups[k % len(groups)][0],
-                name_zh=f"党员中心户({h['address']})", name_en=f"Central household {h['id']}",
-                x=h["x"], y=h["y"])  # fmt: skip
+        out.add(
+            id=f"PH{k:03d}",
+            kind=ResourceKind.PARTY_ORG,
+            subtype=PartyLevel.CENTRAL_HOUSEHOLD,
+            parent_id=in_yard[0] if in_yard else groups[k % len(groups)][0],
+            name_zh=f"党员中心户({h['address']})",
+            name_en=f"Central household {h['id']}",
+            x=h["x"],
+            y=h["y"],
+        )
 
     # party members live in households; direct ones belong to a branch of their community
     member_homes = households.iloc[
@@ -167,15 +204,30 @@ def resources(
             parent = own[k % len(own)]
         else:
             parent = committee_of[comm]
-        out.add(id=f"M{k + 1:04d}", kind=ResourceKind.PARTY_MEMBER, subtype=kind, parent_id=parent,
-                name_zh=names[k], phone=phones[k], x=h["x"], y=h["y"])  # fmt: skip
+        out.add(
+            id=f"M{k + 1:04d}",
+            kind=ResourceKind.PARTY_MEMBER,
+            subtype=kind,
+            parent_id=parent,
+            name_zh=names[k],
+            phone=phones[k],
+            x=h["x"],
+            y=h["y"],
+        )
 
     # -- units, companies and people serving the grid ------------------------------------
     for k, (_, b) in enumerate(
         businesses[businesses["kind"] != "shop"].head(facts.COBUILDING_UNITS).iterrows()
     ):
-        out.add(id=f"C{k + 1:02d}", kind=ResourceKind.COBUILDING_UNIT, name_zh=b["name_zh"],
-                name_en=b["name_en"], parent_id=top, x=b["x"], y=b["y"])  # fmt: skip
+        out.add(
+            id=f"C{k + 1:02d}",
+            kind=ResourceKind.COBUILDING_UNIT,
+            name_zh=b["name_zh"],
+            name_en=b["name_en"],
+            parent_id=top,
+            x=b["x"],
+            y=b["y"],
+        )
     company_of: dict[str, str] = {}
     managed_by_code = courtyards[courtyards["kind"] == CourtyardKind.MANAGED].sort_values("code")
     for k, (_, y) in enumerate(managed_by_code.iterrows()):
@@ -185,17 +237,27 @@ def resources(
         if k < facts.PROPERTY_COMPANIES:
             word_zh, word_en = SHOP_WORDS[c % len(SHOP_WORDS)]
             suffix = "" if c < len(SHOP_WORDS) else str(c // len(SHOP_WORDS) + 1)
-            out.add(id=cid, kind=ResourceKind.PROPERTY_COMPANY,
-                    name_zh=f"酒泉{word_zh}{suffix}物业服务有限公司",
-                    name_en=f"Jiuquan {word_en}{suffix} Property Services Co.",
-                    has_party_org=c < facts.PROPERTY_COMPANIES_WITH_PARTY_ORG,
-                    x=_xy(y.geometry)[0], y=_xy(y.geometry)[1])  # fmt: skip
+            out.add(
+                id=cid,
+                kind=ResourceKind.PROPERTY_COMPANY,
+                name_zh=f"酒泉{word_zh}{suffix}物业服务有限公司",
+                name_en=f"Jiuquan {word_en}{suffix} Property Services Co.",
+                has_party_org=c < facts.PROPERTY_COMPANIES_WITH_PARTY_ORG,
+                x=_xy(y.geometry)[0],
+                y=_xy(y.geometry)[1],
+            )
     hosts = businesses[businesses["kind"] != "shop"]
     names = person_names(rng, facts.COMMITTEE_MEMBERS)
     for k in range(facts.COMMITTEE_MEMBERS):
         h = hosts.iloc[k % len(hosts)]
-        out.add(id=f"K{k + 1:02d}", kind=ResourceKind.COMMITTEE_MEMBER, name_zh=names[k],
-                parent_id=top, x=h["x"], y=h["y"])  # fmt: skip
+        out.add(
+            id=f"K{k + 1:02d}",
+            kind=ResourceKind.COMMITTEE_MEMBER,
+            name_zh=names[k],
+            parent_id=top,
+            x=h["x"],
+            y=h["y"],
+        )
 
     # grid workers: about one per SEED_HOUSEHOLDS_PER_WORKER households of the sector, at
     # least one; the sector with the fewest households is left without (a gap to find)
@@ -209,8 +271,15 @@ def resources(
     for (_, s), count in zip(sectors.iterrows(), workers, strict=True):
         for _ in range(count):
             x, y = _xy(s.geometry)
-            out.add(id=f"W{k + 1:03d}", kind=ResourceKind.GRID_WORKER, name_zh=names[k],
-                    phone=phones[k], serves_code=s["code"], x=x + 15 * k % 40, y=y)  # fmt: skip
+            out.add(
+                id=f"W{k + 1:03d}",
+                kind=ResourceKind.GRID_WORKER,
+                name_zh=names[k],
+                phone=phones[k],
+                serves_code=s["code"],
+                x=x + 15 * k % 40,
+                y=y,
+            )
             k += 1
     # one stationed officer per level-2 grid, but for a few
     skip = set(rng.choice(len(grids), facts.GRIDS_WITHOUT_OFFICER, replace=False))
@@ -219,8 +288,15 @@ def resources(
         if i in skip:
             continue
         x, y = _xy(g.geometry)
-        out.add(id=f"O{i + 1:02d}", kind=ResourceKind.STATIONED_OFFICER, name_zh=names[i],
-                phone=phones[i], serves_code=g["code"], x=x, y=y)  # fmt: skip
+        out.add(
+            id=f"O{i + 1:02d}",
+            kind=ResourceKind.STATIONED_OFFICER,
+            name_zh=names[i],
+            phone=phones[i],
+            serves_code=g["code"],
+            x=x,
+            y=y,
+        )
     frame = out.frame()
     for col in ("kind", "subtype", "branch_type"):
         frame[col] = frame[col].map(lambda v: None if v is None or v != v else str(v))

@@ -22,10 +22,17 @@ from geo.timelimits import LOCAL_OFFSET, dispatch_due_at, due_at
 
 #: share of all incidents per category
 MIX = {
-    "public_security": 0.10, "dispute": 0.16, "key_population": 0.03, "work_safety": 0.06,
-    "safety_hazard": 0.14, "environment": 0.06, "sanitation": 0.20, "public_service": 0.17,
-    "epidemic": 0.03, "traffic": 0.05,
-}  # fmt: skip
+    "public_security": 0.10,
+    "dispute": 0.16,
+    "key_population": 0.03,
+    "work_safety": 0.06,
+    "safety_hazard": 0.14,
+    "environment": 0.06,
+    "sanitation": 0.20,
+    "public_service": 0.17,
+    "epidemic": 0.03,
+    "traffic": 0.05,
+}
 #: where each category happens: anchor kind → weight
 PLACES = {
     "public_security": {"market": 0.3, "crossing": 0.2, "courtyard": 0.3, "anywhere": 0.2},
@@ -128,10 +135,12 @@ def incidents(
     close_working_days)."""
     codes = list(MIX)
     recent = int(n * 0.02)  # the new hotspot of the last four weeks
-    cat = np.concatenate([
-        rng.choice(len(codes), size=n - recent, p=list(MIX.values())),
-        rng.choice([codes.index("sanitation"), codes.index("safety_hazard")], size=recent),
-    ])  # fmt: skip
+    cat = np.concatenate(
+        [
+            rng.choice(len(codes), size=n - recent, p=list(MIX.values())),
+            rng.choice([codes.index("sanitation"), codes.index("safety_hazard")], size=recent),
+        ]
+    )
     start_local = (end_utc + LOCAL_OFFSET).astype("datetime64[D]") - np.timedelta64(
         history_days, "D"
     )
@@ -167,14 +176,18 @@ def incidents(
     close_min = limits["close_minutes"].to_numpy(float)
     close_days = limits["close_working_days"].to_numpy(float)
     window_min = np.where(np.isnan(close_min), close_days * 24 * 60, close_min)
-    frame = pd.DataFrame({
-        "id": [f"I{i:010d}" for i in range(1, n + 1)],
-        "category": [codes[c] for c in cat],
-        "observed_at": observed, "reported_at": reported,
-        "dispatch_due_at": dispatch_due_at(reported, dispatch_min),
-        "due_at": due_at(reported, close_min, close_days),
-        "x": xy[:, 0], "y": xy[:, 1],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "id": [f"I{i:010d}" for i in range(1, n + 1)],
+            "category": [codes[c] for c in cat],
+            "observed_at": observed,
+            "reported_at": reported,
+            "dispatch_due_at": dispatch_due_at(reported, dispatch_min),
+            "due_at": due_at(reported, close_min, close_days),
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+        }
+    )
     frame["description"] = [
         DESCRIPTIONS[c][i % len(DESCRIPTIONS[c])] for i, c in enumerate(frame["category"])
     ]
@@ -325,7 +338,14 @@ def _lifecycle(
 
 
 def _events(f, mask, at, actor, kind, from_status, to_status, note) -> pd.DataFrame:
-    return pd.DataFrame({
-        "incident_id": f["id"].values[mask], "at": np.asarray(at)[mask], "actor": actor,
-        "kind": kind, "from_status": from_status, "to_status": to_status, "note": note,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "incident_id": f["id"].values[mask],
+            "at": np.asarray(at)[mask],
+            "actor": actor,
+            "kind": kind,
+            "from_status": from_status,
+            "to_status": to_status,
+            "note": note,
+        }
+    )

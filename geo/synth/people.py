@@ -38,13 +38,22 @@ def households(courtyards: gpd.GeoDataFrame, rng: np.random.Generator) -> pd.Dat
         floor = (within // ROOMS_PER_FLOOR) % FLOORS + 1
         room = floor * 100 + within % ROOMS_PER_FLOOR + 1
         xy = jitter_inside(centres[b], 4.0, yard.geometry, rng)
-        frames.append(pd.DataFrame({
-            "courtyard": yard["code"],
-            "address": [f"{yard['name_zh']}{bb + 1}号楼{u}单元{r}室"
-                        for bb, u, r in zip(b, unit_no, room, strict=True)],
-            "building": (b + 1).astype(str), "unit_no": unit_no.astype(str),
-            "room": room.astype(str), "x": xy[:, 0], "y": xy[:, 1],
-        }))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "courtyard": yard["code"],
+                    "address": [
+                        f"{yard['name_zh']}{bb + 1}号楼{u}单元{r}室"
+                        for bb, u, r in zip(b, unit_no, room, strict=True)
+                    ],
+                    "building": (b + 1).astype(str),
+                    "unit_no": unit_no.astype(str),
+                    "room": room.astype(str),
+                    "x": xy[:, 0],
+                    "y": xy[:, 1],
+                }
+            )
+        )
     out = pd.concat(frames, ignore_index=True)
     out.insert(0, "id", [f"H{i:06d}" for i in range(1, len(out) + 1)])
     return out
@@ -82,10 +91,16 @@ def residents(
         names,
     )
     phone = np.where(age >= 14, phone_numbers(rng, n), None)
-    return pd.DataFrame({
-        "id": [f"R{i:06d}" for i in range(1, n + 1)],
-        "household_id": households["id"].values[hh_index],
-        "name": names, "gender": np.where(male, "M", "F"), "birth_date": born.astype(str),
-        "relation": relation, "phone": phone,
-        "id_number": id_numbers(region, born, male, rng), "synthetic": True,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "id": [f"R{i:06d}" for i in range(1, n + 1)],
+            "household_id": households["id"].values[hh_index],
+            "name": names,
+            "gender": np.where(male, "M", "F"),
+            "birth_date": born.astype(str),
+            "relation": relation,
+            "phone": phone,
+            "id_number": id_numbers(region, born, male, rng),
+            "synthetic": True,
+        }
+    )

@@ -111,11 +111,13 @@ def shops(
     other = streets[~streets["arterial"]].geometry
     markets = shapely.get_coordinates(landmarks[landmarks["kind"] == "market"].geometry.values)
     around = markets[rng.integers(0, len(markets), counts[1])]
-    xy = np.vstack([
-        _along(arterial, counts[0], district, rng),
-        jitter_inside(around, 110.0, district, rng),
-        _along(other, counts[2], district, rng),
-    ])  # fmt: skip
+    xy = np.vstack(
+        [
+            _along(arterial, counts[0], district, rng),
+            jitter_inside(around, 110.0, district, rng),
+            _along(other, counts[2], district, rng),
+        ]
+    )
     cats = list(SHOP_CATEGORIES)
     cat = rng.choice(len(cats), size=facts.SHOPS, p=[SHOP_CATEGORIES[c][2] for c in cats])
     word = rng.integers(0, len(SHOP_WORDS), facts.SHOPS)
@@ -125,11 +127,17 @@ def shops(
         names_zh.append(SHOP_WORDS[word[i]][0] + suffixes[i % len(suffixes)])
         names_en.append(f"{SHOP_WORDS[word[i]][1]} {en}")
         category.append(cats[cat[i]])
-    return pd.DataFrame({
-        "id": [f"S{i:05d}" for i in range(1, facts.SHOPS + 1)],
-        "name_zh": names_zh, "name_en": names_en, "kind": BusinessKind.SHOP.value,
-        "category": category, "x": xy[:, 0], "y": xy[:, 1],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "id": [f"S{i:05d}" for i in range(1, facts.SHOPS + 1)],
+            "name_zh": names_zh,
+            "name_en": names_en,
+            "kind": BusinessKind.SHOP.value,
+            "category": category,
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+        }
+    )
 
 
 def enterprises_and_institutions(

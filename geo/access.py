@@ -1,0 +1,246 @@
+"""Access control: roles, the one role → permission table, and API tokens.
+
+Tokens are random strings shown once; only their SHA-256 is stored. A principal is what
+a valid token stands for: a name, a role, and for a grid worker the unit codes they serve
+(their own grids: the households and restricted incidents they may see).
+
+    >>> token = create_token(conn, role=Role.PLANNER, name="王规划")   # doctest: +SKIP
+    >>> authenticate(conn, token).role                                 # doctest: +SKIP
+    <Role.PLANNER: 'planner'>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo.errors import InvalidInput, NotFound
+
+TOKEN_PREFIX = "gm_"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    PLANNER = "planner"
+    PATROL = "patrol"
+    GRID_WORKER = "grid_worker"
+    OFFICIAL = "official"
+
+
+class Permission(StrEnum):
+    READ_UNITS = "units:read"  # boundaries, units and their aggregate counts
+    VIEW_MAPS = "maps:view"  # incident, hotspot and coverage map pages
+    READ_COVERAGE = "coverage:read"  # coverage and statistics per unit
+    READ_PLACES = "places:read"  # businesses and governance resources (people masked)
+    READ_INCIDENTS = "incidents:read"  # individual incidents
+    REPORT_INCIDENTS = "incidents:report"
+    UPDATE_INCIDENTS = "incidents:update"  # transitions in the case loop
+    READ_HOUSEHOLDS = "households:read"  # households and residents (grid workers: own grids)
+    UNMASKED_PERSONAL_DATA = "personal:unmasked"
+    EDIT_BOUNDARIES = "boundaries:edit"
+    IMPORT_DATA = "imports:write"  # households, residents, businesses, resources, incidents
+    READ_AUDIT = "audit:read"
+    MANAGE_TOKENS = "tokens:manage"
+    CONFIGURE = "settings:write"  # category time limits and other reference data
+
+
+_ALL = frozenset(Permission)
+_PATROL = frozenset(
+    {
+        Permission.READ_UNITS,
+        Permission.VIEW_MAPS,
+        Permission.READ_PLACES,
+        Permission.READ_INCIDENTS,
+        Permission.REPORT_INCIDENTS,
+        Permission.UPDATE_INCIDENTS,
+    }
+)
+
+#: the one table of who may do what
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: _ALL,
+    Role.PLANNER: frozenset(
+        {
+            Permission.READ_UNITS,
+            Permission.VIEW_MAPS,
+            Permission.READ_COVERAGE,
+            Permission.READ_PLACES,
+            Permission.EDIT_BOUNDARIES,
+        }
+    ),
+    Role.PATROL: _PATROL,
+    Role.GRID_WORKER: _PATROL | {Permission.READ_HOUSEHOLDS, Permission.READ_COVERAGE},
+    Role.OFFICIAL: frozenset(
+        {
+            Permission.READ_UNITS,
+            Permission.VIEW_MAPS,
+            Permission.READ_COVERAGE,
+            Permission.READ_PLACES,
+        }
+    ),
+}
+
+ROLE_LABELS = {
+    Role.ADMIN: ("管理员", "administrator"),
+    Role.PLANNER: ("规划人员", "planner"),
+    Role.PATROL: ("巡查人员", "patrol"),
+    Role.GRID_WORKER: ("网格员", "grid worker"),
+    Role.OFFICIAL: ("领导干部", "official"),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: from a token."""
+
+    token_id: int
+    name: str
+    role: Role
+    scope_codes: tuple[str, ...] = field(default_factory=tuple)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+    @property
+    def sees_personal_data(self) -> bool:
+        """Unmasked names, phones and ID numbers: admins only."""
+        return self.can(Permission.UNMASKED_PERSONAL_DATA)
+
+    @property
+    def actor(self) -> str:
+        return f"{self.role.value}:{self.name}"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _worker_scope(conn: Connection, worker_id: str) -> tuple[str, ...]:
+    row = conn.execute(
+        text("SELECT serves_code FROM resources WHERE id = :id AND kind = 'grid_worker'"),
+        {"id": worker_id},
+    ).first()
+    if row is None or not row.serves_code:
+        raise InvalidInput(f"no grid worker with id {worker_id!r} serving a unit; see resources")
+    return (row.serves_code,)
+
+
+def create_token(
+    conn: Connection,
+    role: Role | str,
+    name: str,
+    scope: list[str] | None = None,
+    worker_id: str | None = None,
+) -> str:
+    """A new token for `role`, returned once. A grid worker's token needs the unit codes
+    they serve: `scope` or the `worker_id` of a grid worker resource."""
+    try:
+        role = Role(role)
+    except ValueError:
+        choices = ", ".join(r.value for r in Role)
+        raise InvalidInput(f"unknown role {role!r}; one of: {choices}") from None
+    if not name.strip():
+        raise InvalidInput("a token needs a name (who or what uses it)")
+    codes = tuple(scope or ()) + (_worker_scope(conn, worker_id) if worker_id else ())
+    if role == Role.GRID_WORKER and not codes:
+        raise InvalidInput("a grid_worker token needs --grid CODE or --worker ID (their grids)")
+    unknown = [
+        c
+        for c in codes
+        if not conn.execute(
+            text("SELECT 1 FROM units WHERE code = :c AND valid_to IS NULL"), {"c": c}
+        ).first()
+    ]
+    if unknown:
+        raise InvalidInput(f"unknown unit code(s): {', '.join(unknown)}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    conn.execute(
+        text(
+            "INSERT INTO api_tokens (name, role, token_hash, scope_codes, worker_id) "
+            "VALUES (:name, :role, :hash, :scope, :worker)"
+        ),
+        {
+            "name": name.strip(),
+            "role": role.value,
+            "hash": hash_token(token),
+            "scope": list(codes),
+            "worker": worker_id,
+        },
+    )
+    return token
+
+
+def authenticate(conn: Connection, token: str) -> Principal | None:
+    """The principal of a valid, unrevoked token, or None. Notes the use (once a minute)."""
+    row = conn.execute(
+        text(
+            "SELECT id, name, role, scope_codes, last_used_at > now() - interval '1 minute' "
+            "AS recent FROM api_tokens WHERE token_hash = :h AND revoked_at IS NULL"
+        ),
+        {"h": hash_token(token)},
+    ).first()
+    if row is None:
+        return None
+    if not row.recent:
+        conn.execute(
+            text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"), {"id": row.id}
+        )
+    return Principal(row.id, row.name, Role(row.role), tuple(row.scope_codes or ()))
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    name: str
+    role: str
+    scope_codes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def list_tokens(conn: Connection) -> list[TokenInfo]:
+    rows = conn.execute(
+        text(
+            "SELECT id, name, role, scope_codes, created_at, last_used_at, revoked_at "
+            "FROM api_tokens ORDER BY id"
+        )
+    ).all()
+    return [
+        TokenInfo(
+            r.id,
+            r.name,
+            r.role,
+            list(r.scope_codes or []),
+            r.created_at,
+            r.last_used_at,
+            r.revoked_at,
+        )
+        for r in rows
+    ]
+
+
+def revoke_token(conn: Connection, token_id: int) -> None:
+    done = conn.execute(
+        text("UPDATE api_tokens SET revoked_at = now() WHERE id = :id AND revoked_at IS NULL"),
+        {"id": token_id},
+    )
+    if done.rowcount == 0:
+        raise NotFound(f"no active token with id {token_id}; `gridmap token list` shows them")
+
+
+def scope_filter(principal: Principal, column: str) -> tuple[str, dict]:
+    """SQL (and parameters) restricting `column`, a unit code, to the principal's grids;
+    codes are hierarchical, so a grid's code prefixes everything inside it."""
+    if not principal.scope_codes:
+        return "FALSE", {}
+    clauses = " OR ".join(
+        f"{column} LIKE :scope{i} || '%'" for i in range(len(principal.scope_codes))
+    )
+    return f"({clauses})", {f"scope{i}": c for i, c in enumerate(principal.scope_codes)}
