@@ -43,6 +43,7 @@ class Permission(StrEnum):
     UPDATE_INCIDENTS = "incidents:update"  # transitions in the case loop
     READ_HOUSEHOLDS = "households:read"  # households and residents (grid workers: own grids)
     UNMASKED_PERSONAL_DATA = "personal:unmasked"
+    SENSITIVE_INCIDENTS = "incidents:sensitive"  # key-population cases anywhere
     EDIT_BOUNDARIES = "boundaries:edit"
     IMPORT_DATA = "imports:write"  # households, residents, businesses, resources, incidents
     READ_AUDIT = "audit:read"
@@ -244,3 +245,14 @@ def scope_filter(principal: Principal, column: str) -> tuple[str, dict]:
         f"{column} LIKE :scope{i} || '%'" for i in range(len(principal.scope_codes))
     )
     return f"({clauses})", {f"scope{i}": c for i, c in enumerate(principal.scope_codes)}
+
+
+def incident_visibility(principal: Principal, alias: str = "i") -> tuple[str, dict]:
+    """SQL (and parameters) over incidents `alias` that a principal may see: every case
+    for admins; sensitive categories (key population management) otherwise only in the
+    grids a grid worker serves; nobody else sees them."""
+    if principal.can(Permission.SENSITIVE_INCIDENTS):
+        return "TRUE", {}
+    own, params = scope_filter(principal, f"{alias}.sector_code")
+    sensitive = "SELECT code FROM incident_categories WHERE sensitive"
+    return f"({alias}.category NOT IN ({sensitive}) OR {own})", params
