@@ -1,0 +1,244 @@
+"""Access control on every endpoint: the route table x every role, tokens, login, audit,
+hardening. New routes are picked up from the app itself and must be listed in ALLOWED."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from api.main import create_app
+from api.security import COOKIE
+from geo.access import ROLE_PERMISSIONS, Role
+from geo.settings import get_settings
+from tests.conftest import TOKENS, auth
+
+ALL = {r.value for r in Role}
+ADMIN = {"admin"}
+#: routes anyone may call
+PUBLIC = {("GET", "/api/health")}  # and /login, /logout, /static (not in the API document)
+#: (method, path) → roles that may call it; every authenticated route must be listed here
+ALLOWED: dict[tuple[str, str], set[str]] = {
+    ("GET", "/api/me"): ALL,
+    ("GET", "/api/tokens"): ADMIN,
+    ("POST", "/api/tokens"): ADMIN,
+    ("DELETE", "/api/tokens/{token_id}"): ADMIN,
+    ("GET", "/api/audit"): ADMIN,
+}
+#: example values for path parameters, so that allowed GETs can answer 200
+EXAMPLES = {"token_id": "999999"}
+
+
+def app_routes() -> list[tuple[str, str]]:
+    """Every (method, path) in the app's own OpenAPI document."""
+    paths = create_app().openapi()["paths"]
+    return [(method.upper(), path) for path, ops in paths.items() for method in ops]
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: EXAMPLES.get(m.group(1), "x"), path)
+
+
+def call(client, method: str, path: str, headers: dict | None = None):
+    headers = {"Accept": "application/json", **(headers or {})}
+    return client.request(method, concrete(path), headers=headers)
+
+
+def test_every_route_is_public_or_has_its_roles_listed():
+    unlisted = [r for r in app_routes() if r not in PUBLIC and r not in ALLOWED]
+    assert unlisted == [], "add these routes to ALLOWED with the roles that may call them"
+
+
+@pytest.mark.parametrize("route", [r for r in app_routes() if r not in PUBLIC], ids=str)
+def test_every_route_refuses_a_caller_without_a_token_with_401_problem(client, route):
+    response = call(client, *route)
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("role", sorted(ALL))
+def test_every_route_answers_each_role_as_the_permission_table_says(fresh_client, role):
+    client = fresh_client
+    wrong = []
+    for route in app_routes():
+        if route in PUBLIC:
+            continue
+        response = call(client, *route, headers=auth(role))
+        allowed = role in ALLOWED[route]
+        if not allowed and response.status_code != 403:
+            wrong.append((route, response.status_code, "expected 403"))
+        if allowed and response.status_code in (401, 403):
+            wrong.append((route, response.status_code, "expected access"))
+        if allowed and route[0] == "GET" and "{" not in route[1] and response.status_code != 200:
+            wrong.append((route, response.status_code, "expected 200"))
+        if response.status_code == 403:
+            assert response.headers["content-type"] == "application/problem+json"
+    assert wrong == []
+
+
+def test_a_revoked_or_unknown_token_is_401(fresh_client):
+    admin = auth("admin")
+    created = fresh_client.post(
+        "/api/tokens", json={"role": "patrol", "name": "临时"}, headers=admin
+    )
+    token = created.json()["token"]
+    me = fresh_client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["role"] == "patrol"
+    listed = fresh_client.get("/api/tokens", headers=admin).json()
+    token_id = next(t["id"] for t in listed if t["name"] == "临时")
+    assert fresh_client.delete(f"/api/tokens/{token_id}", headers=admin).status_code == 204
+    assert (
+        fresh_client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    )
+    injection = {"Authorization": "Bearer ' OR '1'='1"}
+    assert fresh_client.get("/api/me", headers=injection).status_code == 401
+
+
+def test_only_a_hash_of_each_token_is_stored(fresh_engine):
+    with fresh_engine.connect() as conn:
+        stored = " ".join(
+            str(v) for row in conn.execute(text("SELECT * FROM api_tokens")) for v in row
+        )
+    assert all(token not in stored for token in TOKENS.values())
+
+
+def test_a_grid_worker_token_needs_its_grids(fresh_client):
+    response = fresh_client.post(
+        "/api/tokens", json={"role": "grid_worker", "name": "无网格"}, headers=auth("admin")
+    )
+    assert response.status_code == 422
+    assert "--grid" in response.json()["detail"]
+
+
+def test_login_sets_an_httponly_samesite_cookie_that_signs_the_browser_in(
+    fresh_client, fresh_engine
+):
+    response = fresh_client.post(
+        "/login", data={"token": TOKENS["official"], "next": "/api/me"}, follow_redirects=False
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/api/me"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    fresh_client.cookies.set(COOKIE, TOKENS["official"])
+    assert fresh_client.get("/api/me").json()["role"] == "official"
+    fresh_client.cookies.clear()
+    with fresh_engine.connect() as conn:
+        entry = conn.execute(
+            text(
+                "SELECT actor, role, remote_addr FROM audit_log "
+                "WHERE action = 'login' ORDER BY id DESC LIMIT 1"
+            )
+        ).one()
+    assert entry.role == "official" and entry.remote_addr
+
+
+def test_login_with_a_bad_token_is_refused_and_audited(fresh_client, fresh_engine):
+    response = fresh_client.post("/login", data={"token": "gm_nope", "next": "/"})
+    assert response.status_code == 401 and "set-cookie" not in response.headers
+    assert "令牌无效" in response.text
+    with fresh_engine.connect() as conn:
+        failed = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'login_failed'"))
+        assert failed.scalar_one() == 1
+
+
+def test_login_never_redirects_to_another_site(fresh_client):
+    response = fresh_client.post(
+        "/login",
+        data={"token": TOKENS["patrol"], "next": "//evil.example/"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_a_browser_without_a_session_is_sent_to_login_and_back(client):
+    response = client.get("/api/me", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert response.status_code == 401  # API calls stay 401 even from a browser
+    page = client.get("/login?next=/maps/incidents")
+    assert 'name="next" value="/maps/incidents"' in page.text
+
+
+def test_every_write_is_audited_with_who_what_status_and_where(fresh_client, fresh_engine):
+    fresh_client.post(
+        "/api/tokens", json={"role": "official", "name": "李科长"}, headers=auth("admin")
+    )
+    fresh_client.post("/api/tokens", json={"role": "official", "name": "x"}, headers=auth("patrol"))
+    with fresh_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT actor, role, action, status, remote_addr FROM audit_log "
+                "WHERE action = 'POST /api/tokens' ORDER BY id"
+            )
+        ).all()
+    assert [(r.role, r.status) for r in rows] == [("admin", 201), ("patrol", 403)]
+    assert all(r.remote_addr for r in rows)
+
+
+def test_the_audit_log_is_append_only(fresh_engine):
+    with fresh_engine.begin() as conn:
+        conn.execute(text("INSERT INTO audit_log (actor, action) VALUES ('t', 'probe')"))
+    for statement in (
+        "UPDATE audit_log SET actor = 'x'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), fresh_engine.begin() as conn:
+            conn.execute(text(statement))
+
+
+def test_admins_read_the_audit_log_filtered_by_action(fresh_client):
+    fresh_client.post("/login", data={"token": TOKENS["planner"]}, follow_redirects=False)
+    entries = fresh_client.get("/api/audit?action=login", headers=auth("admin")).json()
+    assert entries and all(e["action"].startswith("login") for e in entries)
+    assert entries[0]["role"] == "planner"
+
+
+def test_request_bodies_over_the_limit_are_refused_with_413(seeded_url, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("GRIDMAP_MAX_BODY_BYTES", "1000")
+    get_settings.cache_clear()
+    with TestClient(create_app()) as small:
+        response = small.post("/api/tokens", content=b"x" * 5000, headers=auth("admin"))
+    get_settings.cache_clear()
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_html_pages_carry_security_headers_and_a_same_origin_policy(client):
+    response = client.get("/login")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "SAMEORIGIN"
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "connect-src 'self'" in csp
+
+
+def test_cors_is_closed_by_default(client):
+    response = client.options(
+        "/api/me",
+        headers={"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_officials_and_planners_have_no_personal_data_permission():
+    for role in (Role.OFFICIAL, Role.PLANNER, Role.PATROL, Role.GRID_WORKER):
+        assert all("personal" not in p.value for p in ROLE_PERMISSIONS[role])
+
+
+def test_cli_token_create_prints_only_the_token(fresh_url):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    gridmap = Path(sys.executable).parent / "gridmap"
+    done = subprocess.run(
+        [str(gridmap), "token", "create", "--role", "official", "--name", "cli"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert re.fullmatch(r"gm_[A-Za-z0-9_\-]{43}\n", done.stdout)
