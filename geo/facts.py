@@ -31,7 +31,7 @@ ENTERPRISES = 15
 BUILDING_GROUPS = 36
 CENTRAL_HOUSEHOLDS = 120
 #: households one grid worker serves when the seed staffs a sector (the target stays 300)
-SEED_HOUSEHOLDS_PER_WORKER = 330
+SEED_HOUSEHOLDS_PER_WORKER = 290
 #: level-2 grids without a stationed officer in the seed, so coverage flags have work
 GRIDS_WITHOUT_OFFICER = 2
 #: incidents in the two-year seeded history at --scale 1

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     households_per_worker_target: int = Field(
         default=300, description="Target households per grid worker (local practice 300-500)."
     )
+    overdue_cases_limit: int = Field(
+        default=5, description="Coverage flags a unit with more open overdue cases than this."
+    )
     seed: int = Field(default=20211, description="Random seed of the synthetic dataset.")
 
     @property

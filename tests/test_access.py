@@ -26,6 +26,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/tokens"): ADMIN,
     ("DELETE", "/api/tokens/{token_id}"): ADMIN,
     ("GET", "/api/audit"): ADMIN,
+    ("GET", "/api/coverage"): {"admin", "planner", "grid_worker", "official"},
+    ("GET", "/api/coverage/completeness"): {"admin", "planner", "grid_worker", "official"},
 }
 #: example values for path parameters, so that allowed GETs can answer 200
 EXAMPLES = {"token_id": "999999"}

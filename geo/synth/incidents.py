@@ -230,7 +230,7 @@ def _lifecycle(
     span = (verified - dispatched).astype(float)
     accepted = dispatched + (span * rng.uniform(0.05, 0.2, n)).astype("timedelta64[s]")
     resolved = dispatched + (span * rng.uniform(0.6, 0.9, n)).astype("timedelta64[s]")
-    stuck = (rng.random(n) < 0.015) & (rep < end - np.timedelta64(7, "D"))
+    stuck = (rng.random(n) < 0.004) & (rep < end - np.timedelta64(7, "D"))
     resolved = np.where(stuck, np.datetime64("NaT"), resolved)
     verified = np.where(stuck, np.datetime64("NaT"), verified)
     screened = rep + _minutes(rng.lognormal(np.log(30), 0.6, n))

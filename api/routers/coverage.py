@@ -1,0 +1,57 @@
+"""`GET /api/coverage`: one row per unit with its metrics and flags; exports for Excel and QGIS."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from api.deps import get_conn
+from api.security import require
+from geo import coverage as cov
+from geo.access import Permission, Principal
+
+router = APIRouter(prefix="/api/coverage", tags=["coverage"])
+
+MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "gpkg": "application/geopackage+sqlite3",
+}
+
+
+@router.get("", summary="Coverage per unit: holdings, who serves it, incidents, flags")
+def get_coverage(
+    level: Literal["sector", "grid2", "community"] = "sector",
+    since: datetime | None = Query(
+        None, description="incidents observed from (default: a year before until)"
+    ),
+    until: datetime | None = Query(None, description="incidents observed before (default: now)"),
+    format: Literal["json", "csv", "xlsx", "gpkg"] = "json",
+    principal: Principal = Depends(require(Permission.READ_COVERAGE)),
+    conn=Depends(get_conn),
+):
+    report = cov.coverage(conn, principal, level, since, until)
+    if format == "json":
+        return {
+            "level": report.level,
+            "since": report.since,
+            "until": report.until,
+            "thresholds": report.thresholds,
+            "rows": report.rows,
+        }
+    filename = f"coverage_{level}_{report.until:%Y%m%d}.{format}"
+    return Response(
+        cov.export(conn, report, format),
+        media_type=MEDIA[format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/completeness", summary="District completeness: coverage share and what is unattached")
+def get_completeness(
+    _: Principal = Depends(require(Permission.READ_COVERAGE)), conn=Depends(get_conn)
+) -> dict:
+    return cov.completeness(conn)

@@ -1,0 +1,314 @@
+"""Coverage per unit for officials: who and what each grid holds, who serves it, how well.
+
+    >>> report = coverage(conn, principal, level="grid2")            # doctest: +SKIP
+    >>> report.rows[0]["households_per_worker"], report.rows[0]["flags"]
+
+Each row carries the unit's counts (from the points attached to it), who serves it, its
+incidents in the period, and flags, each with the threshold it used. Sensitive incident
+categories count only for callers who may see them.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo.access import Principal, incident_visibility
+from geo.errors import InvalidInput
+from geo.settings import get_settings
+
+LEVELS = ("sector", "grid2", "community")
+DEFAULT_PERIOD = timedelta(days=365)
+
+#: every column of a coverage row: key, 中文, English (exports and pages use this table)
+METRICS: list[tuple[str, str, str]] = [
+    ("code", "编码", "code"),
+    ("name_zh", "名称", "name (Chinese)"),
+    ("name_en", "英文名称", "name (English)"),
+    ("parent_code", "上级编码", "parent code"),
+    ("area_km2", "面积(平方公里)", "area (km²)"),
+    ("households", "户数", "households"),
+    ("residents", "人数", "residents"),
+    ("shops", "商业门店", "shops"),
+    ("enterprises", "企业", "enterprises"),
+    ("institutions", "事业单位", "institutions"),
+    ("courtyards_managed", "物管小区", "managed courtyards"),
+    ("courtyards_scattered", "散居楼院", "scattered courtyards"),
+    ("courtyards_rental", "出租户", "rental courtyards"),
+    ("courtyards_without_company", "无物业楼院", "courtyards without property company"),
+    ("property_companies", "物业企业", "property companies"),
+    ("red_property_companies", "红色物业", "red-property companies"),
+    ("working_committees", "街道党工委", "working committees"),
+    ("community_committees", "社区党委", "community committees"),
+    ("party_branches", "网格党支部", "party branches"),
+    ("party_branches_agency", "机关党支部", "agency branches"),
+    ("party_branches_courtyard", "楼院党支部", "courtyard branches"),
+    ("party_branches_nonpublic", "非公企业党支部", "non-public enterprise branches"),
+    ("building_groups", "楼栋党小组", "building groups"),
+    ("central_households", "党员中心户", "central households"),
+    ("party_members_direct", "直管党员", "direct party members"),
+    ("party_members_in_service", "在职党员", "in-service party members"),
+    ("cobuilding_units", "共驻共建单位", "co-building units"),
+    ("grid_workers", "网格员", "grid workers"),
+    ("households_per_worker", "户/网格员", "households per worker"),
+    ("stationed_officers", "驻点干警", "stationed officers"),
+    ("incidents", "事件数", "incidents"),
+    ("incidents_open", "未结事件", "open incidents"),
+    ("incidents_overdue", "超期事件", "overdue incidents"),
+    ("closed_in_time_pct", "按时办结率(%)", "closed within limit (%)"),
+    ("median_hours_to_close", "办结时长中位数(小时)", "median hours to close"),
+]
+LABELS = {key: (zh, en) for key, zh, en in METRICS}
+
+#: flag key → (中文, English, the metric it reads)
+FLAGS = {
+    "no_grid_worker": ("无网格员", "no grid worker", "grid_workers"),
+    "over_target": (
+        "网格员负荷超标",
+        "households per worker above target",
+        "households_per_worker",
+    ),
+    "no_party_branch": ("无网格党支部", "no party branch", "party_branches"),
+    "no_stationed_officer": ("无驻点干警", "no stationed officer", "stationed_officers"),
+    "overdue_above_limit": ("超期事件过多", "overdue cases above the limit", "incidents_overdue"),
+    "courtyards_without_company": (
+        "有无物业楼院",
+        "courtyards without a property company",
+        "courtyards_without_company",
+    ),
+}
+INCIDENT_COUNTS = (
+    "incidents",
+    "incidents_open",
+    "incidents_overdue",
+    "incidents_closed",
+    "incidents_closed_in_time",
+)
+
+
+@dataclass
+class CoverageReport:
+    level: str
+    since: datetime
+    until: datetime
+    thresholds: dict[str, float]
+    rows: list[dict] = field(default_factory=list)
+
+
+def _sql(name: str) -> str:
+    return resources.files("geo").joinpath("sql", name).read_text()
+
+
+def _period(since: datetime | None, until: datetime | None, now: datetime):
+    until = until or now
+    since = since or until - DEFAULT_PERIOD
+    if since >= until:
+        raise InvalidInput(f"since ({since:%Y-%m-%d}) must be before until ({until:%Y-%m-%d})")
+    return since, until
+
+
+def coverage(
+    conn: Connection,
+    principal: Principal,
+    level: str = "sector",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    now: datetime | None = None,
+) -> CoverageReport:
+    """One row per current unit at `level`, with incidents observed in [since, until)
+    (default: the year before `until`, which defaults to now)."""
+    if level not in LEVELS:
+        raise InvalidInput(f"unknown level {level!r}; one of: {', '.join(LEVELS)}")
+    settings = get_settings()
+    now = now or datetime.now(UTC)
+    since, until = _period(since, until, now)
+    thresholds = {
+        "households_per_worker": settings.households_per_worker_target,
+        "incidents_overdue": settings.overdue_cases_limit,
+    }
+    rows = [
+        dict(r) for r in conn.execute(text(_sql("coverage_units.sql")), {"level": level}).mappings()
+    ]
+    visible, params = incident_visibility(principal)
+    counts = conn.execute(
+        text(_sql("coverage_incidents.sql").format(visible=visible)),
+        {"level": level, "since": since, "until": until, "now": now, **params},
+    ).mappings()
+    by_unit: dict[str, dict] = {}
+    for c in counts:
+        entry = by_unit.setdefault(c["unit_code"], {"total": None, "by_category": {}})
+        stats = _incident_stats(c)
+        if c["category"] is None:
+            entry["total"] = stats
+        else:
+            entry["by_category"][c["category"]] = stats
+    for row in rows:
+        entry = by_unit.get(row["code"], {"total": None, "by_category": {}})
+        row.update(entry["total"] or _incident_stats({}))
+        row["incidents_by_category"] = entry["by_category"]
+        workers = row["grid_workers"]
+        row["households_per_worker"] = round(row["households"] / workers, 1) if workers else None
+        row["households_per_worker_target"] = settings.households_per_worker_target
+        row["area_km2"] = round(row["area_km2"], 4)
+        row["flags"] = _flags(row, thresholds)
+    return CoverageReport(level, since, until, thresholds, rows)
+
+
+def _incident_stats(c) -> dict:
+    stats = {k: int(c.get(k) or 0) for k in INCIDENT_COUNTS}
+    closed = stats["incidents_closed"]
+    stats["closed_in_time_pct"] = (
+        round(100.0 * stats["incidents_closed_in_time"] / closed, 1) if closed else None
+    )
+    median = c.get("median_hours_to_close")
+    stats["median_hours_to_close"] = round(float(median), 2) if median is not None else None
+    return stats
+
+
+def _flags(row: dict, thresholds: dict) -> list[dict]:
+    target = thresholds["households_per_worker"]
+    limit = thresholds["incidents_overdue"]
+    raised = {
+        "no_grid_worker": (row["grid_workers"] < 1, 1, "grid_workers < 1"),
+        "over_target": (
+            (row["households_per_worker"] or 0) > target,
+            target,
+            f"households_per_worker > {target}",
+        ),
+        "no_party_branch": (row["party_branches"] < 1, 1, "party_branches < 1"),
+        "no_stationed_officer": (row["stationed_officers"] < 1, 1, "stationed_officers < 1"),
+        "overdue_above_limit": (
+            row["incidents_overdue"] > limit,
+            limit,
+            f"incidents_overdue > {limit}",
+        ),
+        "courtyards_without_company": (
+            row["courtyards_without_company"] > 0,
+            0,
+            "courtyards_without_company > 0",
+        ),
+    }
+    out = []
+    for key, (on, threshold, rule) in raised.items():
+        if on:
+            zh, en, metric = FLAGS[key]
+            out.append(
+                {
+                    "flag": key,
+                    "label_zh": zh,
+                    "label_en": en,
+                    "metric": metric,
+                    "value": row[metric],
+                    "threshold": threshold,
+                    "rule": rule,
+                }
+            )
+    return out
+
+
+def completeness(conn: Connection) -> dict:
+    """District-wide gaps: the share of the outline covered by sectors (must be 100 %),
+    points not attached and why, courtyards without a grid, resources assigned to none."""
+    share = conn.execute(
+        text(
+            "SELECT 100.0 * ST_Area(ST_Intersection(d.g, s.g)) / ST_Area(d.g) FROM "
+            "(SELECT ST_Transform(geom, 4542) g FROM units WHERE level = 'district' "
+            " AND valid_to IS NULL) d, (SELECT ST_Transform(ST_Union(geom), 4542) g FROM units "
+            " WHERE level = 'sector' AND valid_to IS NULL) s"
+        )
+    ).scalar_one()
+    unattached = {}
+    for table in ("households", "businesses", "resources", "incidents"):
+        reasons = conn.execute(
+            text(f"""
+            SELECT CASE WHEN p.geom IS NULL THEN 'no location'
+                        WHEN NOT ST_Covers(d.geom, p.geom) THEN 'outside the sub-district'
+                        ELSE 'in no sector (a gap in the coverage)' END AS reason, count(*)
+            FROM {table} p, units d
+            WHERE d.level = 'district' AND d.valid_to IS NULL AND p.sector_code IS NULL
+            GROUP BY 1""")
+        ).all()
+        unattached[table] = {reason: n for reason, n in reasons}
+    yards = (
+        conn.execute(
+            text(
+                "SELECT code FROM courtyards WHERE valid_to IS NULL "
+                "AND sector_code IS NULL ORDER BY code"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    unassigned = conn.execute(
+        text("""
+        SELECT kind, array_agg(id ORDER BY id) FROM resources
+        WHERE serves_code IS NULL AND sector_code IS NULL
+           OR kind IN ('grid_worker', 'stationed_officer') AND serves_code IS NULL
+        GROUP BY kind ORDER BY kind""")
+    ).all()
+    return {
+        "sector_coverage_pct": round(float(share), 6),
+        "unattached_points": unattached,
+        "courtyards_without_grid": list(yards),
+        "resources_unassigned": {kind: list(ids) for kind, ids in unassigned},
+    }
+
+
+def _flat(report: CoverageReport) -> pd.DataFrame:
+    frame = pd.DataFrame(report.rows)
+    frame["flags"] = frame["flags"].map(lambda fs: ";".join(f["flag"] for f in fs))
+    categories = sorted({c for row in report.rows for c in row["incidents_by_category"]})
+    for cat in categories:
+        frame[f"incidents_{cat}"] = [
+            row["incidents_by_category"].get(cat, {}).get("incidents", 0) for row in report.rows
+        ]
+    keys = [k for k, _, _ in METRICS] + [f"incidents_{c}" for c in categories] + ["flags"]
+    return frame[keys]
+
+
+def _headers(keys: list[str], category_names: dict[str, tuple[str, str]]) -> list[str]:
+    labels = {**LABELS, "flags": ("预警", "flags")}
+    for code, (zh, en) in category_names.items():
+        labels[f"incidents_{code}"] = (f"{zh}事件", f"{en} incidents")
+    return [f"{labels[k][0]} {labels[k][1]}" for k in keys]
+
+
+def export(conn: Connection, report: CoverageReport, fmt: str) -> bytes:
+    """The report as `csv` (UTF-8 with BOM, for Excel), `xlsx` or `gpkg` (units with their
+    metrics as polygons). Headers are bilingual: `户数 households`."""
+    frame = _flat(report)
+    names = dict(
+        (
+            (c, (zh, en))
+            for c, zh, en in conn.execute(
+                text("SELECT code, name_zh, name_en FROM incident_categories")
+            ).all()
+        )
+    )
+    if fmt == "gpkg":
+        geoms = gpd.read_postgis(
+            text("SELECT code, geom FROM units WHERE valid_to IS NULL AND level = :level"),
+            conn,
+            params={"level": report.level},
+            geom_col="geom",
+        )
+        gdf = gpd.GeoDataFrame(frame.merge(geoms, on="code"), geometry="geom", crs=4326)
+        buffer = io.BytesIO()
+        gdf.to_file(buffer, driver="GPKG", layer=f"coverage_{report.level}", engine="pyogrio")
+        return buffer.getvalue()
+    frame.columns = _headers(list(frame.columns), names)
+    if fmt == "csv":
+        return frame.to_csv(index=False).encode("utf-8-sig")
+    if fmt == "xlsx":
+        buffer = io.BytesIO()
+        with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+            frame.to_excel(writer, index=False, sheet_name=f"coverage_{report.level}")
+        return buffer.getvalue()
+    raise InvalidInput(f"unknown format {fmt!r}; one of: json, csv, xlsx, gpkg")
