@@ -14,6 +14,7 @@ from geo import errors
 PROBLEM = "application/problem+json"
 
 STATUS: dict[type[errors.GridmapError], int] = {
+    errors.BadQuery: 400,
     errors.InvalidInput: 422,
     errors.NotFound: 404,
     errors.Conflict: 409,

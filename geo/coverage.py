@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import resources
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -102,8 +102,11 @@ class CoverageReport:
     rows: list[dict] = field(default_factory=list)
 
 
+SQL_DIR = Path(__file__).parent / "sql"
+
+
 def _sql(name: str) -> str:
-    return resources.files("geo").joinpath("sql", name).read_text()
+    return (SQL_DIR / name).read_text()
 
 
 def _period(since: datetime | None, until: datetime | None, now: datetime):

@@ -36,6 +36,12 @@ class InvalidInput(GridmapError):
     title = "Invalid input"
 
 
+class BadQuery(InvalidInput):
+    """A query string the endpoint does not understand (OGC API: 400)."""
+
+    title = "Bad query"
+
+
 class Conflict(GridmapError):
     """The request contradicts the current state (e.g. an illegal state transition)."""
 

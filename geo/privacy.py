@@ -64,6 +64,32 @@ def mask_record(kind: str, record: Mapping) -> dict:
     return out
 
 
+#: the same masks in SQL, for outputs built in the database (OGC items); tested equal
+SQL_MASKS = {
+    mask_name: "CASE WHEN {c} IS NULL OR {c} = '' THEN {c} "
+    "ELSE left({c}, 1) || repeat('*', char_length({c}) - 1) END",
+    mask_phone: "CASE WHEN {c} IS NULL OR {c} = '' THEN {c} WHEN char_length({c}) < 8 "
+    "THEN repeat('*', char_length({c})) ELSE left({c}, 3) || "
+    "repeat('*', char_length({c}) - 7) || right({c}, 4) END",
+    mask_id_number: "CASE WHEN {c} IS NULL OR {c} = '' THEN {c} WHEN char_length({c}) < 9 "
+    "THEN repeat('*', char_length({c})) ELSE left({c}, 4) || "
+    "repeat('*', char_length({c}) - 8) || right({c}, 4) END",
+}
+
+
+def sql_masked(kind: str, column: str, alias: str = "t") -> str:
+    """SQL for `alias.column` of a record kind as non-admins see it (masked if personal)."""
+    mask = PERSONAL_FIELDS.get(kind, {}).get(column)
+    ref = f"{alias}.{column}"
+    if mask is None:
+        return ref
+    masked = SQL_MASKS[mask].format(c=ref)
+    if kind == "resources":
+        people = ", ".join(f"'{k.value}'" for k in sorted(PERSON_RESOURCES))
+        return f"CASE WHEN {alias}.kind IN ({people}) THEN {masked} ELSE {ref} END"
+    return masked
+
+
 def mask_records(kind: str, records: Iterable[Mapping], unmasked: bool) -> list[dict]:
     """Records as a caller may see them: as they are for admins, masked for everyone else."""
     if unmasked:

@@ -191,3 +191,45 @@ def empty_engine(databases: Databases) -> Iterator[Engine]:
     yield engine
     engine.dispose()
     databases.drop(name)
+
+
+@pytest.fixture(scope="session")
+def live_url(seeded_url: str) -> Iterator[str]:
+    """`gridmap serve` in its own process on a free loopback port, on the shared seeded
+    database, for real HTTP clients (GDAL, OWSLib, a browser). A separate process, because
+    GDAL holds the GIL while it reads and would starve an in-process server."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gridmap = Path(sys.executable).parent / "gridmap"
+    env = {**os.environ, "GRIDMAP_DATABASE_URL": seeded_url}
+    server = subprocess.Popen(
+        [str(gridmap), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/health", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(
+                    f"gridmap serve did not start: {server.stderr.read()[-2000:]}"
+                ) from None
+            time.sleep(0.2)
+    yield url
+    server.terminate()
+    server.wait(timeout=20)
