@@ -16,6 +16,7 @@ PROBLEM = "application/problem+json"
 STATUS: dict[type[errors.GridmapError], int] = {
     errors.InvalidInput: 422,
     errors.NotFound: 404,
+    errors.Forbidden: 403,
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,
     errors.AlreadySeeded: 409,

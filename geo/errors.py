@@ -36,6 +36,12 @@ class InvalidInput(GridmapError):
     title = "Invalid input"
 
 
+class Forbidden(GridmapError):
+    """The caller's role (or their grids) does not allow this action on this record."""
+
+    title = "Forbidden"
+
+
 class Conflict(GridmapError):
     """The request contradicts the current state (e.g. an illegal state transition)."""
 
