@@ -190,7 +190,7 @@ def dispatch(
     assign_teams(conn, "i.id = :incident_id", {"incident_id": incident_id})
     row = conn.execute(
         text(
-            "UPDATE incidents i SET status = 'dispatched', dispatched_at = :at "
+            "UPDATE incidents i SET status = 'dispatched', dispatched_at = :at, updated_at = now() "
             "WHERE i.id = :id AND i.status = 'reported' AND cardinality(i.assigned_to) > 0 "
             "RETURNING i.assigned_to, i.sector_code, "
             "(SELECT s.parent_code FROM units s WHERE s.code = i.sector_code "
