@@ -17,6 +17,7 @@ STATUS: dict[type[errors.GridmapError], int] = {
     errors.BadQuery: 400,
     errors.InvalidInput: 422,
     errors.NotFound: 404,
+    errors.Forbidden: 403,
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,
     errors.AlreadySeeded: 409,

@@ -98,3 +98,59 @@ def attach_courtyards(conn: Connection) -> int:
               IS DISTINCT FROM (coded.sector_code, coded.grid2_code, coded.community_code)
     """
     return conn.execute(text(sql)).rowcount
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where one point lies: its codes, or (all codes None) its distance outside the district."""
+
+    courtyard_code: str | None
+    sector_code: str | None
+    grid2_code: str | None
+    community_code: str | None
+    #: metres from the point to the sub-district (EPSG:4542; geodesic for points far from
+    #: its zone); 0 inside, None when no district is loaded
+    outside_m: float | None
+
+    @property
+    def inside(self) -> bool:
+        return self.sector_code is not None
+
+
+def locate_point(conn: Connection, lon: float, lat: float) -> Location:
+    """The courtyard, sector, level-2 grid and community of one WGS 84 point, by the same
+    edge rule as `attach_points`; outside the district the codes are None and `outside_m`
+    says how far away it is.
+
+        >>> locate_point(conn, 98.47, 39.76).sector_code          # doctest: +SKIP
+        '6209020030020301'
+    """
+    point = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
+    sql = f"""
+        WITH hit AS (
+            SELECT {SECTOR_OF.format(point=point)} AS sector_code,
+                   {COURTYARD_OF.format(point=point)} AS courtyard_code
+        )
+        SELECT hit.courtyard_code, hit.sector_code, s.parent_code AS grid2_code,
+               g.parent_code AS community_code,
+               CASE WHEN hit.sector_code IS NOT NULL THEN 0
+                    WHEN abs(:lon - 99) <= 3 THEN
+                   (SELECT min(ST_Distance(ST_Transform(d.geom, 4542),
+                                           ST_Transform({point}, 4542)))
+                    FROM units d WHERE d.valid_to IS NULL AND d.level = 'district')
+                    ELSE  -- far outside the Gauss-Kruger zone: geodesic metres
+                   (SELECT min(ST_Distance(d.geom::geography, {point}::geography))
+                    FROM units d WHERE d.valid_to IS NULL AND d.level = 'district')
+               END AS outside_m
+        FROM hit
+        LEFT JOIN units s ON s.code = hit.sector_code AND s.valid_to IS NULL
+        LEFT JOIN units g ON g.code = s.parent_code AND g.valid_to IS NULL
+    """
+    row = conn.execute(text(sql), {"lon": lon, "lat": lat}).one()
+    return Location(
+        courtyard_code=row.courtyard_code if row.sector_code else None,
+        sector_code=row.sector_code,
+        grid2_code=row.grid2_code,
+        community_code=row.community_code,
+        outside_m=None if row.outside_m is None else float(row.outside_m),
+    )

@@ -42,6 +42,12 @@ class BadQuery(InvalidInput):
     title = "Bad query"
 
 
+class Forbidden(GridmapError):
+    """The caller's role (or their grids) does not allow this action on this record."""
+
+    title = "Forbidden"
+
+
 class Conflict(GridmapError):
     """The request contradicts the current state (e.g. an illegal state transition)."""
 

@@ -56,6 +56,18 @@ class Settings(BaseSettings):
     )
     seed: int = Field(default=20211, description="Random seed of the synthetic dataset.")
 
+    duplicate_radius_m: float = Field(
+        default=50.0, gt=0, description="Radius (metres) of the duplicate hint for a new report."
+    )
+    duplicate_window_hours: float = Field(
+        default=24.0, gt=0, description="Time window (hours) of the duplicate hint."
+    )
+    clock_skew_seconds: int = Field(
+        default=120,
+        ge=0,
+        description="How far ahead of the server clock a device's timestamp may be.",
+    )
+
     @property
     def street_prefix(self) -> str:
         """The nine-digit prefix every unit code starts with, e.g. `620902003`."""

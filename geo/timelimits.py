@@ -11,6 +11,9 @@ counted from Monday.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
 import numpy as np
 
 #: Asia/Shanghai has no daylight saving time: local = UTC + 8 h
@@ -34,3 +37,36 @@ def due_at(
 
 def dispatch_due_at(reported_utc: np.ndarray, dispatch_minutes: np.ndarray) -> np.ndarray:
     return reported_utc.astype("datetime64[s]") + dispatch_minutes.astype("timedelta64[m]")
+
+
+def deadlines(reported_at: datetime, category: Mapping) -> tuple[datetime, datetime]:
+    """(dispatch deadline, closing deadline) of one report, in UTC, from its category's row
+    (`dispatch_minutes`, and `close_minutes` or `close_working_days`); the same rule as
+    `due_at`, so intake and the seeded history agree."""
+    reported = np.array([reported_at.astimezone(UTC).replace(tzinfo=None)], "datetime64[s]")
+
+    def number(value) -> np.ndarray:
+        return np.array([np.nan if value is None else float(value)])
+
+    due = due_at(
+        reported, number(category["close_minutes"]), number(category["close_working_days"])
+    )
+    dispatch = dispatch_due_at(reported, number(category["dispatch_minutes"]))
+
+    def utc(value: np.ndarray) -> datetime:
+        return value[0].astype(datetime).replace(tzinfo=UTC)
+
+    return utc(dispatch), utc(due)
+
+
+#: SQL columns over incidents `{a}` computed against the bound parameter `:now` (never stored,
+#: so never stale): `overdue` (open past its deadline), `dispatch_overdue` (dispatched late, or
+#: still waiting past the dispatch deadline) and `closed_late` (verified after its deadline)
+DEADLINE_FLAGS = """
+    ({a}.status NOT IN ('verified', 'rejected', 'duplicate')
+        AND CAST(:now AS timestamptz) > {a}.due_at) AS overdue,
+    coalesce(coalesce({a}.dispatched_at,
+                      CASE WHEN {a}.status = 'reported' THEN CAST(:now AS timestamptz) END)
+             > {a}.dispatch_due_at, false) AS dispatch_overdue,
+    ({a}.status = 'verified' AND {a}.closed_at > {a}.due_at) AS closed_late
+"""

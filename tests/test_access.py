@@ -28,6 +28,12 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/audit"): ADMIN,
     ("GET", "/api/coverage"): {"admin", "planner", "grid_worker", "official"},
     ("GET", "/api/coverage/completeness"): {"admin", "planner", "grid_worker", "official"},
+    ("POST", "/api/incidents"): {"admin", "patrol", "grid_worker"},
+    ("GET", "/api/incidents/{incident_id}"): {"admin", "patrol", "grid_worker"},
+    ("POST", "/api/incidents/{incident_id}/transitions"): {"admin", "patrol", "grid_worker"},
+    ("POST", "/api/incidents/{incident_id}/notes"): {"admin", "patrol", "grid_worker"},
+    ("GET", "/api/categories"): ALL,
+    ("PATCH", "/api/categories/{code}"): ADMIN,
     ("GET", "/ogc"): ALL,
     ("GET", "/ogc/api"): ALL,
     ("GET", "/ogc/conformance"): ALL,
@@ -37,7 +43,13 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/ogc/collections/{collectionId}/items/{featureId}"): ALL,
 }
 #: example values for path parameters, so that allowed GETs can answer 200
-EXAMPLES = {"token_id": "999999", "collectionId": "sectors", "featureId": "6209020030010101"}
+EXAMPLES = {
+    "token_id": "999999",
+    "collectionId": "sectors",
+    "featureId": "6209020030010101",
+    "incident_id": "I0000024990",
+    "code": "sanitation",
+}
 
 
 def app_routes() -> list[tuple[str, str]]:

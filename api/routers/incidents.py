@@ -1,0 +1,144 @@
+"""The case loop over HTTP: report an incident, read it with its history, move it through
+its states, add notes; and the incident categories with their time limits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Header, Path, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import get_conn
+from api.security import current_principal, require
+from geo import categories, incidents
+from geo.access import Permission, Principal
+from geo.incidents import CRS_CHOICES, IncidentReport
+from geo.terms import IncidentStatus
+
+router = APIRouter(tags=["incidents"])
+
+INCIDENT_ID = Path(..., max_length=40, description="e.g. I0000025001")
+
+
+class IncidentIn(BaseModel):
+    """A report from the field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(..., description="longitude, in `crs`")
+    lat: float = Field(..., description="latitude, in `crs`")
+    crs: str = Field("wgs84", description=f"one of {', '.join(CRS_CHOICES)}")
+    category: str = Field(..., max_length=32, description="a code from GET /api/categories")
+    description: str | None = Field(None, max_length=2000)
+    observed_at: datetime = Field(
+        ..., description="when it was seen; ISO 8601, Beijing time if no offset; not in future"
+    )
+    reporter_contact: str | None = Field(
+        None, max_length=40, description="how to reach the reporter (personal data: masked)"
+    )
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: IncidentStatus = Field(..., description="the state to move to")
+    note: str | None = Field(None, max_length=2000, description="required to reject or send back")
+    at: datetime | None = Field(None, description="when (default now); not before the last event")
+    duplicate_of: str | None = Field(
+        None, max_length=40, description="with to=duplicate: the original incident"
+    )
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(..., min_length=1, max_length=2000)
+    at: datetime | None = None
+
+
+class CategoryChange(BaseModel):
+    """Give only what changes. `close_minutes` switches to a limit on the clock,
+    `close_working_days` to one in working days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name_zh: str | None = Field(None, min_length=1, max_length=40)
+    name_en: str | None = Field(None, min_length=1, max_length=80)
+    urgent: bool | None = None
+    dispatch_minutes: int | None = None
+    close_minutes: int | None = None
+    close_working_days: int | None = None
+
+
+@router.post(
+    "/api/incidents",
+    status_code=201,
+    summary="Report an incident: attached, dispatched, with its deadline and nearby duplicates",
+)
+def report(
+    body: IncidentIn,
+    response: Response,
+    idempotency_key: str | None = Header(
+        None, description="makes a repeated submission a no-op returning the first result"
+    ),
+    principal: Principal = Depends(require(Permission.REPORT_INCIDENTS)),
+    conn=Depends(get_conn),
+) -> dict:
+    view, replayed = incidents.report_incident(
+        conn, principal, IncidentReport(**body.model_dump()), idempotency_key
+    )
+    response.headers["Location"] = f"/api/incidents/{view['id']}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return view
+
+
+@router.get("/api/incidents/{incident_id}", summary="One incident with its history")
+def read(
+    incident_id: str = INCIDENT_ID,
+    principal: Principal = Depends(require(Permission.READ_INCIDENTS)),
+    conn=Depends(get_conn),
+) -> dict:
+    return incidents.read_incident(conn, principal, incident_id)
+
+
+@router.post(
+    "/api/incidents/{incident_id}/transitions",
+    summary="Move an incident through the case loop (see the README's table of who may)",
+)
+def move(
+    body: TransitionIn,
+    incident_id: str = INCIDENT_ID,
+    principal: Principal = Depends(require(Permission.UPDATE_INCIDENTS)),
+    conn=Depends(get_conn),
+) -> dict:
+    return incidents.change_status(
+        conn, principal, incident_id, body.to, body.note, body.at, body.duplicate_of
+    )
+
+
+@router.post("/api/incidents/{incident_id}/notes", summary="Add a note to an incident's history")
+def note(
+    body: NoteIn,
+    incident_id: str = INCIDENT_ID,
+    principal: Principal = Depends(require(Permission.UPDATE_INCIDENTS)),
+    conn=Depends(get_conn),
+) -> dict:
+    return incidents.note_incident(conn, principal, incident_id, body.note, body.at)
+
+
+@router.get("/api/categories", summary="Incident categories and their running time limits")
+def list_categories(
+    _: Principal = Depends(current_principal), conn=Depends(get_conn)
+) -> list[dict]:
+    return categories.category_table(conn)
+
+
+@router.patch("/api/categories/{code}", summary="Change a category's time limits (admin)")
+def configure_category(
+    body: CategoryChange,
+    code: str = Path(..., max_length=32),
+    _: Principal = Depends(require(Permission.CONFIGURE)),
+    conn=Depends(get_conn),
+) -> dict:
+    return categories.configure_category(conn, code, body.model_dump(exclude_unset=True))
