@@ -247,12 +247,24 @@ def scope_filter(principal: Principal, column: str) -> tuple[str, dict]:
     return f"({clauses})", {f"scope{i}": c for i, c in enumerate(principal.scope_codes)}
 
 
+def own_cases(principal: Principal, alias: str = "i") -> tuple[str, dict]:
+    """SQL (and parameters) over incidents `alias`: the cases of a grid worker's grids —
+    those lying in them, and those dispatched to a worker serving them (a sector with no
+    worker of its own falls back to its level-2 grid's workers)."""
+    here, params = scope_filter(principal, f"{alias}.sector_code")
+    theirs, _ = scope_filter(principal, "r.serves_code")
+    assigned = (
+        f"EXISTS (SELECT 1 FROM resources r WHERE r.id = ANY({alias}.assigned_to) AND {theirs})"
+    )
+    return f"({here} OR {assigned})", params
+
+
 def incident_visibility(principal: Principal, alias: str = "i") -> tuple[str, dict]:
     """SQL (and parameters) over incidents `alias` that a principal may see: every case
-    for admins; sensitive categories (key population management) otherwise only in the
-    grids a grid worker serves; nobody else sees them."""
+    for admins; sensitive categories (key population management) otherwise only for the
+    grid workers whose cases they are (`own_cases`); nobody else sees them."""
     if principal.can(Permission.SENSITIVE_INCIDENTS):
         return "TRUE", {}
-    own, params = scope_filter(principal, f"{alias}.sector_code")
+    own, params = own_cases(principal, alias)
     sensitive = "SELECT code FROM incident_categories WHERE sensitive"
     return f"({alias}.category NOT IN ({sensitive}) OR {own})", params

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import Permission, Principal, Role, incident_visibility, scope_filter
+from geo.access import Permission, Principal, Role, incident_visibility, own_cases
 from geo.dispatch import assign_teams
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.settings import get_settings
@@ -103,12 +103,7 @@ def ownership(principal: Principal, alias: str = "i") -> tuple[str, dict]:
     if principal.role == Role.ADMIN:
         return "TRUE", {}
     if principal.role == Role.GRID_WORKER:
-        here, params = scope_filter(principal, f"{alias}.sector_code")
-        theirs, _ = scope_filter(principal, "r.serves_code")
-        assigned = (
-            f"EXISTS (SELECT 1 FROM resources r WHERE r.id = ANY({alias}.assigned_to) AND {theirs})"
-        )
-        return f"({here} OR {assigned})", params
+        return own_cases(principal, alias)
     if principal.role == Role.PATROL:
         return (
             f"EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = {alias}.id "

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from geo.access import create_token
 from tests.conftest import auth
 from tests.incident_support import inside, offset, other_sector, report_body, worker_sector
 
@@ -370,6 +371,37 @@ def test_key_population_cases_are_seen_by_admin_and_the_grids_workers_only(
         headers=auth("grid_worker"),
     ).json()
     assert here["id"] in [h["id"] for h in mine["duplicates_nearby"]]
+
+
+def test_a_key_population_case_dispatched_to_the_level2_grid_is_seen_by_those_workers(
+    fresh_client, fresh_engine
+):
+    sector = other_sector(fresh_engine, worker_sector(fresh_engine), staffed_sibling=True)
+    with fresh_engine.begin() as conn:
+        conn.execute(
+            text("DELETE FROM resources WHERE kind = 'grid_worker' AND serves_code = :s"),
+            {"s": sector},
+        )
+        sibling_worker = conn.execute(
+            text(
+                "SELECT r.id FROM resources r JOIN units t ON t.code = r.serves_code "
+                "WHERE r.kind = 'grid_worker' AND t.valid_to IS NULL AND t.parent_code = "
+                "(SELECT parent_code FROM units WHERE code = :s AND valid_to IS NULL) "
+                "ORDER BY r.id LIMIT 1"
+            ),
+            {"s": sector},
+        ).scalar_one()
+        token = create_token(conn, "grid_worker", "邻片网格员", worker_id=sibling_worker)
+    filed = fresh_client.post(
+        "/api/incidents",
+        json=report_body(*inside(fresh_engine, sector), "key_population"),
+        headers=auth("admin"),
+    ).json()
+    assert sibling_worker in [w["id"] for w in filed["assigned_to"]]
+    mine = {"Authorization": f"Bearer {token}"}
+    assert fresh_client.get(f"/api/incidents/{filed['id']}", headers=mine).status_code == 200
+    stranger = fresh_client.get(f"/api/incidents/{filed['id']}", headers=auth("grid_worker"))
+    assert stranger.status_code == 404
 
 
 def test_an_unknown_incident_is_404_problem(client):
