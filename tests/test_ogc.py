@@ -183,10 +183,14 @@ def test_key_population_incidents_only_for_admins_and_their_grid_workers(client,
         return response.json()["numberMatched"]
 
     total = db(seeded_engine, "SELECT count(*) FROM incidents WHERE category = 'key_population'")
+    # the worker's cases: in their sector, or dispatched to a worker serving it
     own = db(
         seeded_engine,
-        "SELECT count(*) FROM incidents i JOIN resources w ON w.id = 'W001' "
-        "WHERE i.category = 'key_population' AND i.sector_code LIKE w.serves_code || '%'",
+        """SELECT count(*) FROM incidents i, resources w
+           WHERE w.id = 'W001' AND i.category = 'key_population'
+             AND (i.sector_code LIKE w.serves_code || '%' OR EXISTS (
+                  SELECT 1 FROM resources r WHERE r.id = ANY(i.assigned_to)
+                  AND r.serves_code LIKE w.serves_code || '%'))""",
     )
     assert count("admin") == total > own
     assert count("grid_worker") == own
