@@ -7,21 +7,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import create_engine
 
 from api import errors
 from api.middleware import AuditWrites, BodySizeLimit, SecurityHeaders
 from api.routers import auth, coverage, health, incidents, ogc
 from geo.basemap import basemap
-from geo.database import database_url
+from geo.database import engine_for
 from geo.settings import PROJECT_ROOT, get_settings
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    app.state.engine = create_engine(
-        database_url(), pool_pre_ping=True, pool_size=10, max_overflow=10
-    )
+    app.state.engine = engine_for(pool_size=10, max_overflow=10)
     yield
     app.state.engine.dispose()
 

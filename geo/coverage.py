@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,8 +20,9 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import Principal, incident_visibility
+from geo.access import Principal
 from geo.errors import InvalidInput
+from geo.incident_stats import BEIJING, empty_figures, incident_figures
 from geo.settings import get_settings
 
 LEVELS = ("sector", "grid2", "community")
@@ -84,20 +85,13 @@ FLAGS = {
         "courtyards_without_company",
     ),
 }
-INCIDENT_COUNTS = (
-    "incidents",
-    "incidents_open",
-    "incidents_overdue",
-    "incidents_closed",
-    "incidents_closed_in_time",
-)
 
 
 @dataclass
 class CoverageReport:
     level: str
-    since: datetime
-    until: datetime
+    since: date
+    until: date
     thresholds: dict[str, float]
     rows: list[dict] = field(default_factory=list)
 
@@ -109,29 +103,40 @@ def _sql(name: str) -> str:
     return (SQL_DIR / name).read_text()
 
 
-def _period(since: datetime | None, until: datetime | None, now: datetime):
-    until = until or now
-    since = since or until - DEFAULT_PERIOD
-    if since >= until:
-        raise InvalidInput(f"since ({since:%Y-%m-%d}) must be before until ({until:%Y-%m-%d})")
-    return since, until
+def _day(value: date | datetime) -> date:
+    """The Beijing-time day of a date or instant (a naive time is taken as Beijing time)."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=BEIJING)
+        return aware.astimezone(BEIJING).date()
+    return value
+
+
+def period_days(
+    since: date | datetime | None, until: date | datetime | None, now: datetime
+) -> tuple[date, date]:
+    """The first and last Beijing-time day of the period (default: the 365 days to today)."""
+    last = _day(until or now)
+    first = _day(since) if since else last - DEFAULT_PERIOD + timedelta(days=1)
+    if first > last:
+        raise InvalidInput(f"since ({first}) must not be after until ({last})")
+    return first, last
 
 
 def coverage(
     conn: Connection,
     principal: Principal,
     level: str = "sector",
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: date | datetime | None = None,
+    until: date | datetime | None = None,
     now: datetime | None = None,
 ) -> CoverageReport:
-    """One row per current unit at `level`, with incidents observed in [since, until)
-    (default: the year before `until`, which defaults to now)."""
+    """One row per current unit at `level`, with the incidents observed on the Beijing-time
+    days from `since` to `until`, both included (default: the 365 days to today)."""
     if level not in LEVELS:
         raise InvalidInput(f"unknown level {level!r}; one of: {', '.join(LEVELS)}")
     settings = get_settings()
     now = now or datetime.now(UTC)
-    since, until = _period(since, until, now)
+    since, until = period_days(since, until, now)
     thresholds = {
         "households_per_worker": settings.households_per_worker_target,
         "incidents_overdue": settings.overdue_cases_limit,
@@ -139,22 +144,10 @@ def coverage(
     rows = [
         dict(r) for r in conn.execute(text(_sql("coverage_units.sql")), {"level": level}).mappings()
     ]
-    visible, params = incident_visibility(principal)
-    counts = conn.execute(
-        text(_sql("coverage_incidents.sql").format(visible=visible)),
-        {"level": level, "since": since, "until": until, "now": now, **params},
-    ).mappings()
-    by_unit: dict[str, dict] = {}
-    for c in counts:
-        entry = by_unit.setdefault(c["unit_code"], {"total": None, "by_category": {}})
-        stats = _incident_stats(c)
-        if c["category"] is None:
-            entry["total"] = stats
-        else:
-            entry["by_category"][c["category"]] = stats
+    by_unit = incident_figures(conn, principal, level, since, until, now)
     for row in rows:
         entry = by_unit.get(row["code"], {"total": None, "by_category": {}})
-        row.update(entry["total"] or _incident_stats({}))
+        row.update(entry["total"] or empty_figures())
         row["incidents_by_category"] = entry["by_category"]
         workers = row["grid_workers"]
         row["households_per_worker"] = round(row["households"] / workers, 1) if workers else None
@@ -162,17 +155,6 @@ def coverage(
         row["area_km2"] = round(row["area_km2"], 4)
         row["flags"] = _flags(row, thresholds)
     return CoverageReport(level, since, until, thresholds, rows)
-
-
-def _incident_stats(c) -> dict:
-    stats = {k: int(c.get(k) or 0) for k in INCIDENT_COUNTS}
-    closed = stats["incidents_closed"]
-    stats["closed_in_time_pct"] = (
-        round(100.0 * stats["incidents_closed_in_time"] / closed, 1) if closed else None
-    )
-    median = c.get("median_hours_to_close")
-    stats["median_hours_to_close"] = round(float(median), 2) if median is not None else None
-    return stats
 
 
 def _flags(row: dict, thresholds: dict) -> list[dict]:

@@ -31,10 +31,22 @@ def masked(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+#: every connection: JIT compilation costs more than it saves on this service's queries
+CONNECT_ARGS = {"options": "-c jit=off"}
+
+
+def engine_for(url: str | None = None, **kwargs) -> Engine:
+    """An engine on `url` (default: `database_url()`) with the service's connection options;
+    it connects lazily."""
+    return create_engine(
+        url or database_url(), pool_pre_ping=True, connect_args=CONNECT_ARGS, **kwargs
+    )
+
+
 def make_engine(url: str | None = None, **kwargs) -> Engine:
     """An engine on `url` (default: `database_url()`), checked to be reachable and PostGIS."""
     url = url or database_url()
-    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = engine_for(url, **kwargs)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

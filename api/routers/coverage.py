@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -25,10 +25,12 @@ MEDIA = {
 @router.get("", summary="Coverage per unit: holdings, who serves it, incidents, flags")
 def get_coverage(
     level: Literal["sector", "grid2", "community"] = "sector",
-    since: datetime | None = Query(
-        None, description="incidents observed from (default: a year before until)"
+    since: date | None = Query(
+        None, description="first day of the period (default: 364 days before until)"
     ),
-    until: datetime | None = Query(None, description="incidents observed before (default: now)"),
+    until: date | None = Query(
+        None, description="last day of the period, included (default: today)"
+    ),
     format: Literal["json", "csv", "xlsx", "gpkg"] = "json",
     principal: Principal = Depends(require(Permission.READ_COVERAGE)),
     conn=Depends(get_conn),
