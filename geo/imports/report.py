@@ -109,7 +109,7 @@ class ImportRejected(InvalidInput):
         super().__init__(
             f"nothing imported: {report.rejected:,} of {report.rows:,} {report.row_label}s have "
             f"problems ({examples}{f'; and {more:,} more' if more > 0 else ''}). Fix them, or "
-            f"use --skip-invalid to load the other {valid:,}",
+            f"use --skip-invalid (API: skip_invalid=true) to load the other {valid:,}",
             rows=report.as_dict()["problems"],
             report=report.as_dict(limit=0),
         )
