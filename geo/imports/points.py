@@ -281,8 +281,10 @@ class PointImporter:
         has_y = ~values.empty.get("lat", np.ones(n, dtype=bool))
         geometry = values.table.geometry
         if geometry is not None:
-            x, y, where = self._from_geometry(values, geometry, x, y, options, report)
-            has_x, has_y = has_x | np.isfinite(x), has_y | np.isfinite(y)
+            x, y, wrong = self._from_geometry(values, geometry, x, y, options, report)
+            where = "geometry"
+            # a feature of the wrong type is reported as such, not also as lacking a point
+            has_x, has_y = has_x | np.isfinite(x) | wrong, has_y | np.isfinite(y) | wrong
         values.where = where
         half = has_x ^ has_y
         if self.geometry == "required":
@@ -349,7 +351,7 @@ class PointImporter:
         # rows without a geometry may still carry lon/lat columns
         gx = np.where(np.isfinite(gx), gx, x)
         gy = np.where(np.isfinite(gy), gy, y)
-        return gx, gy, "geometry"
+        return gx, gy, wrong
 
     def _stage(self, conn, staged: dict[str, pd.Series], lon, lat, fields) -> None:
         types = {f.name: SQL_TYPES[f.kind] for f in fields}
