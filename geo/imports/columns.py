@@ -229,7 +229,23 @@ _HAS_OFFSET = r"(?:[zZ]|[+-]\d{2}:?\d{2})$"
 LOCAL_TZ = "+08:00"
 
 
+#: ISO 8601 as spreadsheets and systems export it: such cells need no rewriting
+_ISO = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[zZ]|[+-]\d{2}:?\d{2})?)?"
+
+
 def _date_text(text: pd.Series) -> pd.Series:
+    """Dates and times as people write them, rewritten to ISO 8601 (cells already in ISO
+    form are left as they are, which keeps a million-row file fast)."""
+    iso = text.str.fullmatch(_ISO).fillna(False).to_numpy(dtype=bool)
+    if iso.all():
+        return text
+    rest = _rewrite_dates(text[~iso])
+    out = text.astype(object)
+    out[~iso] = rest.astype(object)
+    return out.astype(text.dtype)
+
+
+def _rewrite_dates(text: pd.Series) -> pd.Series:
     for pattern, replacement in _DATE_PARTS:
         text = text.str.replace(pattern, replacement, regex=True)
     text = text.str.strip().str.replace(r":$", "", regex=True)
@@ -277,7 +293,10 @@ def parse(f: Field, column: pd.Series) -> Parsed:
         values = values.where(~empty, None)
     elif f.kind == "choice":
         lowered = text.str.lower().str.replace(r"\s+", " ", regex=True)
-        values = lowered.map(dict(f.choices or {})).astype(object)
+        codes, uniques = pd.factorize(lowered)  # map each distinct spelling once
+        known = dict(f.choices or {})
+        mapped = np.array([known.get(u) for u in uniques] + [None], dtype=object)
+        values = pd.Series(mapped[codes], index=column.index, dtype=object)
         shown = sorted(set((f.choices or {}).values()))
         problems[~empty & values.isna().to_numpy()] = "not one of: " + ", ".join(shown)
         values = values.where(~empty, None)
