@@ -23,6 +23,7 @@ STATUS: dict[type[errors.GridmapError], int] = {
     errors.AlreadySeeded: 409,
     errors.DatabaseUnreachable: 503,
     errors.SetupError: 503,
+    errors.TooLarge: 413,
 }
 
 

@@ -2,36 +2,89 @@
 
 The edge rule. A point on a border shared by two or more units (an edge or a vertex) is
 covered by all of them (`ST_Covers` includes the boundary); it goes to the one with the
-lowest code, so it lands in exactly one unit, never two, never none. Codes run west→east,
-north→south, so a border point goes to the unit to its west or north. A point in a hole
-of a unit is covered by the unit filling the hole; a point on any part of a multipolygon
-unit is covered by that unit. The level-2 grid and community follow from the sector's
-parents, so the three codes cannot disagree; the courtyard is found on its own (a point
-may lie in no courtyard).
+lowest code (compared byte by byte, `COLLATE "C"`), so it lands in exactly one unit, never
+two, never none. Codes run west→east, north→south, so a border point goes to the unit to
+its west or north. A point in a hole of a unit is covered by the unit filling the hole; a
+point on any part of a multipolygon unit is covered by that unit. The level-2 grid and
+community follow from the sector's parents, so the three codes cannot disagree; the
+courtyard is found on its own by the same rule (a point may lie in no courtyard).
 
-Attach runs in SQL against the current units (GiST-indexed `ST_Covers`), for a whole
-table or only for the points inside a changed area.
+The rule lives in one place, `codes_sql`: every caller (whole tables, the points of a
+changed area, an import's staging table, `locate_points` for a single report) runs it.
+It joins units to points (`ST_Covers` on the units' partial GiST index, or on the points'
+own GiST index when the points are many: the planner takes each unit once and probes the
+points) and keeps the lowest covering code per point.
 
-    >>> moved = attach_points(conn, "incidents")              # doctest: +SKIP
-    >>> moved = attach_points(conn, "households", area=wkt)   # doctest: +SKIP
+    >>> moved = attach_points(conn, "incidents")                   # doctest: +SKIP
+    >>> moved = attach_points(conn, "households", area_wkt=wkt)    # doctest: +SKIP
+    >>> locate_points(conn, [98.47], [39.76])                      # doctest: +SKIP
+      courtyard_code       sector_code      grid2_code community_code  outside_m
+    0           None  6209020030020301  62090200300203   620902003002        NaN
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo.models import METRIC_SRID
+
 #: the point tables that carry attach codes
 POINT_TABLES = ("households", "businesses", "resources", "incidents")
+#: what `codes_sql` selects for every point, besides its id
+CODE_COLUMNS = ("courtyard_code", "sector_code", "grid2_code", "community_code")
 
-SECTOR_OF = """(SELECT s.code FROM units s
-   WHERE s.valid_to IS NULL AND s.level = 'sector' AND ST_Covers(s.geom, {point})
-   ORDER BY s.code LIMIT 1)"""
-COURTYARD_OF = """(SELECT c.code FROM courtyards c
-   WHERE c.valid_to IS NULL AND ST_Covers(c.geom, {point})
-   ORDER BY c.code LIMIT 1)"""
+#: the edge rule: among the current units of `level` covering a point, the lowest code
+_LOWEST_SECTOR = """
+    SELECT p.id, min(u.code COLLATE "C") AS code
+    FROM units u JOIN {points} p ON ST_Covers(u.geom, p.geom)
+    WHERE u.valid_to IS NULL AND u.level = 'sector'
+    GROUP BY p.id"""
+_LOWEST_COURTYARD = """
+    SELECT p.id, min(u.code COLLATE "C") AS code
+    FROM courtyards u JOIN {points} p ON ST_Covers(u.geom, p.geom)
+    WHERE u.valid_to IS NULL
+    GROUP BY p.id"""
+
+
+def without_jit(conn: Connection) -> None:
+    """Turn JIT compilation off for the rest of the transaction: the join's cost estimate
+    is high enough to trigger it, and compiling takes longer than the join itself."""
+    conn.execute(text("SET LOCAL jit = off"))
+
+
+def codes_sql(points: str, courtyards: bool = True) -> str:
+    """SQL selecting, for every row of `points` (a table name or a parenthesised subquery
+    with columns `id` and `geom`, SRID 4326): `id`, `courtyard_code`, `sector_code`,
+    `grid2_code`, `community_code` and `outside_m`, the distance in metres (EPSG:4542) to
+    the sub-district for a point outside it, else NULL. A point with no sector is outside
+    the sub-district, or (outside_m NULL) in a gap of the sector layer."""
+    courtyard = (
+        f"LEFT JOIN ({_LOWEST_COURTYARD.format(points=points)}) yard ON yard.id = p.id"
+        if courtyards
+        else "LEFT JOIN (SELECT NULL::text AS code) yard ON FALSE"
+    )
+    return f"""
+        SELECT p.id, yard.code AS courtyard_code, sec.code AS sector_code,
+               s.parent_code AS grid2_code, g.parent_code AS community_code,
+               CASE WHEN sec.code IS NULL THEN (
+                   SELECT ST_Distance(ST_Transform(d.geom, {METRIC_SRID}),
+                                      ST_Transform(p.geom, {METRIC_SRID}))
+                   FROM units d
+                   WHERE d.valid_to IS NULL AND d.level = 'district'
+                     AND NOT ST_Covers(d.geom, p.geom)
+               ) END AS outside_m
+        FROM {points} p
+        LEFT JOIN ({_LOWEST_SECTOR.format(points=points)}) sec ON sec.id = p.id
+        {courtyard}
+        LEFT JOIN units s ON s.code = sec.code AND s.valid_to IS NULL
+        LEFT JOIN units g ON g.code = s.parent_code AND g.valid_to IS NULL
+    """
 
 
 @dataclass
@@ -45,24 +98,16 @@ def attach_points(conn: Connection, table: str, area_wkt: str | None = None) -> 
     a WGS 84 geometry); returns how many were examined and how many changed unit."""
     if table not in POINT_TABLES:
         raise ValueError(f"not a point table: {table}")
-    where = "p.geom IS NOT NULL"
+    where = "geom IS NOT NULL"
     params = {}
     if area_wkt is not None:
-        where += " AND ST_Covers(ST_GeomFromText(:area, 4326), p.geom)"
+        where += " AND ST_Covers(ST_GeomFromText(:area, 4326), geom)"
         params["area"] = area_wkt
+    points = f"(SELECT id, geom FROM {table} WHERE {where})"
+    without_jit(conn)
     sql = f"""
-        WITH hit AS (
-            SELECT p.id,
-                   {SECTOR_OF.format(point="p.geom")} AS sector_code,
-                   {COURTYARD_OF.format(point="p.geom")} AS courtyard_code
-            FROM {table} p WHERE {where}
-        ), coded AS (
-            SELECT hit.id, hit.courtyard_code, hit.sector_code,
-                   s.parent_code AS grid2_code, g.parent_code AS community_code
-            FROM hit
-            LEFT JOIN units s ON s.code = hit.sector_code AND s.valid_to IS NULL
-            LEFT JOIN units g ON g.code = s.parent_code AND g.valid_to IS NULL
-        ), changed AS (
+        WITH coded AS ({codes_sql(points)}),
+        changed AS (
             UPDATE {table} p SET courtyard_code = coded.courtyard_code,
                    sector_code = coded.sector_code, grid2_code = coded.grid2_code,
                    community_code = coded.community_code
@@ -72,7 +117,7 @@ def attach_points(conn: Connection, table: str, area_wkt: str | None = None) -> 
                   coded.grid2_code, coded.community_code)
             RETURNING p.id
         )
-        SELECT (SELECT count(*) FROM hit), (SELECT count(*) FROM changed)
+        SELECT (SELECT count(*) FROM coded), (SELECT count(*) FROM changed)
     """
     examined, moved = conn.execute(text(sql), params).one()
     return AttachResult(examined=examined, moved=moved)
@@ -81,16 +126,10 @@ def attach_points(conn: Connection, table: str, area_wkt: str | None = None) -> 
 def attach_courtyards(conn: Connection) -> int:
     """Set each current courtyard's sector (by a point on its surface), grid and community;
     returns how many courtyards changed sector."""
+    points = "(SELECT id, ST_PointOnSurface(geom) AS geom FROM courtyards WHERE valid_to IS NULL)"
+    without_jit(conn)
     sql = f"""
-        WITH coded AS (
-            SELECT c.id, s.code AS sector_code, s.parent_code AS grid2_code,
-                   g.parent_code AS community_code
-            FROM courtyards c
-            LEFT JOIN units s ON s.code = {SECTOR_OF.format(point="ST_PointOnSurface(c.geom)")}
-                 AND s.valid_to IS NULL
-            LEFT JOIN units g ON g.code = s.parent_code AND g.valid_to IS NULL
-            WHERE c.valid_to IS NULL
-        )
+        WITH coded AS ({codes_sql(points, courtyards=False)})
         UPDATE courtyards c SET sector_code = coded.sector_code, grid2_code = coded.grid2_code,
                community_code = coded.community_code
         FROM coded
@@ -100,16 +139,51 @@ def attach_courtyards(conn: Connection) -> int:
     return conn.execute(text(sql)).rowcount
 
 
+def locate_points(
+    conn: Connection, lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray
+) -> pd.DataFrame:
+    """The codes of WGS 84 points, one row per point in the order given, without writing:
+    columns courtyard_code, sector_code, grid2_code, community_code (None where none) and
+    outside_m (metres to the sub-district for a point outside it, else NaN).
+
+    >>> locate_points(conn, [98.47], [39.76]).iloc[0].sector_code     # doctest: +SKIP
+    '6209020030020301'
+    """
+    lons = np.asarray(lons, dtype=float).ravel()
+    lats = np.asarray(lats, dtype=float).ravel()
+    if lons.shape != lats.shape:
+        raise ValueError("lons and lats differ in length")
+    points = (
+        "(SELECT t.n AS id, ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS geom "
+        "FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[])) "
+        "WITH ORDINALITY AS t(lon, lat, n))"
+    )
+    without_jit(conn)
+    rows = conn.execute(
+        text(f"SELECT * FROM ({codes_sql(points)}) c ORDER BY id"),
+        {"lons": lons.tolist(), "lats": lats.tolist()},
+    ).all()
+    frame = pd.DataFrame(
+        {
+            **{
+                c: pd.Series([r[k + 1] for r in rows], dtype=object)
+                for k, c in enumerate(CODE_COLUMNS)
+            },
+            "outside_m": pd.Series([r[-1] for r in rows], dtype=float),
+        }
+    )
+    return frame
+
+
 @dataclass(frozen=True)
 class Location:
-    """Where one point lies: its codes, or (all codes None) its distance outside the district."""
+    """Where one point lies: its codes, or (no sector) how far outside the district it is."""
 
     courtyard_code: str | None
     sector_code: str | None
     grid2_code: str | None
     community_code: str | None
-    #: metres from the point to the sub-district (EPSG:4542; geodesic for points far from
-    #: its zone); 0 inside, None when no district is loaded
+    #: metres to the sub-district (EPSG:4542) for a point outside it, else None
     outside_m: float | None
 
     @property
@@ -118,39 +192,11 @@ class Location:
 
 
 def locate_point(conn: Connection, lon: float, lat: float) -> Location:
-    """The courtyard, sector, level-2 grid and community of one WGS 84 point, by the same
-    edge rule as `attach_points`; outside the district the codes are None and `outside_m`
-    says how far away it is.
+    """`locate_points` for one WGS 84 point.
 
-        >>> locate_point(conn, 98.47, 39.76).sector_code          # doctest: +SKIP
-        '6209020030020301'
+    >>> locate_point(conn, 98.47, 39.76).sector_code          # doctest: +SKIP
+    '6209020030020301'
     """
-    point = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
-    sql = f"""
-        WITH hit AS (
-            SELECT {SECTOR_OF.format(point=point)} AS sector_code,
-                   {COURTYARD_OF.format(point=point)} AS courtyard_code
-        )
-        SELECT hit.courtyard_code, hit.sector_code, s.parent_code AS grid2_code,
-               g.parent_code AS community_code,
-               CASE WHEN hit.sector_code IS NOT NULL THEN 0
-                    WHEN abs(:lon - 99) <= 3 THEN
-                   (SELECT min(ST_Distance(ST_Transform(d.geom, 4542),
-                                           ST_Transform({point}, 4542)))
-                    FROM units d WHERE d.valid_to IS NULL AND d.level = 'district')
-                    ELSE  -- far outside the Gauss-Kruger zone: geodesic metres
-                   (SELECT min(ST_Distance(d.geom::geography, {point}::geography))
-                    FROM units d WHERE d.valid_to IS NULL AND d.level = 'district')
-               END AS outside_m
-        FROM hit
-        LEFT JOIN units s ON s.code = hit.sector_code AND s.valid_to IS NULL
-        LEFT JOIN units g ON g.code = s.parent_code AND g.valid_to IS NULL
-    """
-    row = conn.execute(text(sql), {"lon": lon, "lat": lat}).one()
-    return Location(
-        courtyard_code=row.courtyard_code if row.sector_code else None,
-        sector_code=row.sector_code,
-        grid2_code=row.grid2_code,
-        community_code=row.community_code,
-        outside_m=None if row.outside_m is None else float(row.outside_m),
-    )
+    row = locate_points(conn, [lon], [lat]).iloc[0]
+    outside = None if pd.isna(row["outside_m"]) else float(row["outside_m"])
+    return Location(*(None if pd.isna(row[c]) else row[c] for c in CODE_COLUMNS), outside)

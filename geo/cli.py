@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from functools import wraps
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -214,6 +215,89 @@ def token_revoke(
         access.revoke_token(conn, token_id)
         audit.record(conn, _cli_actor(), "token_revoke", target=str(token_id))
     out.print(f"token {token_id} revoked")
+
+
+KIND_HELP = "households, residents, businesses, resources or incidents"
+SHOWN_ROWS = 20
+
+
+def _print_problems(report) -> None:
+    """The first rejected rows as a table on stdout (the whole list goes to --report)."""
+    from rich.table import Table
+
+    if not len(report.problems):
+        return
+    table = Table(report.row_label, "column", "value", "reason", title="rejected rows")
+    for r in report.problems.head(SHOWN_ROWS).itertuples():
+        table.add_row(str(r.row), str(r.column), str(r.value), str(r.reason))
+    out.print(table)
+    if len(report.problems) > SHOWN_ROWS:
+        out.print(f"… and {len(report.problems) - SHOWN_ROWS:,} more (see --report PATH)")
+
+
+@app.command("import")
+@reports_errors
+def import_(
+    kind: str = typer.Argument(..., help=KIND_HELP),
+    file: Path = typer.Argument(..., help="CSV, XLSX, GeoJSON, GeoPackage or zipped Shapefile."),
+    crs: str = typer.Option(
+        None, help="Coordinates: wgs84 (default), cgcs2000, gcj02 (Gaode/Tencent), bd09 (Baidu)."
+    ),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Load the valid rows and report the rest."
+    ),
+    report: Path = typer.Option(None, "--report", help="Write every rejected row here (CSV)."),
+    columns: list[str] = typer.Option(
+        None,
+        "--columns",
+        "-c",
+        help="Column mapping HEADER=field (repeatable or comma-separated); HEADER=- ignores it.",
+    ),
+    sheet: str = typer.Option(
+        None, "--sheet", "--layer", help="The XLSX sheet, GeoPackage layer or zipped Shapefile."
+    ),
+    level: str = typer.Option(None, help="Boundaries only: the layer to replace."),
+) -> None:
+    """Import a file of KIND in one transaction: all rows or, with bad rows, none."""
+    from rich.progress import Progress
+
+    from geo import audit, imports
+    from geo.imports.columns import parse_mapping
+
+    steps = imports.steps_of(kind)
+    options = imports.ImportOptions(
+        crs=crs,
+        skip_invalid=skip_invalid,
+        columns=parse_mapping(columns),
+        sheet=sheet,
+        params={"level": level} if level else {},
+        actor=_cli_actor(),
+    )
+    data = imports.read_file(file)
+    engine = _engine()
+    try:
+        with Progress(console=err, transient=True) as bar, engine.begin() as conn:
+            task = bar.add_task(steps[0], total=len(steps))
+
+            def step(name: str) -> None:
+                bar.update(task, description=name, completed=steps.index(name))
+
+            result = imports.import_file(conn, kind, data, file.name, options, progress=step)
+            audit.record(
+                conn, _cli_actor(), f"import {kind}", target=str(file), detail=result.as_dict(0)
+            )
+    except imports.ImportRejected as exc:
+        _print_problems(exc.report)
+        if report:
+            exc.report.to_csv(report)
+        raise
+    if report:
+        result.to_csv(report)
+    out.print(result.summary())
+    out.print(f"read as {result.read_as}; coordinates: {result.coordinates or 'none'}")
+    for note in result.notes:
+        out.print(f"note: {note}")
+    _print_problems(result)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -62,3 +62,9 @@ class PreconditionFailed(GridmapError):
 
 class AlreadySeeded(GridmapError):
     title = "Already seeded"
+
+
+class TooLarge(GridmapError):
+    """A file or request is above a configured size limit."""
+
+    title = "Payload too large"

@@ -24,10 +24,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo import audit, caseflow
+from geo import audit, caseflow, coords
 from geo.access import Principal, incident_visibility
 from geo.attach import locate_point
 from geo.categories import category_row
@@ -37,9 +38,6 @@ from geo.settings import get_settings
 from geo.terms import CLOSED_STATUSES, label
 from geo.timelimits import DEADLINE_FLAGS, deadlines
 
-#: coordinate systems a report may use (the import's choices)
-CRS_CHOICES = ("wgs84", "cgcs2000", "gcj02", "bd09")
-_CRS_ALIASES = {"epsg:4326": "wgs84", "4326": "wgs84", "epsg:4490": "cgcs2000", "4490": "cgcs2000"}
 _KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
 
 
@@ -57,28 +55,15 @@ class IncidentReport:
 
 
 def to_wgs84(lon: float, lat: float, crs: str = "wgs84") -> tuple[float, float]:
-    """The one place intake reads a coordinate system: the WGS 84 (lon, lat) of a point
-    given in `crs`. CGCS2000 agrees with WGS 84 to a few centimetres here, so it passes
-    through. GCJ-02 and BD-09 need `geo.coords` (the import's converter); until it is
-    wired in here they are refused with a clear message."""
-    name = crs.strip().lower().replace("-", "").replace("_", "")
-    name = _CRS_ALIASES.get(name, name)
-    if name not in CRS_CHOICES:
-        raise InvalidInput(f"unknown crs {crs!r}; one of: {', '.join(CRS_CHOICES)}", field="crs")
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        swapped = -180 <= lat <= 180 and -90 <= lon <= 90
+    """The WGS 84 (lon, lat) of a point given in `crs` (any system the import accepts:
+    wgs84, cgcs2000, gcj02, bd09; `geo.coords`), refusing what is not a lon/lat pair."""
+    converted = coords.to_wgs84([lon], [lat], crs)
+    problem = coords.lonlat_problems(converted.lon, converted.lat)[0]
+    if problem or not (np.isfinite(converted.lon[0]) and np.isfinite(converted.lat[0])):
         raise InvalidInput(
-            f"({lon}, {lat}) is not a longitude/latitude pair"
-            + ("; did you swap lon and lat?" if swapped else ""),
-            field="lon/lat",
+            f"({lon}, {lat}) is not a longitude/latitude pair: {problem}", field="lon/lat"
         )
-    if name in ("wgs84", "cgcs2000"):
-        return lon, lat
-    raise InvalidInput(
-        f"crs {name} is not accepted by incident intake yet; send WGS 84 (GPS) coordinates, "
-        "or import the incidents from a file with `gridmap import incidents --crs`",
-        field="crs",
-    )
+    return float(converted.lon[0]), float(converted.lat[0])
 
 
 def _scoped_key(principal: Principal, key: str | None) -> str | None:

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         default_factory=list, description="Origins allowed by CORS (none: CORS closed)."
     )
 
+    import_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        description="Largest import file (CLI and API; the API is also held to max_body_bytes).",
+    )
+    page_limit: int = Field(default=1000, description="Most features one page of a list gives.")
+
     district_code: str = Field(default="620902", description="GB/T 2260 code of 肃州区.")
     street_code: str = Field(
         default="003", description="Three-digit code of 西北街街道 (assumption, not verified)."

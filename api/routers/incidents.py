@@ -12,7 +12,8 @@ from api.deps import get_conn
 from api.security import current_principal, require
 from geo import categories, incidents
 from geo.access import Permission, Principal
-from geo.incidents import CRS_CHOICES, IncidentReport
+from geo.coords import CoordSystem
+from geo.incidents import IncidentReport
 from geo.terms import IncidentStatus
 
 router = APIRouter(tags=["incidents"])
@@ -27,7 +28,7 @@ class IncidentIn(BaseModel):
 
     lon: float = Field(..., description="longitude, in `crs`")
     lat: float = Field(..., description="latitude, in `crs`")
-    crs: str = Field("wgs84", description=f"one of {', '.join(CRS_CHOICES)}")
+    crs: str = Field("wgs84", description=f"one of {', '.join(c.value for c in CoordSystem)}")
     category: str = Field(..., max_length=32, description="a code from GET /api/categories")
     description: str | None = Field(None, max_length=2000)
     observed_at: datetime = Field(

@@ -1,0 +1,125 @@
+"""The report of an import: what was read, written and refused, row by row.
+
+The same report comes out of the CLI (a table, and `--report PATH` as CSV) and the API
+(JSON, or CSV with `?format=csv`).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from geo.errors import InvalidInput
+
+#: the columns of a report's problems, and of its CSV
+PROBLEM_COLUMNS = ("row", "column", "value", "reason")
+#: how many problems a JSON report or error carries (the CSV carries all)
+SHOWN_PROBLEMS = 1000
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    source: str
+    read_as: str = ""
+    coordinates: str = ""
+    row_label: str = "row"
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    committed: bool = False
+    skip_invalid: bool = False
+    notes: list[str] = field(default_factory=list)
+    problems: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(PROBLEM_COLUMNS))
+    )
+
+    @property
+    def rejected(self) -> int:
+        """How many rows have at least one problem."""
+        return int(self.problems["row"].nunique()) if len(self.problems) else 0
+
+    def summary(self) -> str:
+        verb = "imported" if self.committed else "nothing imported"
+        parts = [
+            f"{self.inserted:,} new",
+            f"{self.updated:,} updated",
+            f"{self.unchanged:,} unchanged",
+        ]
+        if self.rejected:
+            parts.append(
+                f"{self.rejected:,} {self.row_label}s rejected"
+                + (" (skipped)" if self.committed else "")
+            )
+        return f"{self.kind} from {self.source}: {verb}; " + ", ".join(parts)
+
+    def as_dict(self, limit: int = SHOWN_PROBLEMS) -> dict:
+        """JSON-ready: counts, notes and the first `limit` problems."""
+        shown = self.problems.head(limit)
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "read_as": self.read_as,
+            "coordinates": self.coordinates,
+            "committed": self.committed,
+            "skip_invalid": self.skip_invalid,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "row_label": self.row_label,
+            "notes": list(self.notes),
+            "problems_total": len(self.problems),
+            "problems": [
+                {k: (None if pd.isna(v) else v) for k, v in rec.items()}
+                for rec in shown.astype(object).to_dict("records")
+            ],
+        }
+
+    def to_csv(self, target: str | Path | io.TextIOBase | None = None) -> str | None:
+        """Every problem as CSV (row, column, value, reason), UTF-8 with a BOM so Excel shows
+        the Chinese; written to `target`, or returned as text when no target is given."""
+        frame = self.problems.rename(columns={"row": self.row_label})
+        if target is None:
+            return frame.to_csv(index=False)
+        if isinstance(target, str | Path):
+            frame.to_csv(target, index=False, encoding="utf-8-sig")
+            return None
+        frame.to_csv(target, index=False)
+        return None
+
+
+class ImportRejected(InvalidInput):
+    """The file has bad rows and `skip_invalid` is off: nothing was written."""
+
+    title = "Import rejected"
+
+    def __init__(self, report: ImportReport) -> None:
+        first = report.problems.head(3)
+        examples = "; ".join(
+            f"{report.row_label} {r.row} {r.column}: {r.reason}" for r in first.itertuples()
+        )
+        more = len(report.problems) - len(first)
+        valid = report.rows - report.rejected
+        super().__init__(
+            f"nothing imported: {report.rejected:,} of {report.rows:,} {report.row_label}s have "
+            f"problems ({examples}{f'; and {more:,} more' if more > 0 else ''}). Fix them, or "
+            f"use --skip-invalid (API: skip_invalid=true) to load the other {valid:,}",
+            rows=report.as_dict()["problems"],
+            report=report.as_dict(limit=0),
+        )
+        self.report = report
+
+
+def problems_frame(rows, columns, values, reasons) -> pd.DataFrame:
+    """A problems table from parallel sequences, in row order."""
+    frame = pd.DataFrame(
+        {"row": rows, "column": columns, "value": values, "reason": reasons},
+        columns=list(PROBLEM_COLUMNS),
+    )
+    return frame
