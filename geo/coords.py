@@ -104,7 +104,7 @@ def parse_crs(name: str | CoordSystem | None) -> CoordSystem:
         raise InvalidInput(
             f"unsupported coordinate system {name!r}; use one of: {choices} "
             "(GCJ-02 for Gaode/Tencent maps, BD-09 for Baidu)",
-            where="crs",
+            field="crs",
         )
     return found
 

@@ -135,7 +135,7 @@ def parse_bbox(value: str) -> tuple[float, float, float, float]:
     if len(box) != 4:
         raise InvalidInput(
             f"bbox {value!r} should be minLon,minLat,maxLon,maxLat (four numbers, WGS 84)",
-            where="bbox",
+            field="bbox",
         )
     x0, y0, x1, y1 = box
     if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
@@ -143,7 +143,7 @@ def parse_bbox(value: str) -> tuple[float, float, float, float]:
         raise InvalidInput(
             f"bbox {value!r} is not minLon < maxLon, minLat < maxLat within -180..180, "
             f"-90..90{hint}",
-            where="bbox",
+            field="bbox",
         )
     return box
 
@@ -169,7 +169,7 @@ def _check_codes(conn: Connection, filters: Filters) -> None:
         if found not in wanted:
             raise InvalidInput(
                 f"{name}={code!r} is not the code of a current {' or '.join(sorted(wanted))}",
-                where=name,
+                field=name,
             )
     if filters.courtyard is not None:
         found = conn.execute(
@@ -179,7 +179,7 @@ def _check_codes(conn: Connection, filters: Filters) -> None:
         if not found:
             raise InvalidInput(
                 f"courtyard={filters.courtyard!r} is not the code of a current courtyard",
-                where="courtyard",
+                field="courtyard",
             )
 
 
@@ -218,12 +218,12 @@ def list_features(
         if value is None:
             continue
         if column is None:
-            raise InvalidInput(f"{kind} have no {name} to filter by", where=name)
+            raise InvalidInput(f"{kind} have no {name} to filter by", field=name)
         where.append(f"x.{column} = :{name}")
         params[name] = value
     if filters.status is not None:
         if not entity.status:
-            raise InvalidInput(f"{kind} have no status to filter by", where="status")
+            raise InvalidInput(f"{kind} have no status to filter by", field="status")
         where.append("x.status = :status")
         params["status"] = filters.status
     for name, op in (("since", ">="), ("until", "<")):
@@ -231,7 +231,7 @@ def list_features(
         if value is None:
             continue
         if entity.time is None:
-            raise InvalidInput(f"{kind} have no time to filter by ({name})", where=name)
+            raise InvalidInput(f"{kind} have no time to filter by ({name})", field=name)
         where.append(f"x.{entity.time} {op} :{name}")
         params[name] = _utc(value)
     if kind in ("households", "residents") and (

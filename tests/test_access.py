@@ -34,6 +34,13 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/incidents/{incident_id}/notes"): {"admin", "patrol", "grid_worker"},
     ("GET", "/api/categories"): ALL,
     ("PATCH", "/api/categories/{code}"): ADMIN,
+    ("POST", "/api/imports/{kind}"): ADMIN,
+    ("GET", "/api/households"): {"admin", "grid_worker"},
+    ("GET", "/api/residents"): {"admin", "grid_worker"},
+    ("GET", "/api/businesses"): ALL,
+    ("GET", "/api/resources"): ALL,
+    ("GET", "/api/incidents"): {"admin", "patrol", "grid_worker"},
+    ("GET", "/api/units/{code}"): ALL,
     ("GET", "/ogc"): ALL,
     ("GET", "/ogc/api"): ALL,
     ("GET", "/ogc/conformance"): ALL,
@@ -48,7 +55,8 @@ EXAMPLES = {
     "collectionId": "sectors",
     "featureId": "6209020030010101",
     "incident_id": "I0000024990",
-    "code": "sanitation",
+    "code": "6209020030010101",
+    "kind": "households",
 }
 
 

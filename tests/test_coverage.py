@@ -316,5 +316,5 @@ def test_bad_periods_and_levels_are_422_problems(client):
         params={"since": "2026-05-01", "until": "2026-04-01"},
         headers=auth("official"),
     )
-    assert bad.status_code == 422 and "before" in bad.json()["detail"]
+    assert bad.status_code == 422 and "must not be after" in bad.json()["detail"]
     assert client.get("/api/coverage?level=street", headers=auth("official")).status_code == 422

@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import auth
 from openpyxl import Workbook
 from sqlalchemy import text
 
 from geo import coords
 from geo.access import create_token
+from tests.conftest import auth
 
 GRIDMAP = str(Path(sys.executable).parent / "gridmap")
 

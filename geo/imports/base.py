@@ -68,7 +68,7 @@ def register(importer: Importer) -> Importer:
 def importer_for(kind: str) -> Importer:
     """The importer of `kind`, or InvalidInput naming the kinds there are."""
     if kind not in KINDS:
-        raise InvalidInput(f"cannot import {kind!r}; kinds: {', '.join(KINDS)}", where="kind")
+        raise InvalidInput(f"cannot import {kind!r}; kinds: {', '.join(KINDS)}", field="kind")
     return KINDS[kind]
 
 

@@ -343,7 +343,7 @@ class PointImporter:
                 raise InvalidInput(
                     f"the file declares EPSG:{epsg}, a projected system; --crs {crs.value} "
                     "applies to lon/lat only. Leave --crs out to use the file's own system",
-                    where="crs",
+                    field="crs",
                 )
             lon, lat = Transformer.from_crs(epsg, SRID, always_xy=True).transform(gx, gy)
             gx, gy = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
