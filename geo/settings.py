@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         default=300, description="Target households per grid worker (local practice 300-500)."
     )
     seed: int = Field(default=20211, description="Random seed of the synthetic dataset.")
+    map_cache_dir: Path = Field(
+        default=PROJECT_ROOT / "static" / "maps" / "cache",
+        description="Generated map pages, keyed by parameters, audience and data version.",
+    )
+    map_cache_files: int = Field(
+        default=500, description="Most cached map pages kept (oldest removed first)."
+    )
 
     @property
     def street_prefix(self) -> str:
