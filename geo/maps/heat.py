@@ -1,18 +1,19 @@
 """Heat of incidents aggregated on the server: weighted cells of a fine lattice, so a page
 holds at most a bounded number of cells however many incidents there are.
 
-One SQL statement counts the selected incidents per 10 m cell (and per sector, in the same
-pass) and keeps each cell's centre of mass. Leaflet.heat itself bins points into cells of
-half its radius (12 px: 23 m at zoom 16, 11 m at zoom 17) placed at their centre of mass,
-so 10 m cells at their centres of mass draw the same picture at street zoom as the points
-they stand for. If a selection fills more than `MAX_CELLS` cells, neighbouring cells are
-merged (20 m, 40 m, ...) until it fits. The page carries the cells packed in binary
-(8 bytes a cell, base64) and scales the weights to 0–1 (count / largest count) for
-Leaflet.heat.
+One SQL statement counts the selected incidents per 5 m cell (and per sector, in the same
+pass) and keeps each cell's centre of mass. Leaflet.heat itself bins the points in view
+into squares of half its radius (16 px: 29 m at zoom 16, 15 m at zoom 17) placed at their
+centre of mass, so small cells at their centres of mass draw the picture the points they
+stand for would (tests/test_heat.py: no further from it than panning the map moves it).
+If a selection fills more than `MAX_CELLS` cells, neighbouring cells are merged 2 x 2
+(10 m, 20 m, ...) until it fits: a million incidents fill about 100,000 10 m cells.
+The page carries the cells packed in binary (8 bytes a cell, base64) and scales the
+weights to 0–1 (count / largest count) for Leaflet.heat.
 
     >>> heat = incident_heat(conn, where, params)           # doctest: +SKIP
     >>> heat.total, len(heat.count), heat.cell_m            # doctest: +SKIP
-    (25000, 9120, 10.0)
+    (25000, 19620, 5.0)
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 #: the finest lattice, metres
-CELL_M = 10.0
-#: at most this many cells on a page (about 1.3 MB packed)
+CELL_M = 5.0
+#: at most this many cells on a page (about 1.3 MB packed); more are merged 2 x 2
 MAX_CELLS = 120_000
 #: metres per degree of latitude (and of longitude at the equator)
 M_PER_DEG = 111_320.0
