@@ -55,10 +55,10 @@ html, body { font-family: system-ui, "Noto Sans CJK SC", "Microsoft YaHei", sans
 .gm-empty { background: #fdecea; border-left: 4px solid #c0392b; }
 .gm-panel details summary { cursor: pointer; min-height: 36px; line-height: 36px;
   font-weight: 600; }
-.gm-panel form { display: grid; grid-template-columns: auto 1fr; gap: 6px 8px;
+.gm-panel form { display: grid; grid-template-columns: auto minmax(0, 1fr); gap: 6px 8px;
   align-items: center; margin: 6px 0; }
 .gm-panel select, .gm-panel input, .gm-panel button { font-size: 15px; min-height: 36px;
-  max-width: 60vw; }
+  width: 100%; min-width: 0; box-sizing: border-box; }
 .gm-panel button { grid-column: 1 / 3; background: #c0392b; color: #fff; border: 0;
   border-radius: 4px; }
 .gm-legend i { display: inline-block; width: 14px; height: 14px; margin-right: 6px;
@@ -128,6 +128,7 @@ def offline_map(
         min_zoom=min_zoom,
         max_zoom=max_zoom,
         control_scale=True,
+        zoom_snap=0.25,
     )
     localise(m)
     m.datum = tiles.datum
