@@ -65,12 +65,22 @@ def lattice_steps(cell_m: float) -> tuple[float, float]:
 
 
 HEAT_SQL = """
-SELECT floor(ST_X(i.geom) / :dlon)::int AS cx, floor(ST_Y(i.geom) / :dlat)::int AS cy,
-       i.sector_code, count(*) AS n, sum(ST_X(i.geom)) AS sx, sum(ST_Y(i.geom)) AS sy
-FROM incidents i
-WHERE {where}
-GROUP BY 1, 2, 3
+SELECT array_agg(cx), array_agg(cy), array_agg(n), array_agg(sx), array_agg(sy),
+       array_agg(sector_code)
+FROM (
+    SELECT floor(ST_X(i.geom) / :dlon)::int AS cx, floor(ST_Y(i.geom) / :dlat)::int AS cy,
+           i.sector_code, count(*)::int AS n, sum(ST_X(i.geom)) AS sx, sum(ST_Y(i.geom)) AS sy
+    FROM incidents i
+    WHERE {where}
+    GROUP BY 1, 2, 3
+) cells
 """
+
+
+def _merge(key: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Sum `values` over equal `key`s: (unique keys, summed values...)."""
+    unique, inverse = np.unique(key, return_inverse=True)
+    return (unique, *(np.bincount(inverse, v, minlength=len(unique)) for v in values))
 
 
 def incident_heat(
@@ -78,25 +88,28 @@ def incident_heat(
 ) -> Heat:
     """The heat of incidents `i` matching `where` (SQL with bound `params`)."""
     dlon, dlat = lattice_steps(cell_m)
-    result = conn.execute(
+    row = conn.execute(
         text(HEAT_SQL.format(where=where)), {**params, "dlon": dlon, "dlat": dlat}
-    )
-    rows = [tuple(r) for r in result]  # plain tuples: pandas reads Row objects slowly
-    frame = pd.DataFrame(rows, columns=["cx", "cy", "sector_code", "n", "sx", "sy"])
-    by_sector = frame.groupby("sector_code", dropna=False)["n"].sum()
-    by_sector = {(k if isinstance(k, str) else ""): int(v) for k, v in by_sector.items()}
-    cells = frame.groupby(["cx", "cy"], sort=False)[["n", "sx", "sy"]].sum().reset_index()
-    while len(cells) > max_cells:  # merge 2 x 2 neighbours until the page fits
-        cell_m *= 2
-        cells["cx"] //= 2
-        cells["cy"] //= 2
-        cells = cells.groupby(["cx", "cy"], sort=False)[["n", "sx", "sy"]].sum().reset_index()
-    n = cells["n"].to_numpy(np.int64)
+    ).one()  # one row of arrays: far quicker to fetch than a row per cell
+    if row[0] is None:
+        empty = np.zeros(0)
+        return Heat(empty, empty, empty.astype(np.int64), cell_m, {})
+    cx, cy = np.asarray(row[0], np.int64), np.asarray(row[1], np.int64)
+    n, sx, sy = (np.asarray(row[i], float) for i in (2, 3, 4))
+    sectors = pd.Series(n).groupby(pd.Series(row[5], dtype=object).fillna("")).sum()
+    by_sector = {str(k): int(v) for k, v in sectors.items()}
+    shift = 0
+    while True:  # merge 2 x 2 neighbours until the page fits
+        key = ((cx >> shift) << 32) + (cy >> shift)
+        _, count, mx, my = _merge(key, n, sx, sy)
+        if len(count) <= max_cells:
+            break
+        shift += 1
     return Heat(
-        lon=cells["sx"].to_numpy(float) / np.maximum(n, 1),
-        lat=cells["sy"].to_numpy(float) / np.maximum(n, 1),
-        count=n,
-        cell_m=cell_m,
+        lon=mx / count,
+        lat=my / count,
+        count=count.astype(np.int64),
+        cell_m=cell_m * 2**shift,
         by_sector=by_sector,
     )
 

@@ -225,15 +225,27 @@ def build_hotspot_map(conn: Connection, principal: Principal, result: HotspotAna
     )
     cells_layer(m, significant, colours, "热点 · hotspots", fields, aliases)
     add_unit_layers(m, units, show_sectors=False)
-    legend = [(c[3], f"{c[1]} · {c[2]}") for c in CLASSES if c[0] != 0]
-    add_legend(
-        m,
-        "周均增减 · change" if compare else "Gi* 热点/冷点 (FDR)",
-        legend,
-    )
+    if compare:
+        legend = [
+            (colour, f"{'增加' if level > 0 else '减少'} {conf} 置信 · "
+             f"{'increase' if level > 0 else 'decrease'}, {conf} confidence")
+            for level, _, _, colour in CLASSES
+            if level != 0
+            for conf in [{3: "99%", 2: "95%", 1: "90%"}[abs(level)]]
+        ]  # fmt: skip
+        add_legend(m, "周均增减（聚集）· clusters of change", legend)
+    else:
+        legend = [(c[3], f"{c[1]} · {c[2]}") for c in CLASSES if c[0] != 0]
+        add_legend(m, "Gi* 热点/冷点 (FDR) · hot and cold spots", legend)
     action = "/maps/hotspots"
-    form = filter_form(action, f if not compare else _without_window(f), categories, units,
-                       principal)  # fmt: skip
+    form = filter_form(
+        action,
+        _without_start(f) if compare else f,
+        categories,
+        units,
+        principal,
+        with_since=not compare,
+    )
     mode_select = (
         f'<input type="hidden" name="mode" value="{result.mode}">'
         f'<input type="hidden" name="cell" value="{result.hotspots.cell_m:g}">'
@@ -249,8 +261,8 @@ def build_hotspot_map(conn: Connection, principal: Principal, result: HotspotAna
     return render_html(m)
 
 
-def _without_window(f: IncidentFilter) -> IncidentFilter:
-    return IncidentFilter(f.categories, f.statuses, None, None, f.grid, f.grid_name)
+def _without_start(f: IncidentFilter) -> IncidentFilter:
+    return IncidentFilter(f.categories, f.statuses, None, f.until, f.grid, f.grid_name)
 
 
 def hotspot_page(

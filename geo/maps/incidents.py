@@ -58,9 +58,15 @@ def _sensitive_notice(principal: Principal, categories: dict) -> str | None:
 
 
 def filter_form(
-    action: str, f: IncidentFilter, categories: dict, units, principal: Principal
+    action: str,
+    f: IncidentFilter,
+    categories: dict,
+    units,
+    principal: Principal,
+    with_since: bool = True,
 ) -> str:
-    """The page's filter controls: a GET form that reloads the page with new parameters."""
+    """The page's filter controls: a GET form that reloads the page with new parameters
+    (`with_since=False` where the page sets the window's start itself)."""
 
     def options(pairs, chosen) -> str:
         return "".join(
@@ -96,9 +102,13 @@ def filter_form(
         f"{options(cats, f.categories)}</select>"
         f'<label for="gm-status">状态 Status</label><select id="gm-status" name="status">'
         f"{options(stats, f.statuses)}</select>"
-        f'<label for="gm-since">自 Since</label><input id="gm-since" type="date" name="since" '
-        f'value="{day(f.since)}">'
-        f'<label for="gm-until">至 Until</label><input id="gm-until" type="date" name="until" '
+        + (
+            f'<label for="gm-since">自 Since</label><input id="gm-since" type="date" '
+            f'name="since" value="{day(f.since)}">'
+            if with_since
+            else ""
+        )
+        + f'<label for="gm-until">至 Until</label><input id="gm-until" type="date" name="until" '
         f'value="{day(f.until, end=True)}">'
         f'<label for="gm-grid">网格 Grid</label><select id="gm-grid" name="grid">'
         f"{options(grids, [f.grid or ''])}</select>"

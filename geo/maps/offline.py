@@ -47,7 +47,7 @@ html, body { font-family: system-ui, "Noto Sans CJK SC", "Microsoft YaHei", sans
   border-radius: 6px; box-shadow: 0 1px 5px rgba(0,0,0,.3); padding: 6px 10px;
   max-width: calc(100vw - 80px); line-height: 1.35; color: #1d2733; }
 .gm-top { top: 10px; left: 56px; }
-.gm-bottom { bottom: 24px; left: 10px; }
+.gm-bottom { bottom: 56px; left: 10px; }
 .gm-panel h1 { font-size: 1rem; margin: 0; }
 .gm-panel .gm-sub { font-size: .8rem; color: #4a5663; }
 .gm-notice { background: #fff6d6; border-left: 4px solid #e0a800; padding: 4px 8px;
