@@ -170,6 +170,20 @@ def test_the_heat_never_holds_more_cells_than_its_budget(seeded_engine):
     )
 
 
+def test_a_large_selection_starts_on_the_lattice_it_would_be_merged_to(seeded_engine, monkeypatch):
+    import geo.maps.heat as heat
+
+    with seeded_engine.connect() as conn:
+        fine = heat.incident_heat(conn, "TRUE", {})
+        monkeypatch.setattr(heat, "INCIDENTS_PER_BUDGET", count(seeded_engine) // 5)
+        estimate = heat._estimated_rows(conn, "TRUE", {})
+        coarse = heat.incident_heat(conn, "TRUE", {})
+    assert fine.cell_m == 5
+    expected = 5 * 2 ** np.ceil(np.log2(estimate / heat.INCIDENTS_PER_BUDGET))
+    assert coarse.cell_m == expected >= 20
+    assert coarse.total == fine.total and len(coarse.count) < len(fine.count)
+
+
 def test_packing_keeps_positions_within_a_quarter_metre():
     rng = np.random.default_rng(1)
     lon, lat = rng.uniform(98.47, 98.53, 500), rng.uniform(39.74, 39.79, 500)

@@ -19,6 +19,7 @@ weights to 0–1 (count / largest count) for Leaflet.heat.
 from __future__ import annotations
 
 import base64
+import json
 import math
 from dataclasses import dataclass
 
@@ -83,10 +84,32 @@ def _merge(key: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, ...]:
     return (unique, *(np.bincount(inverse, v, minlength=len(unique)) for v in values))
 
 
+#: about this many incidents fill `MAX_CELLS` 5 m cells (a million fill 200,000)
+INCIDENTS_PER_BUDGET = 500_000
+
+
+def _estimated_rows(conn: Connection, where: str, params: dict) -> float:
+    """The planner's estimate of how many incidents `where` selects (no scan)."""
+    plan = conn.execute(
+        text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM incidents i WHERE {where}"), params
+    ).scalar()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
 def incident_heat(
-    conn: Connection, where: str, params: dict, cell_m: float = CELL_M, max_cells: int = MAX_CELLS
+    conn: Connection,
+    where: str,
+    params: dict,
+    cell_m: float | None = None,
+    max_cells: int = MAX_CELLS,
 ) -> Heat:
-    """The heat of incidents `i` matching `where` (SQL with bound `params`)."""
+    """The heat of incidents `i` matching `where` (SQL with bound `params`), on `cell_m`
+    cells; by default 5 m, or the coarser lattice a large selection would be merged to
+    anyway (chosen from the planner's estimate, so PostgreSQL groups fewer cells)."""
+    if cell_m is None:
+        estimate = _estimated_rows(conn, where, params)
+        cell_m = CELL_M * 2 ** max(0, math.ceil(math.log2(max(estimate, 1) / INCIDENTS_PER_BUDGET)))
     dlon, dlat = lattice_steps(cell_m)
     row = conn.execute(
         text(HEAT_SQL.format(where=where)), {**params, "dlon": dlon, "dlat": dlat}
