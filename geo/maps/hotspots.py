@@ -42,7 +42,7 @@ from geo.maps.filters import (
     selection,
     visibility_class,
 )
-from geo.maps.incidents import EMPTY, _links, _sensitive_notice, data_end, filter_form
+from geo.maps.incidents import EMPTY, data_end, filter_form, page_links, sensitive_notice
 from geo.maps.layers import (
     add_legend,
     add_unit_layers,
@@ -207,10 +207,10 @@ def build_hotspot_map(conn: Connection, principal: Principal, result: HotspotAna
         subtitle=f"{describe(f, categories)} · {result.total:,} 件 incidents · "
         f"{result.hotspots.cell_m:g} m 网格 cells",
     )
-    add_top_html(m, _links(f))
+    add_top_html(m, page_links(f))
     if result.total == 0:
         add_notice(m, EMPTY, "gm-empty")
-    notice = _sensitive_notice(principal, categories)
+    notice = sensitive_notice(principal, categories)
     if notice:
         add_notice(m, notice)
     significant = result.hotspots.cells[result.hotspots.cells["gi_bin"] != 0]

@@ -46,7 +46,7 @@ WEEKLY_CELL_M = 20.0
 WEEKLY_MAX_CELLS = 60_000
 
 
-def _sensitive_notice(principal: Principal, categories: dict) -> str | None:
+def sensitive_notice(principal: Principal, categories: dict) -> str | None:
     if not hides_sensitive(principal):
         return None
     names = "、".join(c["name_zh"] for c in categories.values() if c["sensitive"])
@@ -116,7 +116,7 @@ def filter_form(
     )
 
 
-def _links(f: IncidentFilter) -> str:
+def page_links(f: IncidentFilter) -> str:
     query = f.query()
     suffix = f"?{html.escape(query)}" if query else ""
     return (
@@ -138,10 +138,10 @@ def build_incident_map(conn: Connection, principal: Principal, f: IncidentFilter
         title="事件热力图 · Incident heat map",
         subtitle=f"{describe(f, categories)} · {heat.total:,} 件 incidents",
     )
-    add_top_html(m, _links(f))
+    add_top_html(m, page_links(f))
     if heat.total == 0:
         add_notice(m, EMPTY, "gm-empty")
-    notice = _sensitive_notice(principal, categories)
+    notice = sensitive_notice(principal, categories)
     if notice:
         add_notice(m, notice)
     lon, lat = shift_lonlat(heat.lon, heat.lat, m.datum)
@@ -233,11 +233,11 @@ def build_weekly_map(conn: Connection, principal: Principal, f: IncidentFilter) 
         title="每周事件热力 · Incidents week by week",
         subtitle=f"{describe(f, categories)} · {int(cells['n'].sum()):,} 件 incidents",
     )
-    add_top_html(m, _links(f))
+    add_top_html(m, page_links(f))
     total = int(cells["n"].sum())
     if total == 0:
         add_notice(m, EMPTY, "gm-empty")
-    notice = _sensitive_notice(principal, categories)
+    notice = sensitive_notice(principal, categories)
     if notice:
         add_notice(m, notice)
     lon, lat = shift_lonlat(cells["lon"].to_numpy(float), cells["lat"].to_numpy(float), m.datum)
