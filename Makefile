@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench bench-quick lint db-up db-down clean-db
+.PHONY: setup run test bench bench-quick lint db-up db-down clean-db vendor
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,7 @@ db-up: setup
 
 db-down: setup
 	$(BIN)/gridmap db down
+
+## vendor: fetch the map pages' JS/CSS/fonts from npm into static/maps/vendor/ (committed)
+vendor: setup
+	$(BIN)/python scripts/vendor_assets.py

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         default=5, description="Coverage flags a unit with more open overdue cases than this."
     )
     seed: int = Field(default=20211, description="Random seed of the synthetic dataset.")
+    map_cache_dir: Path = Field(
+        default=PROJECT_ROOT / "static" / "maps" / "cache",
+        description="Generated map pages, keyed by parameters, audience and data version.",
+    )
+    map_cache_files: int = Field(
+        default=500, description="Most cached map pages kept (oldest removed first)."
+    )
 
     duplicate_radius_m: float = Field(
         default=50.0, gt=0, description="Radius (metres) of the duplicate hint for a new report."

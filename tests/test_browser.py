@@ -1,0 +1,242 @@
+"""The map pages in a real browser: headless Debian Chromium, driven by Playwright, against
+the running service, with every request to another host blocked.
+
+The module installs Chromium with apt when it is missing and we are root on Debian (never a
+downloaded browser build). Screenshots go to test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from geo.settings import PROJECT_ROOT
+from tests.conftest import TOKENS
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+#: Chinese labels need a CJK font to be legible in screenshots
+APT_PACKAGES = ["chromium", "chromium-driver", "fonts-wqy-microhei"]
+
+
+def ensure_chromium() -> Path:
+    """Debian's Chromium, installed with apt if missing (as root on Debian)."""
+    if not CHROMIUM.exists() and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", *APT_PACKAGES],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+    if not CHROMIUM.exists():
+        pytest.fail("the browser tests need Debian's chromium: apt-get install chromium")
+    return CHROMIUM
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def service(seeded_url, tmp_path_factory):
+    """`gridmap serve` on a free port against the seeded test database; its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRIDMAP_DATABASE_URL": seeded_url,
+        "GRIDMAP_PORT": str(port),
+        "GRIDMAP_TILES": "none",
+        "GRIDMAP_MAP_CACHE_DIR": str(tmp_path_factory.mktemp("map-cache")),
+    }
+    gridmap = Path(sys.executable).with_name("gridmap")
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [str(gridmap), "serve", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            pytest.fail(f"gridmap serve exited: {log.read_text()[-2000:]}")
+        time.sleep(0.3)
+    else:
+        process.terminate()
+        pytest.fail(f"gridmap serve did not answer in 60 s: {log.read_text()[-2000:]}")
+    yield base
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = ensure_chromium()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(executable), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Visit:
+    """A fresh browser profile, signed in through /login, with the outside world cut off."""
+
+    def __init__(self, browser, base: str, width: int = 1200, height: int = 800):
+        self.base = base
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.requested: list[str] = []
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _route(self, route):
+        url = route.request.url
+        self.requested.append(url)
+        if url.startswith(self.base + "/"):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
+
+    def sign_in(self, role: str, next_path: str) -> None:
+        self.page.goto(f"{self.base}/login?next={next_path}")
+        self.page.fill("#token", TOKENS[role])
+        self.page.click("button[type=submit]")
+        self.page.wait_for_load_state("networkidle")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser, service):
+    visits = []
+
+    def open_(width: int = 1200, height: int = 800) -> Visit:
+        v = Visit(browser, service, width, height)
+        visits.append(v)
+        return v
+
+    yield open_
+    for v in visits:
+        v.close()
+
+
+def heat_pixels(page) -> int:
+    """Painted pixels of the heat layer's canvas."""
+    return page.evaluate(
+        """() => {
+          const c = document.querySelector('canvas.leaflet-heatmap-layer');
+          if (!c) return -1;
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let n = 0;
+          for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+          return n;
+        }"""
+    )
+
+
+def test_the_incident_map_draws_offline_in_chromium(visit, service):
+    v = visit()
+    v.sign_in("patrol", "/maps/incidents")
+    page = v.page
+    assert page.url.startswith(f"{service}/maps/incidents")
+    page.wait_for_function("() => window.gmMap && window.gmHeat && window.gmHeat._map")
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => typeof L === 'object' && window.gmMap instanceof L.Map")
+    assert page.evaluate("() => L.version") == "1.9.4"
+    assert heat_pixels(page) > 1000, "the heat layer drew on its canvas"
+    boundaries = page.evaluate("() => document.querySelectorAll('path.leaflet-interactive').length")
+    assert boundaries >= 3 + 12 + 22
+    labels = page.locator(".gm-label-community").all_inner_texts()
+    assert len(labels) == 3 and any("官北沟" in t for t in labels)
+    assert page.locator("text=Incident heat map").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "maps-incidents.png")
+    assert v.errors == []
+    assert v.blocked == [], "nothing was requested from another host"
+    assert all(url.startswith(f"{service}/") for url in v.requested)
+    assert any("/static/maps/vendor/leaflet-1.9.4/dist/leaflet.js" in u for u in v.requested)
+
+
+def test_the_incident_map_is_usable_on_a_360_pixel_phone(visit, service):
+    v = visit(width=360, height=740)
+    v.sign_in("grid_worker", "/maps/incidents")
+    page = v.page
+    page.wait_for_function("() => window.gmMap && window.gmHeat && window.gmHeat._map")
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    panel = page.locator("#gm-top").bounding_box()
+    assert panel["x"] >= 0 and panel["x"] + panel["width"] <= 360
+    assert page.evaluate("() => L.Browser.touch !== undefined")
+    # the filters open and their controls are large enough to touch
+    page.click("text=筛选 · Filters")
+    for control in ("#gm-cat", "#gm-since", "#gm-grid", "button[type=submit]"):
+        box = page.locator(control).bounding_box()
+        assert box["height"] >= 32, control
+        assert box["x"] + box["width"] <= panel["x"] + panel["width"], control
+    assert heat_pixels(page) > 0
+    page.screenshot(path=ARTIFACTS / "maps-incidents-360.png")
+    assert v.errors == [] and v.blocked == []
+
+
+def test_the_filter_controls_reload_the_map_with_their_parameters(visit, service):
+    v = visit()
+    v.sign_in("patrol", "/maps/incidents")
+    page = v.page
+    page.click("text=筛选 · Filters")
+    page.select_option("#gm-cat", "sanitation")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "category=sanitation" in page.url
+    assert "环境卫生" in page.locator("#gm-top").inner_text()
+    assert v.errors == [] and v.blocked == []
+
+
+@pytest.mark.parametrize(
+    ("path", "ready"),
+    [
+        ("/maps/hotspots", "() => window.gmMap && document.querySelector('.gm-legend')"),
+        (
+            "/maps/incidents/weekly",
+            "() => window.gmMap && document.querySelector('.timecontrol-play')",
+        ),
+    ],
+)
+def test_the_hotspot_and_weekly_maps_draw_offline(visit, service, path, ready):
+    v = visit()
+    v.sign_in("official", path)
+    v.page.wait_for_function(ready)
+    v.page.wait_for_timeout(300)
+    name = path.strip("/").replace("/", "-")
+    v.page.screenshot(path=ARTIFACTS / f"{name}.png")
+    assert v.errors == []
+    assert v.blocked == []
