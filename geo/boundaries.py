@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -30,21 +31,27 @@ def _multi(geoms) -> list:
     return [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geoms]
 
 
-def load_boundary_files(conn: Connection, directory: Path = BOUNDARY_DIR) -> dict[str, int]:
-    """Insert every unit and courtyard from `directory` as version 1; attach the courtyards.
-    Returns the number of rows per layer."""
+def load_boundary_files(
+    conn: Connection, directory: Path = BOUNDARY_DIR, valid_from: datetime | None = None
+) -> dict[str, int]:
+    """Insert every unit and courtyard from `directory` as version 1, in force from
+    `valid_from` (default: now); attach the courtyards. Returns the number of rows per layer."""
     counts = {}
     units = pd.concat([read_layer(layer, directory) for layer in UNIT_LAYERS], ignore_index=True)
     frame = units[["code", "level", "parent_code", "seq", "name_zh", "name_en"]].copy()
     frame["geom"] = ewkb_hex(_multi(units.geometry.values))
     frame["reason"] = "initial load from data/boundaries"
     frame["changed_by"] = "seed"
+    if valid_from is not None:
+        frame["valid_from"] = valid_from.isoformat()
     counts["units"] = copy_frame(conn, "units", frame)
     yards = read_layer("courtyards", directory)
     frame = yards[["code", "name_zh", "name_en", "kind"]].copy()
     frame["geom"] = ewkb_hex(_multi(yards.geometry.values))
     frame["reason"] = "initial load from data/boundaries"
     frame["changed_by"] = "seed"
+    if valid_from is not None:
+        frame["valid_from"] = valid_from.isoformat()
     counts["courtyards"] = copy_frame(conn, "courtyards", frame)
     attach_courtyards(conn)
     return counts
