@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 
 from api import errors
 from api.middleware import AuditWrites, BodySizeLimit, SecurityHeaders
-from api.routers import auth, health
+from api.routers import auth, boundaries, health
 from geo.basemap import basemap
 from geo.database import database_url
 from geo.settings import PROJECT_ROOT, get_settings
@@ -59,6 +59,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(boundaries.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app
 

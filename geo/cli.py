@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from functools import wraps
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -214,6 +215,81 @@ def token_revoke(
         access.revoke_token(conn, token_id)
         audit.record(conn, _cli_actor(), "token_revoke", target=str(token_id))
     out.print(f"token {token_id} revoked")
+
+
+def import_boundaries_command(
+    file: Path, level: str | None, reason: str | None, dry_run: bool, report: Path | None
+) -> None:
+    """`gridmap import boundaries FILE --level ...`: validate, replace the layer in one
+    transaction, re-attach the changed area; prints what moved. (The point imports add
+    their kinds to the same `import` command.)"""
+    import csv
+    import json
+
+    from geo.errors import InvalidInput
+    from geo.planning.importer import IMPORT_LEVELS, import_boundaries
+
+    if level is None:
+        raise InvalidInput(f"gridmap import boundaries needs --level ({'|'.join(IMPORT_LEVELS)})")
+    try:
+        with _engine().begin() as conn, err.status(f"importing {file.name}"):
+            result = import_boundaries(conn, file, level, _cli_actor(), reason, None, dry_run)
+    except InvalidInput as exc:
+        if report is not None and exc.extra.get("problems"):
+            with report.open("w", newline="", encoding="utf-8") as f:
+                out_csv = csv.writer(f)
+                out_csv.writerow(["rule", "feature", "units", "area_m2", "detail", "where"])
+                for p in exc.extra["problems"]:
+                    out_csv.writerow(
+                        [
+                            p["rule"],
+                            p.get("feature") or "",
+                            " ".join(p["units"]),
+                            p.get("area_m2") or "",
+                            p["detail"],
+                            json.dumps(p["where"]) if p["where"] else "",
+                        ]
+                    )
+            exc.detail += f" (all problems in {report})"
+        raise
+    if report is not None:
+        with report.open("w", newline="", encoding="utf-8") as f:
+            out_csv = csv.writer(f)
+            out_csv.writerow(["kind", "from", "to", "count"])
+            for kind, moves in result["moves"].items():
+                for flow in moves["flows"]:
+                    out_csv.writerow([kind, flow["from"], flow["to"], flow.get("count", 1)])
+    verb = "would change" if dry_run else "changed"
+    units = ", ".join(
+        f"{u['code']} {u['action']}" for u in result["units"] if u["level"] == "sector"
+    )
+    out.print(f"{file.name}: {len(result['units'])} units {verb} ({units or 'no sector'})")
+    if result.get("courtyards"):
+        out.print(f"courtyards {verb}: {len(result['courtyards'])}")
+    for kind, moves in result["moves"].items():
+        examined = f"{moves['examined']:,} examined, " if "examined" in moves else ""
+        out.print(f"  {kind:11} {examined}{moves['moved']:,} moved")
+    out.print(f"  open incidents re-dispatched: {result['redispatched']:,}")
+    if dry_run:
+        out.print("dry run: nothing was written")
+
+
+@app.command("import")
+@reports_errors
+def import_(
+    kind: str = typer.Argument(..., help="boundaries (point kinds: see the imports module)"),
+    file: Path = typer.Argument(..., help="GeoJSON, GeoPackage or zipped Shapefile"),
+    level: str = typer.Option(None, help="boundaries: sector, grid2, community or courtyard"),
+    reason: str = typer.Option(None, help="Why the layer changes (kept in its history)."),
+    dry_run: bool = typer.Option(False, help="Validate and report what would move; write nothing."),
+    report: Path = typer.Option(None, help="Write the problems (or the moves) as CSV."),
+) -> None:
+    """Import a file. `gridmap import boundaries FILE --level sector` replaces a boundary layer."""
+    from geo.errors import InvalidInput
+
+    if kind != "boundaries":
+        raise InvalidInput(f"gridmap import {kind}: this build imports boundaries only")
+    import_boundaries_command(file, level, reason, dry_run, report)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -43,6 +43,22 @@ from geo.terms import CLOSED_STATUSES
 LEVELS = ("district", "community", "grid2", "sector")
 
 
+#: how messages name each kind of change
+KIND_LABELS = {
+    "move_border": "the border move",
+    "reassign": "the reassignment",
+    "split": "the split",
+    "merge": "the merge",
+    "rollback": "the rollback",
+    "rollback_layer": "the layer rollback",
+    "rebalance": "the rebalancing",
+    "import_sector": "the sector import",
+    "import_grid2": "the level-2 grid import",
+    "import_community": "the community import",
+    "import_courtyard": "the courtyard import",
+}
+
+
 @dataclass
 class Edit:
     """A boundary change to commit. `build` makes the plan from the state in force;
@@ -496,15 +512,10 @@ def refuse(edit: Edit, state: State, plan: Plan, problems: list[Problem], geoms=
     """A dry run reports the problems; a real edit raises them (422, nothing written)."""
     listed = [p.as_dict() for p in problems]
     if not edit.dry_run:
-        first = problems[0].detail
-        more = (
-            f" (and {len(problems) - 1} more problems, listed in `problems`)"
-            if len(problems) > 1
-            else ""
-        )
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        what = KIND_LABELS.get(edit.kind, edit.kind)
         raise InvalidInput(
-            f"the {edit.kind.replace('_', ' ')} is refused, nothing was written: {first}{more}",
-            problems=listed,
+            f"{what} is refused; nothing was written: {problems[0].detail}{more}", problems=listed
         )
     return {
         "change": None,
