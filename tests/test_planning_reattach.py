@@ -68,7 +68,7 @@ def test_a_point_on_the_new_border_goes_to_the_lowest_code(fresh_engine):
         outside_a = shapely.buffer(sectors(conn)[a], 1e-9)
         corners = shapely.points(shapely.get_coordinates(new_a))
         mine = shapely.contains(inside_b, corners) & ~shapely.contains(outside_a, corners)
-        vertex = shapely.get_coordinates(corners[mine][0])[0] if mine.any() else None
+        vertex = shapely.get_coordinates(corners[mine][0])[0].tolist() if mine.any() else None
         if vertex is None:
             pytest.fail("the new border has no vertex of its own")
         conn.execute(
