@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+import shapely.errors
 
 from geo.planning.geometry import BORDER_MARGIN_DEG, DECIMALS, area_m2, as_multi, to_geojson
 
@@ -68,31 +69,47 @@ RULES = {
 }
 
 
-def polygon_problems(geom, label: str, max_vertices: int, units: list[str] | None = None):
-    """Problems of one submitted polygon: type, emptiness, validity (with the reason from
-    `shapely.is_valid_reason`), vertex count."""
+def clean_polygon(geom, label: str, max_vertices: int, units: list[str] | None = None):
+    """A submitted polygon checked: (the geometry to use, problems). Type, emptiness,
+    validity (with the reason from `shapely.is_valid_reason`) and vertex count. A polygon
+    invalid only at the last decimals (a ring touching itself once its coordinates are
+    rounded) is snapped to the 1 cm grid when that keeps its area; anything else invalid
+    is reported where it is."""
     units = units or []
     if geom is None or geom.is_empty:
-        return [Problem("not_polygon", f"{label}: the geometry is empty", units)]
+        return None, [Problem("not_polygon", f"{label}: the geometry is empty", units)]
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
-        return [
-            Problem("not_polygon", f"{label}: a {geom.geom_type} is not a polygon", units, None)
+        return None, [
+            Problem("not_polygon", f"{label}: a {geom.geom_type} is not a polygon", units)
         ]
     out = []
     if not shapely.is_valid(geom):
-        reason = shapely.is_valid_reason(geom)
-        where = None
-        if "[" in reason:  # e.g. "Self-intersection[98.47 39.75]"
-            x, y = reason[reason.index("[") + 1 : reason.rindex("]")].split()[:2]
-            where = shapely.Point(float(x), float(y))
-        out.append(
-            Problem(
-                "invalid_polygon",
-                f"{label}: invalid polygon ({reason}); fix the ring there and send it again",
-                units,
-                where=where,
-            )
+        try:
+            snapped = shapely.set_precision(geom, GRID_DEG)
+        except shapely.errors.GEOSException:  # too broken to snap
+            snapped = shapely.Point()
+        same = (
+            snapped.geom_type in ("Polygon", "MultiPolygon")
+            and shapely.is_valid(snapped)
+            and abs(area_m2([snapped])[0] - area_m2([geom])[0]) <= 1.0
+            and area_m2([shapely.symmetric_difference(snapped, shapely.make_valid(geom))])[0] <= 1.0
         )
+        if same:
+            geom = snapped
+        else:
+            reason = shapely.is_valid_reason(geom)
+            where = None
+            if "[" in reason:  # e.g. "Self-intersection[98.47 39.75]"
+                x, y = reason[reason.index("[") + 1 : reason.rindex("]")].split()[:2]
+                where = shapely.Point(float(x), float(y))
+            out.append(
+                Problem(
+                    "invalid_polygon",
+                    f"{label}: invalid polygon ({reason}); fix the ring there and send it again",
+                    units,
+                    where=where,
+                )
+            )
     n = shapely.get_num_coordinates(geom)
     if n > max_vertices:
         out.append(
@@ -103,7 +120,7 @@ def polygon_problems(geom, label: str, max_vertices: int, units: list[str] | Non
                 units,
             )
         )
-    return out
+    return geom, out
 
 
 @dataclass

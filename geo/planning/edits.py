@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from geo.errors import InvalidInput, NotFound
 from geo.planning.commit import Edit, commit
-from geo.planning.coverage import Problem, polygon_problems
+from geo.planning.coverage import Problem, clean_polygon
 from geo.planning.geometry import as_multi, to_metric
 from geo.planning.layer import LAYER, Plan, State, load_state
 from geo.settings import get_settings
@@ -96,14 +96,14 @@ def put_sector(
         plan = Plan.from_state(state, "move_border")
         plan.strict, plan.favour = strict, {code}
         if geometry is not None:
-            plan.problems = polygon_problems(
+            geom, plan.problems = clean_polygon(
                 geometry,
                 f"the new geometry of sector {code}",
                 get_settings().max_polygon_vertices,
                 [code],
             )
             if not plan.problems:
-                set_geometry(plan, code, geometry)
+                set_geometry(plan, code, geom)
         if name_zh:
             plan.sectors.at[code, "name_zh"] = name_zh
         if name_en:

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection
 
 from geo.errors import InvalidInput
 from geo.planning.commit import Edit, commit
-from geo.planning.coverage import Problem, polygon_problems, resolve
+from geo.planning.coverage import Problem, clean_polygon, resolve
 from geo.planning.geometry import area_m2, as_multi
 from geo.planning.layer import LAYER, Plan, State
 from geo.settings import get_settings
@@ -116,13 +116,17 @@ def read_boundary_file(path: Path) -> gpd.GeoDataFrame:
 
 
 def _feature_problems(frame: gpd.GeoDataFrame, known: set[str], level: str) -> list[Problem]:
-    """Per-feature problems: polygons, duplicate codes, codes that are not current."""
+    """Per-feature problems: polygons, duplicate codes, codes that are not current. When
+    there are none, the features' geometries are replaced by their cleaned versions."""
     max_v = get_settings().max_polygon_vertices
     problems = []
     seen: dict[str, int] = {}
+    cleaned = []
     for i, (code, geom) in enumerate(zip(frame["code"], frame.geometry, strict=True), start=1):
         label = f"feature {i}" + (f" ({code})" if code else "")
-        for p in polygon_problems(geom, label, max_v, [code] if code else []):
+        geom, found = clean_polygon(geom, label, max_v, [code] if code else [])
+        cleaned.append(geom)
+        for p in found:
             p.feature = i
             problems.append(p)
         if code is None:
@@ -148,6 +152,8 @@ def _feature_problems(frame: gpd.GeoDataFrame, known: set[str], level: str) -> l
                     feature=i,
                 )
             )
+    if not problems:
+        frame["geometry"] = gpd.GeoSeries(cleaned, index=frame.index, crs=4326)
     return problems
 
 

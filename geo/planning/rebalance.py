@@ -270,10 +270,10 @@ def propose(conn: Connection, state: State, community: str) -> Proposal:
     }
 
     def per_worker(h, wk):
-        return round(float(h) / wk, 1) if wk else None
+        return round(float(h) / int(wk), 1) if wk else None
 
-    def within(v):
-        return v is not None and abs(v - target) <= band * target
+    def within(v) -> bool:
+        return bool(v is not None and abs(v - target) <= band * target)
 
     total_h, total_w = float(hh.sum()), int(w.sum())
     mean = total_h / total_w if total_w else None
