@@ -1,13 +1,17 @@
-"""Dispatch: which grid workers an incident goes to.
+"""Dispatch: which grid workers an incident goes to, and re-dispatch after boundary changes.
 
 The rule: the workers assigned to the incident's sector; when the sector has none, the
-workers of the sectors of its level-2 grid (and any assigned to the grid itself).
+workers of the sectors of its level-2 grid (and any assigned to the grid itself). When a
+boundary change moves an open incident to another sector (or changes its sector's team),
+`redispatch_moved` applies the same rule again and writes why into its history.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+
+from geo.terms import CLOSED_STATUSES
 
 #: one row per current sector: the team its incidents are dispatched to
 SECTOR_TEAMS = """
@@ -51,8 +55,6 @@ def redispatch_moved(conn: Connection, moved_sql: str, at, actor: str, why: str)
     sector's team the change altered; each gets a `redispatch` event in its history whose
     note starts with `why` and says from which sector and team to which. Call
     `snapshot_teams` before the change. Returns how many incidents were re-dispatched."""
-    from geo.terms import CLOSED_STATUSES
-
     sql = f"""
         WITH team AS ({SECTOR_TEAMS}),
         moved AS ({moved_sql}),
@@ -64,15 +66,18 @@ def redispatch_moved(conn: Connection, moved_sql: str, at, actor: str, why: str)
             SELECT id, from_sector, true AS moved FROM moved
             UNION ALL
             SELECT i.id, i.sector_code, false FROM incidents i
-            WHERE i.sector_code IN (SELECT sector_code FROM changed_team)
-              AND i.id NOT IN (SELECT id FROM moved)
+            WHERE i.sector_code = ANY(ARRAY(SELECT sector_code FROM changed_team))
+              AND i.status <> ALL(CAST(:closed AS text[]))
+              AND i.id <> ALL(ARRAY(SELECT id FROM moved))
         ),
         todo AS (
+            -- ids as an array: an index lookup per candidate, never a scan of all incidents
             SELECT i.id, i.status, i.sector_code, i.assigned_to, c.from_sector, c.moved,
                    t.workers
-            FROM candidate c JOIN incidents i ON i.id = c.id
+            FROM incidents i JOIN candidate c ON c.id = i.id
             LEFT JOIN team t ON t.sector_code = i.sector_code
-            WHERE i.status <> ALL(CAST(:closed AS text[])) AND i.dispatched_at IS NOT NULL
+            WHERE i.id = ANY(ARRAY(SELECT id FROM candidate))
+              AND i.status <> ALL(CAST(:closed AS text[])) AND i.dispatched_at IS NOT NULL
               AND (c.moved OR i.assigned_to IS DISTINCT FROM t.workers)
         ),
         done AS (

@@ -215,7 +215,7 @@ def _successors(old: pd.DataFrame, new: pd.DataFrame, codes: list[str]) -> dict[
     return out
 
 
-def _kind_of_change(old: pd.Series, new: pd.Series) -> str:
+def _kind_of_change(old: dict, new: dict) -> str:
     """changed (its area moved), renamed, or noded (only vertices added on its border
     where a new border meets it: same area, same outline)."""
     moved = shapely.symmetric_difference(old["geom"], new["geom"])
@@ -229,17 +229,18 @@ def _kind_of_change(old: pd.Series, new: pd.Series) -> str:
 def _diff(state: State, new: dict[str, pd.DataFrame]) -> list[UnitChange]:
     changes = []
     for level in LEVELS:
-        old, proposed = _current(state, level), new[level]
-        retired = [c for c in old.index if c not in proposed.index]
-        successor = _successors(old, proposed, retired)
-        for code, row in proposed.iterrows():
-            if code in old.index:
-                o = old.loc[code]
+        old_frame, proposed = _current(state, level), new[level]
+        old = old_frame.to_dict("index")
+        retired = [c for c in old if c not in proposed.index]
+        successor = _successors(old_frame, proposed, retired)
+        for code, row in proposed.to_dict("index").items():
+            if code in old:
+                o = old[code]
                 same = (
-                    same_shape(o["geom"], row["geom"])
-                    and o["name_zh"] == row["name_zh"]
+                    o["name_zh"] == row["name_zh"]
                     and o["name_en"] == row["name_en"]
                     and o["parent"] == row["parent"]
+                    and same_shape(o["geom"], row["geom"])
                 )
                 if same:
                     continue

@@ -27,9 +27,12 @@ BOUNDARY_LOCK = 0x67726964  # "grid"
 #: the pseudo-code of the whole layer in ETag checks (imports, layer rollback, rebalance)
 LAYER = "layer"
 
-UNIT_COLUMNS = "code, level, parent_code, seq, name_zh, name_en, version, valid_from, geom"
+UNIT_COLUMNS = (
+    "code, level, parent_code, seq, name_zh, name_en, version, valid_from, ST_AsBinary(geom) AS wkb"
+)
 YARD_COLUMNS = (
-    "code, kind, name_zh, name_en, property_company_id, sector_code, version, valid_from, geom"
+    "code, kind, name_zh, name_en, property_company_id, sector_code, version, valid_from, "
+    "ST_AsBinary(geom) AS wkb"
 )
 
 
@@ -69,8 +72,11 @@ def parse_etags(header: str | None) -> list[str]:
 
 
 def _frame(conn: Connection, sql: str, params: dict | None = None) -> gpd.GeoDataFrame:
-    frame = gpd.read_postgis(text(sql), conn, geom_col="geom", params=params or {})
-    return frame.rename_geometry("geometry")
+    """Rows of `sql` (geometry as `wkb`) as a GeoDataFrame in WGS 84."""
+    result = conn.execute(text(sql), params or {})
+    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    geoms = shapely.from_wkb([bytes(b) for b in frame.pop("wkb")]) if len(frame) else []
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
 
 
 @dataclass
