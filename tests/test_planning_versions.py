@@ -154,3 +154,16 @@ def test_counts_as_of_use_the_boundaries_valid_then(fresh_engine):
     assert then[B] == old_b
     assert then[B] > now[B] and then[A] < now[A]
     assert then.sum() == now.sum()
+
+
+def test_every_level_and_the_courtyards_come_as_geojson_with_their_etags(client):
+    counts = {}
+    for level in ("district", "community", "grid2", "sector", "courtyard"):
+        body = client.get("/api/boundaries", params={"level": level}, headers=auth("patrol")).json()
+        counts[level] = len(body["features"])
+        assert all(f["properties"]["etag"].startswith(f'"{f["id"]}:v') for f in body["features"])
+    assert counts == {"district": 1, "community": 3, "grid2": 12, "sector": 22, "courtyard": 60}
+    yards = client.get("/api/boundaries?level=courtyard", headers=auth("patrol")).json()
+    assert all(f["properties"]["parent_code"].startswith("620902003") for f in yards["features"])
+    bad = client.get("/api/boundaries?level=street", headers=auth("patrol"))
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
