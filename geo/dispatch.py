@@ -81,7 +81,7 @@ def redispatch_moved(conn: Connection, moved_sql: str, at, actor: str, why: str)
               AND (c.moved OR i.assigned_to IS DISTINCT FROM t.workers)
         ),
         done AS (
-            UPDATE incidents i SET assigned_to = todo.workers FROM todo
+            UPDATE incidents i SET assigned_to = todo.workers, updated_at = now() FROM todo
             WHERE i.id = todo.id RETURNING i.id
         )
         INSERT INTO incident_events (incident_id, at, actor, kind, from_status, to_status, note)
