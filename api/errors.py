@@ -20,6 +20,7 @@ STATUS: dict[type[errors.GridmapError], int] = {
     errors.Forbidden: 403,
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,
+    errors.PreconditionRequired: 428,
     errors.AlreadySeeded: 409,
     errors.DatabaseUnreachable: 503,
     errors.SetupError: 503,

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.middleware import AuditWrites, BodySizeLimit, SecurityHeaders
-from api.routers import auth, coverage, health, incidents, maps, ogc, records
+from api.routers import auth, boundaries, coverage, health, incidents, maps, ogc, records
 from geo.basemap import basemap
 from geo.database import engine_for
 from geo.settings import PROJECT_ROOT, get_settings
@@ -59,6 +59,8 @@ def create_app() -> FastAPI:
     app.include_router(coverage.router)
     app.include_router(ogc.router)
     app.include_router(incidents.router)
+    # before records: its /api/imports/{kind} would take /api/imports/boundaries
+    app.include_router(boundaries.router)
     app.include_router(records.router)
     app.include_router(maps.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")

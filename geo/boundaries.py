@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import shapely
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.attach import attach_courtyards
@@ -30,21 +32,37 @@ def _multi(geoms) -> list:
     return [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geoms]
 
 
-def load_boundary_files(conn: Connection, directory: Path = BOUNDARY_DIR) -> dict[str, int]:
-    """Insert every unit and courtyard from `directory` as version 1; attach the courtyards.
-    Returns the number of rows per layer."""
+INITIAL_REASON = "initial load from data/boundaries"
+
+
+def load_boundary_files(
+    conn: Connection, directory: Path = BOUNDARY_DIR, valid_from: datetime | None = None
+) -> dict[str, int]:
+    """Insert every unit and courtyard from `directory` as version 1, in force from
+    `valid_from` (default: now), under one boundary change (the start of every unit's
+    history); attach the courtyards. Returns the number of rows per layer."""
+    change_id = conn.execute(
+        text(
+            "INSERT INTO boundary_changes (at, actor, kind, reason) "
+            "VALUES (coalesce(CAST(:at AS timestamptz), now()), 'seed', 'initial_load', :reason) "
+            "RETURNING id"
+        ),
+        {"at": valid_from, "reason": INITIAL_REASON},
+    ).scalar_one()
     counts = {}
     units = pd.concat([read_layer(layer, directory) for layer in UNIT_LAYERS], ignore_index=True)
-    frame = units[["code", "level", "parent_code", "seq", "name_zh", "name_en"]].copy()
-    frame["geom"] = ewkb_hex(_multi(units.geometry.values))
-    frame["reason"] = "initial load from data/boundaries"
-    frame["changed_by"] = "seed"
-    counts["units"] = copy_frame(conn, "units", frame)
     yards = read_layer("courtyards", directory)
-    frame = yards[["code", "name_zh", "name_en", "kind"]].copy()
-    frame["geom"] = ewkb_hex(_multi(yards.geometry.values))
-    frame["reason"] = "initial load from data/boundaries"
-    frame["changed_by"] = "seed"
-    counts["courtyards"] = copy_frame(conn, "courtyards", frame)
+    for table, layer, columns in (
+        ("units", units, ["code", "level", "parent_code", "seq", "name_zh", "name_en"]),
+        ("courtyards", yards, ["code", "name_zh", "name_en", "kind"]),
+    ):
+        frame = layer[columns].copy()
+        frame["geom"] = ewkb_hex(_multi(layer.geometry.values))
+        frame["reason"] = INITIAL_REASON
+        frame["changed_by"] = "seed"
+        frame["change_id"] = change_id
+        if valid_from is not None:
+            frame["valid_from"] = valid_from.isoformat()
+        counts[table] = copy_frame(conn, table, frame)
     attach_courtyards(conn)
     return counts

@@ -217,7 +217,7 @@ def token_revoke(
     out.print(f"token {token_id} revoked")
 
 
-KIND_HELP = "households, residents, businesses, resources or incidents"
+KIND_HELP = "households, residents, businesses, resources, incidents or boundaries"
 SHOWN_ROWS = 20
 
 
@@ -233,6 +233,63 @@ def _print_problems(report) -> None:
     out.print(table)
     if len(report.problems) > SHOWN_ROWS:
         out.print(f"… and {len(report.problems) - SHOWN_ROWS:,} more (see --report PATH)")
+
+
+def import_boundaries_command(
+    file: Path, level: str | None, reason: str | None, dry_run: bool, report: Path | None
+) -> None:
+    """`gridmap import boundaries FILE --level ...`: validate, replace the layer in one
+    transaction, re-attach the changed area; prints what moved. (The point imports add
+    their kinds to the same `import` command.)"""
+    import csv
+    import json
+
+    from geo.errors import InvalidInput
+    from geo.planning.importer import IMPORT_LEVELS, import_boundaries
+
+    if level is None:
+        raise InvalidInput(f"gridmap import boundaries needs --level ({'|'.join(IMPORT_LEVELS)})")
+    try:
+        with _engine().begin() as conn, err.status(f"importing {file.name}"):
+            result = import_boundaries(conn, file, level, _cli_actor(), reason, None, dry_run)
+    except InvalidInput as exc:
+        if report is not None and exc.extra.get("problems"):
+            with report.open("w", newline="", encoding="utf-8") as f:
+                out_csv = csv.writer(f)
+                out_csv.writerow(["rule", "feature", "units", "area_m2", "detail", "where"])
+                for p in exc.extra["problems"]:
+                    out_csv.writerow(
+                        [
+                            p["rule"],
+                            p.get("feature") or "",
+                            " ".join(p["units"]),
+                            p.get("area_m2") or "",
+                            p["detail"],
+                            json.dumps(p["where"]) if p["where"] else "",
+                        ]
+                    )
+            exc.detail += f" (all problems in {report})"
+        raise
+    if report is not None:
+        with report.open("w", newline="", encoding="utf-8") as f:
+            out_csv = csv.writer(f)
+            out_csv.writerow(["kind", "from", "to", "count"])
+            for kind, moves in result["moves"].items():
+                for flow in moves["flows"]:
+                    out_csv.writerow([kind, flow["from"], flow["to"], flow.get("count", 1)])
+    verb = "would change" if dry_run else "changed"
+    units = ", ".join(
+        f"{u['code']} {u['action']}" for u in result["units"] if u["level"] == "sector"
+    )
+    out.print(f"{file.name}: {len(result['units'])} units {verb} ({units or 'no sector'})")
+    if result.get("courtyards"):
+        out.print(f"courtyards {verb}: {len(result['courtyards'])}")
+    for kind, moves in result["moves"].items():
+        examined = f"{moves['examined']:,} examined, " if "examined" in moves else ""
+        out.print(f"  {kind:11} {examined}{moves['moved']:,} moved")
+    out.print(f"  open incidents re-dispatched: {result['redispatched']:,}")
+    if dry_run:
+        out.print("dry run: nothing was written")
 
 
 @app.command("import")
@@ -256,9 +313,19 @@ def import_(
     sheet: str = typer.Option(
         None, "--sheet", "--layer", help="The XLSX sheet, GeoPackage layer or zipped Shapefile."
     ),
-    level: str = typer.Option(None, help="Boundaries only: the layer to replace."),
+    level: str = typer.Option(
+        None, help="boundaries: the layer to replace (sector, grid2, community, courtyard)."
+    ),
+    reason: str = typer.Option(None, help="boundaries: why the layer changes (its history)."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="boundaries: validate and report what would move; write nothing."
+    ),
 ) -> None:
-    """Import a file of KIND in one transaction: all rows or, with bad rows, none."""
+    """Import a file of KIND in one transaction: all rows or, with bad rows, none.
+    `gridmap import boundaries FILE --level sector` replaces a boundary layer."""
+    if kind == "boundaries":
+        import_boundaries_command(file, level, reason, dry_run, report)
+        return
     from rich.progress import Progress
 
     from geo import audit, imports

@@ -1,13 +1,17 @@
-"""Dispatch: which grid workers an incident goes to.
+"""Dispatch: which grid workers an incident goes to, and re-dispatch after boundary changes.
 
 The rule: the workers assigned to the incident's sector; when the sector has none, the
-workers of the sectors of its level-2 grid (and any assigned to the grid itself).
+workers of the sectors of its level-2 grid (and any assigned to the grid itself). When a
+boundary change moves an open incident to another sector (or changes its sector's team),
+`redispatch_moved` applies the same rule again and writes why into its history.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+
+from geo.terms import CLOSED_STATUSES
 
 #: one row per current sector: the team its incidents are dispatched to
 SECTOR_TEAMS = """
@@ -36,3 +40,59 @@ def assign_teams(
           AND i.assigned_to IS DISTINCT FROM team.workers
     """
     return conn.execute(text(sql), params or {}).rowcount
+
+
+def snapshot_teams(conn: Connection) -> None:
+    """Remember every sector's team before a boundary change (a temporary table, dropped
+    at commit), so `redispatch_moved` can tell whose team the change altered."""
+    conn.execute(text("DROP TABLE IF EXISTS pg_temp.teams_before"))
+    conn.execute(text(f"CREATE TEMP TABLE teams_before ON COMMIT DROP AS {SECTOR_TEAMS}"))
+
+
+def redispatch_moved(conn: Connection, moved_sql: str, at, actor: str, why: str) -> int:
+    """Re-dispatch, by the rule above, the open incidents a boundary change moved to
+    another sector (`moved_sql` yields their `id` and `from_sector`), and those whose
+    sector's team the change altered; each gets a `redispatch` event in its history whose
+    note starts with `why` and says from which sector and team to which. Call
+    `snapshot_teams` before the change. Returns how many incidents were re-dispatched."""
+    sql = f"""
+        WITH team AS ({SECTOR_TEAMS}),
+        moved AS ({moved_sql}),
+        changed_team AS (
+            SELECT t.sector_code FROM team t LEFT JOIN teams_before b USING (sector_code)
+            WHERE b.workers IS DISTINCT FROM t.workers
+        ),
+        candidate AS (
+            SELECT id, from_sector, true AS moved FROM moved
+            UNION ALL
+            SELECT i.id, i.sector_code, false FROM incidents i
+            WHERE i.sector_code = ANY(ARRAY(SELECT sector_code FROM changed_team))
+              AND i.status <> ALL(CAST(:closed AS text[]))
+              AND i.id <> ALL(ARRAY(SELECT id FROM moved))
+        ),
+        todo AS (
+            -- ids as an array: an index lookup per candidate, never a scan of all incidents
+            SELECT i.id, i.status, i.sector_code, i.assigned_to, c.from_sector, c.moved,
+                   t.workers
+            FROM incidents i JOIN candidate c ON c.id = i.id
+            LEFT JOIN team t ON t.sector_code = i.sector_code
+            WHERE i.id = ANY(ARRAY(SELECT id FROM candidate))
+              AND i.status <> ALL(CAST(:closed AS text[])) AND i.dispatched_at IS NOT NULL
+              AND (c.moved OR i.assigned_to IS DISTINCT FROM t.workers)
+        ),
+        done AS (
+            UPDATE incidents i SET assigned_to = todo.workers, updated_at = now() FROM todo
+            WHERE i.id = todo.id RETURNING i.id
+        )
+        INSERT INTO incident_events (incident_id, at, actor, kind, from_status, to_status, note)
+        SELECT todo.id, :at, :actor, 'redispatch', todo.status, todo.status,
+               :why || ': ' || CASE WHEN todo.moved
+                   THEN 'sector ' || coalesce(todo.from_sector, '-') || ' → '
+                        || coalesce(todo.sector_code, '-')
+                   ELSE 'team of sector ' || todo.sector_code || ' changed' END
+               || '; workers ' || coalesce(array_to_string(todo.assigned_to, ','), '-')
+               || ' → ' || coalesce(array_to_string(todo.workers, ','), '-')
+        FROM todo JOIN done USING (id)
+    """
+    params = {"closed": sorted(CLOSED_STATUSES), "at": at, "actor": actor, "why": why}
+    return conn.execute(text(sql), params).rowcount

@@ -60,6 +60,12 @@ class PreconditionFailed(GridmapError):
     title = "Precondition failed"
 
 
+class PreconditionRequired(GridmapError):
+    """An edit came without the ETag (If-Match) of the version it was made on."""
+
+    title = "Precondition required"
+
+
 class AlreadySeeded(GridmapError):
     title = "Already seeded"
 

@@ -53,6 +53,10 @@ class Versioned:
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str | None] = mapped_column(Text)
     changed_by: Mapped[str | None] = mapped_column(String(80))
+    #: the boundary change that wrote this version (None: the initial load)
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("boundary_changes.id"))
+    #: on a retired version: the unit that took over most of its area
+    successor_code: Mapped[str | None] = mapped_column(CODE)
 
 
 class Unit(Versioned, Base):
@@ -82,6 +86,7 @@ class Unit(Versioned, Base):
             postgresql_where=text("valid_to IS NULL"),
         ),
         Index("units_level_current", "level", postgresql_where=text("valid_to IS NULL")),
+        Index("units_code_history", "code", "valid_from"),
     )
 
 
@@ -138,6 +143,7 @@ class Courtyard(Versioned, Base):
             postgresql_using="gist",
             postgresql_where=text("valid_to IS NULL"),
         ),
+        Index("courtyards_code_history", "code", "valid_from"),
     )
 
 
@@ -353,6 +359,19 @@ class AuditEntry(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict | None] = mapped_column(JSONB)
+
+
+class BoundaryChange(Base):
+    """One boundary edit, import or rollback: who, when, why, and what it moved."""
+
+    __tablename__ = "boundary_changes"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(Text)
+    summary: Mapped[dict | None] = mapped_column(JSONB)
 
 
 #: tables whose changes bump the data version (cache keys of maps and statistics)

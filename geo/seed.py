@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import geopandas as gpd
 import numpy as np
@@ -32,6 +32,7 @@ from geo.synth import incidents as incident_history
 
 #: every table `seed --replace` empties (the schema, tokens and audit log stay)
 DATA_TABLES = (
+    "boundary_changes",
     "incident_events",
     "incidents",
     "residents",
@@ -119,7 +120,10 @@ def seed(
         rng = [np.random.default_rng([settings.seed, k]) for k in range(8)]
 
         progress(STEPS[0])
-        report.counts.update(load_boundary_files(conn))
+        # the boundaries are in force over the whole history, so that statistics of any
+        # past period can be computed on the boundaries valid then
+        history_start = end - timedelta(days=facts.HISTORY_DAYS + 1)
+        report.counts.update(load_boundary_files(conn, valid_from=history_start))
         units = _read_metric(
             "SELECT code, level, parent_code, name_zh, name_en, geom FROM units "
             "WHERE valid_to IS NULL ORDER BY code",

@@ -81,6 +81,22 @@ class Settings(BaseSettings):
         description="How far ahead of the server clock a device's timestamp may be.",
     )
 
+    coverage_tolerance_m2: float = Field(
+        default=1.0,
+        description="Largest gap or overlap (m², EPSG:4542) a boundary change may leave; "
+        "smaller slivers are cleaned up when the change is written.",
+    )
+    sector_min_area_m2: float = Field(
+        default=50_000.0, description="Smallest grid sector a boundary change may create (m²)."
+    )
+    sector_max_area_m2: float = Field(
+        default=4_000_000.0, description="Largest grid sector a boundary change may create (m²)."
+    )
+    rebalance_band: float = Field(
+        default=0.10,
+        description="Rebalancing aims at households per worker within this share of the target.",
+    )
+
     @property
     def street_prefix(self) -> str:
         """The nine-digit prefix every unit code starts with, e.g. `620902003`."""

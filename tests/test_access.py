@@ -45,6 +45,20 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/maps/incidents/weekly"): ALL,
     ("GET", "/maps/hotspots"): ALL,
     ("GET", "/api/hotspots"): ALL,
+    ("GET", "/api/boundaries"): ALL,
+    ("GET", "/api/boundaries/changes"): ALL,
+    ("GET", "/api/boundaries/changes/{change_id}"): ALL,
+    ("GET", "/api/boundaries/units/{code}"): ALL,
+    ("GET", "/api/boundaries/units/{code}/history"): ALL,
+    ("PUT", "/api/boundaries/sectors/{code}"): {"admin", "planner"},
+    ("POST", "/api/boundaries/sectors/{code}/reassign"): {"admin", "planner"},
+    ("POST", "/api/boundaries/sectors/{code}/split"): {"admin", "planner"},
+    ("POST", "/api/boundaries/sectors/{code}/merge"): {"admin", "planner"},
+    ("POST", "/api/boundaries/units/{code}/rollback"): {"admin", "planner"},
+    ("POST", "/api/boundaries/rollback"): {"admin", "planner"},
+    ("POST", "/api/imports/boundaries"): {"admin", "planner"},
+    ("POST", "/api/communities/{code}/rebalance"): {"admin", "planner"},
+    ("GET", "/maps/boundaries/changes/{change_id}"): ALL,
     ("GET", "/ogc"): ALL,
     ("GET", "/ogc/api"): ALL,
     ("GET", "/ogc/conformance"): ALL,
@@ -61,6 +75,7 @@ EXAMPLES = {
     "incident_id": "I0000024990",
     "code": "6209020030010101",
     "kind": "households",
+    "change_id": "1",
 }
 
 

@@ -1,7 +1,7 @@
 """incident statistics: daily and monthly rollups kept exact by statement-level triggers
 
 Revision ID: 0008
-Revises: 0002
+Revises: 0005
 Create Date: 2026-11-24
 
 Coverage needs, per unit and category, the incidents of a year and the median time to
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0002"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,337 @@
+"""Boundary planning over HTTP: the layer as of any date, unit history, the change log,
+the planner's edits (If-Match required, `?dry_run=true` previews, `format=html` draws the
+preview), rollback, boundary import and community rebalancing proposals."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from api.deps import get_conn
+from api.security import require
+from geo.access import Permission, Principal
+from geo.errors import PreconditionRequired
+from geo.planning import asof, edits, importer, rebalance
+from geo.planning.geometry import from_geojson
+from geo.planning.layer import parse_etags
+from geo.planning.preview_map import preview_page
+
+router = APIRouter(tags=["boundaries"])
+READ = require(Permission.READ_UNITS)
+EDIT = require(Permission.EDIT_BOUNDARIES)
+Mode = Literal["adjust", "refuse"]
+DRY_RUN = Query(False, description="preview only: report what would change, write nothing")
+FORMAT = Query("json", description="`html`: the preview as a map page (with dry_run)")
+
+
+def _expect(if_match: str | None, what: str) -> list[str]:
+    tags = parse_etags(if_match)
+    if not tags:
+        raise PreconditionRequired(
+            f"send If-Match with the ETag of {what} as you read it (GET it first); "
+            "edits without it could overwrite someone else's change"
+        )
+    return tags
+
+
+def _answer(report: dict, fmt: str, title: str, etag_of: str | None = None):
+    if fmt == "html":
+        return HTMLResponse(
+            preview_page(title, report["map"]["before"], report["map"]["after"], report)
+        )
+    headers = {}
+    if etag_of and report.get("valid") and not report.get("dry_run"):
+        tag = next((u["etag"] for u in report.get("units", []) if u["code"] == etag_of), None)
+        if tag:
+            headers["ETag"] = tag
+    return JSONResponse(report, headers=headers)
+
+
+@router.get("/api/boundaries", summary="The grid as GeoJSON, now or as of a date")
+def get_boundaries(
+    level: str = Query("sector", description="district, community, grid2, sector, courtyard"),
+    as_of: str | None = Query(None, description="a date (end of that day, Beijing) or a time"),
+    _: Principal = Depends(READ),
+    conn=Depends(get_conn),
+):
+    body = asof.boundaries(conn, level, asof.parse_as_of(as_of))
+    headers = {"ETag": body["layer_etag"]} if "layer_etag" in body else {}
+    return JSONResponse(body, headers=headers, media_type="application/geo+json")
+
+
+@router.get("/api/boundaries/changes", summary="The boundary change log, newest first")
+def list_changes(
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    _: Principal = Depends(READ),
+    conn=Depends(get_conn),
+) -> list[dict]:
+    return asof.changes(conn, limit, offset)
+
+
+@router.get("/api/boundaries/changes/{change_id}", summary="One change: old and new versions")
+def get_change(change_id: int, _: Principal = Depends(READ), conn=Depends(get_conn)) -> dict:
+    return asof.change(conn, change_id)
+
+
+@router.get("/api/boundaries/units/{code}", summary="A unit's current version, with its ETag")
+def get_unit(code: str, _: Principal = Depends(READ), conn=Depends(get_conn)):
+    feature = asof.unit(conn, code)
+    return JSONResponse(
+        feature, headers={"ETag": feature["properties"]["etag"]}, media_type="application/geo+json"
+    )
+
+
+@router.get("/api/boundaries/units/{code}/history", summary="Every version of a unit")
+def get_history(code: str, _: Principal = Depends(READ), conn=Depends(get_conn)):
+    return JSONResponse(asof.history(conn, code), media_type="application/geo+json")
+
+
+class SectorGeometry(BaseModel):
+    geometry: dict | None = Field(None, description="GeoJSON Polygon/MultiPolygon, WGS 84")
+    reason: str | None = Field(None, description="why (required)")
+    on_conflict: Mode = Field(
+        "adjust", description="adjust the neighbours, or refuse listing gaps and overlaps"
+    )
+    name_zh: str | None = None
+    name_en: str | None = None
+
+
+@router.put("/api/boundaries/sectors/{code}", summary="Move a sector's borders (new geometry)")
+def put_sector(
+    code: str,
+    body: SectorGeometry,
+    dry_run: bool = DRY_RUN,
+    format: str = FORMAT,
+    if_match: str | None = Header(None),
+    principal: Principal = Depends(EDIT),
+    conn=Depends(get_conn),
+):
+    geometry = from_geojson(body.geometry) if body.geometry is not None else None
+    report = edits.put_sector(
+        conn,
+        code,
+        geometry,
+        body.reason,
+        principal.actor,
+        _expect(if_match, f"sector {code}"),
+        body.on_conflict,
+        dry_run,
+        body.name_zh,
+        body.name_en,
+    )
+    return _answer(report, format, f"调整片区 {code} 边界 · moving the borders of {code}", code)
+
+
+class Reassign(BaseModel):
+    grid2_code: str
+    reason: str | None = None
+    name_zh: str | None = None
+    name_en: str | None = None
+
+
+@router.post("/api/boundaries/sectors/{code}/reassign", summary="Move a sector to another grid")
+def reassign_sector(
+    code: str,
+    body: Reassign,
+    dry_run: bool = DRY_RUN,
+    format: str = FORMAT,
+    if_match: str | None = Header(None),
+    principal: Principal = Depends(EDIT),
+    conn=Depends(get_conn),
+):
+    report = edits.reassign(
+        conn,
+        code,
+        body.grid2_code,
+        body.reason,
+        principal.actor,
+        _expect(if_match, f"sector {code}"),
+        dry_run,
+        body.name_zh,
+        body.name_en,
+    )
+    return _answer(report, format, f"片区 {code} 改属 {body.grid2_code}")
+
+
+class Split(BaseModel):
+    line: dict = Field(description="GeoJSON LineString crossing the sector once, WGS 84")
+    reason: str | None = None
+    name_zh: str | None = Field(None, description="name of the new sector")
+    name_en: str | None = None
+
+
+@router.post("/api/boundaries/sectors/{code}/split", summary="Split a sector along a line")
+def split_sector(
+    code: str,
+    body: Split,
+    dry_run: bool = DRY_RUN,
+    format: str = FORMAT,
+    if_match: str | None = Header(None),
+    principal: Principal = Depends(EDIT),
+    conn=Depends(get_conn),
+):
+    report = edits.split(
+        conn,
+        code,
+        from_geojson(body.line, "line"),
+        body.reason,
+        principal.actor,
+        _expect(if_match, f"sector {code}"),
+        dry_run,
+        body.name_zh,
+        body.name_en,
+    )
+    return _answer(report, format, f"拆分片区 {code} · splitting {code}", code)
+
+
+class Merge(BaseModel):
+    other: str = Field(description="the adjacent sector merged into this one (retired)")
+    reason: str | None = None
+
+
+@router.post("/api/boundaries/sectors/{code}/merge", summary="Merge an adjacent sector into this")
+def merge_sectors(
+    code: str,
+    body: Merge,
+    dry_run: bool = DRY_RUN,
+    format: str = FORMAT,
+    if_match: str | None = Header(None),
+    principal: Principal = Depends(EDIT),
+    conn=Depends(get_conn),
+):
+    report = edits.merge(
+        conn,
+        code,
+        body.other,
+        body.reason,
+        principal.actor,
+        _expect(if_match, f"sectors {code} and {body.other}"),
+        dry_run,
+    )
+    return _answer(report, format, f"合并片区 {code} + {body.other}", code)
+
+
+class UnitRollback(BaseModel):
+    version: int = Field(ge=1)
+    reason: str | None = None
+    on_conflict: Mode = "adjust"
+
+
+@router.post("/api/boundaries/units/{code}/rollback", summary="Restore a sector's old version")
+def rollback_unit(
+    code: str,
+    body: UnitRollback,
+    dry_run: bool = DRY_RUN,
+    format: str = FORMAT,
+    if_match: str | None = Header(None),
+    principal: Principal = Depends(EDIT),
+    conn=Depends(get_conn),
+):
+    report = edits.rollback_unit(
+        conn,
+        code,
+        body.version,
+        body.reason,
+        principal.actor,
+        _expect(if_match, f"unit {code} (its latest version)"),
+        body.on_conflict,
+        dry_run,
+    )
+    return _answer(report, format, f"恢复 {code} 第 {body.version} 版", code)
+
+
+class LayerRollback(BaseModel):
+    as_of: datetime | str = Field(description="a date (end of that day, Beijing) or a time")
+    reason: str | None = None
+
+
+@router.post("/api/boundaries/rollback", summary="Restore the whole layer as it was at a time")
+def rollback_layer(
+    body: LayerRollback,
+    dry_run: bool = DRY_RUN,
+    format: str = FORMAT,
+    if_match: str | None = Header(None),
+    principal: Principal = Depends(EDIT),
+    conn=Depends(get_conn),
+):
+    report = edits.rollback_layer(
+        conn,
+        asof.parse_as_of(body.as_of),
+        body.reason,
+        principal.actor,
+        _expect(if_match, "the layer (GET /api/boundaries answers its ETag)"),
+        dry_run,
+    )
+    return _answer(report, format, "恢复边界图层 · layer rollback")
+
+
+@router.post("/api/imports/boundaries", summary="Replace a boundary layer from a file")
+def import_boundaries(
+    file: UploadFile = File(description="GeoJSON, GeoPackage or zipped Shapefile"),
+    level: str = Form(description="sector, grid2, community or courtyard"),
+    reason: str | None = Form(None),
+    dry_run: bool = DRY_RUN,
+    format: str = FORMAT,
+    if_match: str | None = Header(None, description="optional: the layer ETag"),
+    principal: Principal = Depends(EDIT),
+    conn=Depends(get_conn),
+):
+    name = Path(file.filename or "upload.geojson").name
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(file.file.read())
+        report = importer.import_boundaries(
+            conn, path, level, principal.actor, reason, parse_etags(if_match) or None, dry_run
+        )
+    return _answer(report, format, f"导入边界 {name}")
+
+
+class RebalanceRequest(BaseModel):
+    apply: bool = Field(False, description="write the proposal (needs reason and If-Match)")
+    reason: str | None = None
+
+
+@router.post("/api/communities/{code}/rebalance", summary="Propose (or apply) a rebalancing")
+def rebalance_community(
+    code: str,
+    body: RebalanceRequest | None = None,
+    format: str = FORMAT,
+    if_match: str | None = Header(None),
+    principal: Principal = Depends(EDIT),
+    conn=Depends(get_conn),
+):
+    body = body or RebalanceRequest()
+    expect = _expect(if_match, "the layer (from the proposal's layer_etag)") if body.apply else None
+    report = rebalance.rebalance(conn, code, principal.actor, body.reason, body.apply, expect)
+    return _answer(report, format, f"社区 {code} 网格负载均衡方案 · rebalancing proposal")
+
+
+@router.get(
+    "/maps/boundaries/changes/{change_id}",
+    response_class=HTMLResponse,
+    summary="Map of a committed change: old and new borders",
+)
+def change_map(
+    change_id: int,
+    _: Principal = Depends(require(Permission.VIEW_MAPS)),
+    conn=Depends(get_conn),
+) -> HTMLResponse:
+    change = asof.change(conn, change_id)
+
+    def sectors(fc):
+        return {
+            **fc,
+            "features": [f for f in fc["features"] if f["properties"]["level"] == "sector"],
+        }
+
+    title = f"边界调整 #{change_id} · {change['kind']}: {change['reason']}"
+    return HTMLResponse(
+        preview_page(title, sectors(change["before"]), sectors(change["after"]), {})
+    )

@@ -1,0 +1,178 @@
+"""The map of a boundary change: old and new borders side by side.
+
+`preview_page` renders a self-contained HTML page (inline SVG, no script, no external
+request of any kind) of a preview or a committed change: old sectors dashed red, new ones
+filled blue, with the moves and the households per worker below. `preview_map` builds the
+same picture as a `folium.Map` (old and new as two layers) without rendering it: Folium's
+default template loads Leaflet from CDNs, so it must be rendered through the offline map
+builder (vendored Leaflet, `static/maps/`) — wire `preview_map` to it where that builder
+lives.
+
+    >>> html = preview_page("Preview", report["map"]["before"], report["map"]["after"], report)
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import folium
+import numpy as np
+import shapely
+from shapely.geometry import shape
+
+WIDTH, HEIGHT, PAD = 880, 620, 20
+
+
+def _geoms(collection: dict) -> list[tuple[str, shapely.Geometry, dict]]:
+    return [
+        (str(f.get("id") or f["properties"].get("code")), shape(f["geometry"]), f["properties"])
+        for f in collection.get("features", [])
+        if f.get("geometry")
+    ]
+
+
+def _projector(geoms):
+    bounds = np.array([g.bounds for g in geoms]) if geoms else np.array([[0, 0, 1, 1]])
+    minx, miny = bounds[:, 0].min(), bounds[:, 1].min()
+    maxx, maxy = bounds[:, 2].max(), bounds[:, 3].max()
+    kx = math.cos(math.radians((miny + maxy) / 2))
+    scale = min(
+        (WIDTH - 2 * PAD) / max((maxx - minx) * kx, 1e-9),
+        (HEIGHT - 2 * PAD) / max(maxy - miny, 1e-9),
+    )
+
+    def project(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(
+            [PAD + (xy[:, 0] - minx) * kx * scale, PAD + (maxy - xy[:, 1]) * scale]
+        )
+
+    return project
+
+
+def _path(geom, project) -> str:
+    out = []
+    for poly in shapely.get_parts(geom):
+        if poly.geom_type != "Polygon":
+            continue
+        for ring in [poly.exterior, *poly.interiors]:
+            xy = project(np.asarray(ring.coords))
+            out.append("M" + " L".join(f"{x:.1f} {y:.1f}" for x, y in xy) + " Z")
+    return " ".join(out)
+
+
+def _svg(before, after) -> str:
+    project = _projector([g for _, g, _ in before + after])
+    parts = [f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img">']
+    for code, geom, _ in after:
+        parts.append(
+            f'<path d="{_path(geom, project)}" fill="#3b82f6" fill-opacity="0.25" '
+            f'stroke="#1d4ed8" stroke-width="1.5" fill-rule="evenodd"><title>{html.escape(code)}'
+            "</title></path>"
+        )
+    for code, geom, _ in before:
+        parts.append(
+            f'<path d="{_path(geom, project)}" fill="none" stroke="#dc2626" stroke-width="2" '
+            f'stroke-dasharray="6 4"><title>{html.escape(code)} (before)</title></path>'
+        )
+    for code, geom, _ in after:
+        x, y = project(np.asarray(shapely.point_on_surface(geom).coords))[0]
+        parts.append(
+            f'<text x="{x:.1f}" y="{y:.1f}" font-size="12" text-anchor="middle">'
+            f"{html.escape(code[-4:])}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _rows(report: dict) -> str:
+    out = []
+    for kind, m in report.get("moves", {}).items():
+        for f in m.get("flows", []) if isinstance(m, dict) else []:
+            count = f.get("count", 1)
+            out.append(
+                f"<tr><td>{html.escape(kind)}</td><td>{html.escape(str(f.get('code', '')))}</td>"
+                f"<td>{html.escape(str(f['from']))}</td><td>{html.escape(str(f['to']))}</td>"
+                f"<td>{count}</td></tr>"
+            )
+    loads = []
+    for row in report.get("load", {}).get("sectors", []):
+        loads.append(
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(str(row.get(k)))}</td>"
+                for k in (
+                    "code",
+                    "name_zh",
+                    "households_before",
+                    "households_after",
+                    "workers_after",
+                    "households_per_worker_before",
+                    "households_per_worker_after",
+                )
+            )
+            + "</tr>"
+        )
+    moves = (
+        "<h2>移动 · What moves</h2><table><tr><th>kind</th><th>courtyard</th><th>from</th>"
+        f"<th>to</th><th>count</th></tr>{''.join(out)}</table>"
+        if out
+        else "<p>Nothing moves between sectors.</p>"
+    )
+    target = report.get("load", {}).get("target")
+    load = (
+        f"<h2>每名网格员户数 · Households per worker (target {target})</h2><table><tr>"
+        "<th>sector</th><th>name</th><th>households before</th><th>after</th><th>workers</th>"
+        f"<th>per worker before</th><th>after</th></tr>{''.join(loads)}</table>"
+        if loads
+        else ""
+    )
+    problems = "".join(
+        f"<li><b>{html.escape(p['rule'])}</b>: {html.escape(p['detail'])}</li>"
+        for p in report.get("problems", [])
+    )
+    return (f"<h2>问题 · Problems</h2><ul>{problems}</ul>" if problems else "") + moves + load
+
+
+def preview_page(title: str, before: dict, after: dict, report: dict | None = None) -> str:
+    """A self-contained HTML page of old (dashed red) and new (blue) borders, and the
+    report's moves and loads; it loads nothing from anywhere."""
+    svg = _svg(_geoms(before), _geoms(after))
+    return (
+        '<!doctype html><html lang="zh"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:1em}}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
+        "font-size:13px}</style></head><body>"
+        f'<h1>{html.escape(title)}</h1><p><span style="color:#dc2626">- - 调整前 before</span>'
+        ' &nbsp; <span style="color:#1d4ed8">■ 调整后 after</span></p>'
+        f"{svg}{_rows(report or {})}</body></html>"
+    )
+
+
+def preview_map(before: dict, after: dict) -> folium.Map:
+    """Old and new borders as a Folium map (two toggleable layers, no basemap). Render it
+    with the offline map builder, never with Folium's CDN template."""
+    geoms = [g for _, g, _ in _geoms(before) + _geoms(after)]
+    minx, miny, maxx, maxy = (
+        shapely.total_bounds(np.array(geoms, dtype=object)) if geoms else (0,) * 4
+    )
+    fmap = folium.Map(tiles=None, control_scale=True)
+    folium.GeoJson(
+        after,
+        name="调整后 after",
+        style_function=lambda _: {"color": "#1d4ed8", "weight": 2, "fillOpacity": 0.25},
+        tooltip=folium.GeoJsonTooltip(fields=["code"]),
+    ).add_to(fmap)
+    folium.GeoJson(
+        before,
+        name="调整前 before",
+        style_function=lambda _: {
+            "color": "#dc2626",
+            "weight": 2,
+            "dashArray": "6 4",
+            "fill": False,
+        },
+    ).add_to(fmap)
+    folium.LayerControl().add_to(fmap)
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    return fmap
