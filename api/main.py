@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 
 from api import errors
 from api.middleware import AuditWrites, BodySizeLimit, SecurityHeaders
-from api.routers import auth, coverage, health, incidents, ogc
+from api.routers import auth, coverage, health, incidents, ogc, pages
 from geo.basemap import basemap
 from geo.database import database_url
 from geo.settings import PROJECT_ROOT, get_settings
@@ -62,6 +62,7 @@ def create_app() -> FastAPI:
     app.include_router(coverage.router)
     app.include_router(ogc.router)
     app.include_router(incidents.router)
+    app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app
 
