@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import get_conn
+from api.routers.coverage import MEDIA
 from api.security import require
 from api.web import page_language, render
 from geo import coverage as cov
@@ -23,8 +24,9 @@ from geo.summary import district_summary
 router = APIRouter(tags=["pages"])
 
 #: levels in the order people read them, coarse to fine
-LEVELS = ("community", "grid2", "sector")
-EXPORT_FORMATS = ("csv", "xlsx", "gpkg")
+LEVELS = tuple(reversed(cov.LEVELS))
+#: the coverage exports `GET /api/coverage?format=` offers
+EXPORT_FORMATS = tuple(MEDIA)
 
 
 @dataclass(frozen=True)
