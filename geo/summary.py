@@ -59,17 +59,21 @@ def _sql(name: str) -> str:
     return (SQL_DIR / name).read_text()
 
 
+def _open_cases(rule: str) -> str:
+    """SQL of one row: the open and overdue cases among incidents `i` that satisfy `rule`."""
+    return _sql("open_cases.sql").format(rule=rule, deadline_flags=DEADLINE_FLAGS.format(a="i"))
+
+
 def district_summary(
     conn: Connection, principal: Principal, now: datetime | None = None
 ) -> DistrictSummary:
     """The summary as `principal` may see it, with cases open and overdue at `now`
     (default: the current time)."""
     now = now or datetime.now(UTC)
-    flags = DEADLINE_FLAGS.format(a="i")
     visible, params = incident_visibility(principal)
     row = (
         conn.execute(
-            text(_sql("district_summary.sql").format(visible=visible, deadline_flags=flags)),
+            text(_sql("district_summary.sql").format(open_cases=_open_cases(visible))),
             {"now": now, "closed": _CLOSED, **params},
         )
         .mappings()
@@ -87,15 +91,15 @@ def district_summary(
         data_version=version.version,
         data_changed_at=version.changed_at,
         as_of=now,
-        own=_own_grids(conn, principal, now, flags) if principal.scope_codes else None,
+        own=_own_grids(conn, principal, now) if principal.scope_codes else None,
     )
 
 
-def _own_grids(conn: Connection, principal: Principal, now: datetime, flags: str) -> OwnGrids:
+def _own_grids(conn: Connection, principal: Principal, now: datetime) -> OwnGrids:
     own, params = own_cases(principal)
     row = (
         conn.execute(
-            text(_sql("own_grids_summary.sql").format(own=own, deadline_flags=flags)),
+            text(_sql("own_grids_summary.sql").format(open_cases=_open_cases(own))),
             {"codes": list(principal.scope_codes), "now": now, "closed": _CLOSED, **params},
         )
         .mappings()

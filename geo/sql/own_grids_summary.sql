@@ -1,6 +1,7 @@
 -- A grid worker's own grids at a glance: each unit of their scope with its households,
--- and the open and overdue cases that are theirs (own: geo.access.own_cases over i).
--- Parameters: codes (the scope's unit codes), now, closed, and the rule's own.
+-- and the open and overdue cases that are theirs.
+-- Filled in by geo.summary: open_cases (open_cases.sql over geo.access.own_cases).
+-- Parameters: codes (the scope's unit codes), and open_cases'.
 SELECT
     (SELECT coalesce(json_agg(json_build_object(
                 'code', u.code, 'level', u.level, 'name_zh', u.name_zh, 'name_en', u.name_en,
@@ -9,11 +10,4 @@ SELECT
        FROM units u WHERE u.valid_to IS NULL AND u.code = ANY(CAST(:codes AS text[]))) AS units,
     cases.incidents_open,
     cases.incidents_overdue
-FROM (
-    SELECT count(*) AS incidents_open, count(*) FILTER (WHERE overdue) AS incidents_overdue
-    FROM (
-        SELECT {deadline_flags}
-        FROM incidents i
-        WHERE i.status <> ALL(CAST(:closed AS text[])) AND {own}
-    ) open_cases
-) cases
+FROM ({open_cases}) cases
