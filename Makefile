@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench bench-quick lint db-up db-down clean-db vendor
+.PHONY: setup run test bench bench-quick lint db-up db-down clean-db vendor chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,21 @@ run: setup
 	$(BIN)/gridmap seed --if-empty
 	$(BIN)/gridmap serve
 
+## chromium: Debian's Chromium (and a CJK font for legible screenshots) for the browser tests,
+## installed with apt, as root, when missing
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei; \
+	  else \
+	    echo "the browser tests need Debian's chromium: apt-get install chromium chromium-driver" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
 ## test: the same set-up, then every test against a real PostGIS
-test: setup
+test: setup chromium
 	$(BIN)/ruff check geo api tests
 	$(BIN)/python -m pytest
 

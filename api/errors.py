@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
+from api import web
 from geo import errors
 
 PROBLEM = "application/problem+json"
@@ -81,6 +82,8 @@ def install(app: FastAPI) -> None:
             # a person opening a page: send them to sign in, and back here afterwards
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        if exc.status_code in (403, 404) and _is_page(request):
+            return web.error_page(request, exc.status_code)  # a person's page, not JSON
         titles = {
             401: "Unauthorized",
             403: "Forbidden",

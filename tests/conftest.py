@@ -13,6 +13,8 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -209,7 +211,14 @@ def live_url(seeded_url: str) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     gridmap = Path(sys.executable).parent / "gridmap"
-    env = {**os.environ, "GRIDMAP_DATABASE_URL": seeded_url}
+    import tempfile
+
+    env = {
+        **os.environ,
+        "GRIDMAP_DATABASE_URL": seeded_url,
+        "GRIDMAP_TILES": "none",
+        "GRIDMAP_MAP_CACHE_DIR": tempfile.mkdtemp(prefix="gridmap-map-cache-"),
+    }
     server = subprocess.Popen(
         [str(gridmap), "serve", "--port", str(port)],
         env=env,
@@ -233,3 +242,79 @@ def live_url(seeded_url: str) -> Iterator[str]:
     yield url
     server.terminate()
     server.wait(timeout=20)
+
+
+#: Debian's Chromium (the browser tests never download one), and how the tests run it
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+#: screenshots and downloads of the browser tests (git-ignored)
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """Debian's Chromium driven by Playwright, headless, with a fresh profile of its own."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"the browser tests need Debian's Chromium at {CHROMIUM}: `make test` installs it "
+            "when run as root, or run `apt-get install chromium chromium-driver`"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield launched
+        launched.close()
+
+
+def _loopback(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob", "about") or parts.hostname == "127.0.0.1"
+
+
+class OfflineBrowser:
+    """Browser contexts on the live service that reach nothing but 127.0.0.1: every other
+    request is aborted and remembered in `outside_requests`."""
+
+    def __init__(self, browser, base_url: str) -> None:
+        self.browser, self.base_url = browser, base_url
+        self.requested: list[str] = []
+        self.contexts: list = []
+
+    def context(self, **options):
+        """A new context (its own cookies), e.g. `context(viewport={"width": 360, ...})`."""
+        context = self.browser.new_context(base_url=self.base_url, **options)
+        context.on("request", lambda request: self.requested.append(request.url))
+        context.route(
+            "**/*",
+            lambda route: route.continue_() if _loopback(route.request.url) else route.abort(),
+        )
+        self.contexts.append(context)
+        return context
+
+    @property
+    def outside_requests(self) -> list[str]:
+        return [url for url in self.requested if not _loopback(url)]
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def offline_browser(browser, live_url: str) -> Iterator[OfflineBrowser]:
+    """Contexts of the browser on `live_url` with the network beyond 127.0.0.1 blocked; the
+    test fails if any request even tried to leave."""
+    offline = OfflineBrowser(browser, live_url)
+    yield offline
+    offline.close()
+    assert offline.outside_requests == [], "a page tried to reach beyond 127.0.0.1"

@@ -66,6 +66,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/ogc/collections/{collectionId}"): ALL,
     ("GET", "/ogc/collections/{collectionId}/items"): ALL,
     ("GET", "/ogc/collections/{collectionId}/items/{featureId}"): ALL,
+    ("GET", "/"): ALL,
+    ("GET", "/coverage"): {"admin", "planner", "grid_worker", "official"},
 }
 #: example values for path parameters, so that allowed GETs can answer 200
 EXAMPLES = {

@@ -1,107 +1,15 @@
 """The map pages in a real browser: headless Debian Chromium, driven by Playwright, against
 the running service, with every request to another host blocked.
 
-The module installs Chromium with apt when it is missing and we are root on Debian (never a
-downloaded browser build). Screenshots go to test-artifacts/ (git-ignored).
+`make test` installs Debian's Chromium with apt when it is missing (never a downloaded
+browser build). Screenshots go to test-artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import httpx
 import pytest
 
-from geo.settings import PROJECT_ROOT
-from tests.conftest import TOKENS
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-#: Chinese labels need a CJK font to be legible in screenshots
-APT_PACKAGES = ["chromium", "chromium-driver", "fonts-wqy-microhei"]
-
-
-def ensure_chromium() -> Path:
-    """Debian's Chromium, installed with apt if missing (as root on Debian)."""
-    if not CHROMIUM.exists() and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", *APT_PACKAGES],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
-    if not CHROMIUM.exists():
-        pytest.fail("the browser tests need Debian's chromium: apt-get install chromium")
-    return CHROMIUM
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def service(seeded_url, tmp_path_factory):
-    """`gridmap serve` on a free port against the seeded test database; its base URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "GRIDMAP_DATABASE_URL": seeded_url,
-        "GRIDMAP_PORT": str(port),
-        "GRIDMAP_TILES": "none",
-        "GRIDMAP_MAP_CACHE_DIR": str(tmp_path_factory.mktemp("map-cache")),
-    }
-    gridmap = Path(sys.executable).with_name("gridmap")
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [str(gridmap), "serve", "--port", str(port)], env=env, stdout=out, stderr=out
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            pytest.fail(f"gridmap serve exited: {log.read_text()[-2000:]}")
-        time.sleep(0.3)
-    else:
-        process.terminate()
-        pytest.fail(f"gridmap serve did not answer in 60 s: {log.read_text()[-2000:]}")
-    yield base
-    process.terminate()
-    process.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = ensure_chromium()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(executable), args=ARGS)
-        yield chromium
-        chromium.close()
+from tests.conftest import ARTIFACTS, TOKENS
 
 
 class Visit:
@@ -134,6 +42,12 @@ class Visit:
 
     def close(self) -> None:
         self.context.close()
+
+
+@pytest.fixture(scope="module")
+def service(live_url):
+    """The base URL of `gridmap serve` on the seeded test database."""
+    return live_url
 
 
 @pytest.fixture

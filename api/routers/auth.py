@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from api.deps import get_conn
 from api.security import COOKIE, current_principal, require
+from api.web import page_language, render
 from geo import access, audit
 from geo.access import Permission, Principal, Role
+from geo.messages import message
 
 router = APIRouter(tags=["access"])
-BAD_TOKEN = "令牌无效或已吊销 · The token is unknown or revoked"
-templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 
 
 def _safe_next(target: str | None) -> str:
@@ -28,18 +26,31 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next)})
+def login_page(
+    request: Request, next: str = "/", lang: str = Depends(page_language)
+) -> HTMLResponse:
+    return render(request, "login.html", lang, next=_safe_next(next))
 
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False)
-def login(request: Request, token: str = Form(...), next: str = Form("/"), conn=Depends(get_conn)):
+def login(
+    request: Request,
+    token: str = Form(...),
+    next: str = Form("/"),
+    lang: str = Depends(page_language),
+    conn=Depends(get_conn),
+):
     remote = request.client.host if request.client else None
     principal = access.authenticate(conn, token.strip())
     if principal is None:
         audit.record(conn, "anonymous", "login_failed", status=401, remote_addr=remote)
-        return templates.TemplateResponse(
-            request, "login.html", {"next": _safe_next(next), "error": BAD_TOKEN}, status_code=401
+        return render(
+            request,
+            "login.html",
+            lang,
+            status_code=401,
+            next=_safe_next(next),
+            error=message("login.bad_token", lang),
         )
     audit.record(conn, principal, "login", status=303, remote_addr=remote)
     response = RedirectResponse(_safe_next(next), status_code=303)
