@@ -8,7 +8,7 @@ Jinja2 autoescapes everything they print.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from fastapi import Query, Request
@@ -34,8 +34,13 @@ def _number(value: float | int | None, digits: int | None = None) -> str:
     return f"{value:,}"
 
 
-def _beijing(value: datetime | None) -> str:
-    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if value else "–"
+def _beijing(value: date | datetime | None) -> str:
+    """An instant in Beijing time to the minute; a day (already a Beijing day) as it is."""
+    if not value:
+        return "–"
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 templates.env.filters["number"] = _number
