@@ -2,8 +2,9 @@
 
 The vocabulary comes from where it is defined — levels, kinds and states from
 `geo.terms` (`term.<value>`), roles from `geo.access` (`role.<role>`), coverage metrics and
-flags from `geo.coverage` (`metric.<key>`, `flag.<key>`) — and the pages' own wording is
-added here. Chinese is the default language.
+flags from `geo.coverage` (`metric.<key>`, `flag.<key>`), the boundary rules from
+`geo.planning.coverage` (`rule.<key>`) — and the pages' own wording is added here.
+Chinese is the default language.
 
     >>> message("metric.households")
     '户数'
@@ -17,6 +18,7 @@ from collections.abc import Callable
 
 from geo.access import ROLE_LABELS
 from geo.coverage import FLAGS, METRICS
+from geo.planning.coverage import RULES
 from geo.terms import LABELS
 
 LANGUAGES = ("zh", "en")
@@ -124,6 +126,149 @@ PAGES: dict[str, tuple[str, str]] = {
     "coverage.on_map": ("在覆盖情况地图上查看", "Show on the coverage map"),
     "coverage.download": ("下载", "Download"),
     "coverage.none": ("无", "none"),
+    # the grid editor (/maps/planner); static/web/editor.js fills the {fields}
+    "editor.loading": ("正在加载网格……", "Loading the grid…"),
+    "editor.map": ("网格地图", "Grid map"),
+    "editor.panel": ("编辑面板", "Editing panel"),
+    "editor.select": ("片区", "Sector"),
+    "editor.select_none": ("（请选择片区）", "(choose a sector)"),
+    "editor.select_hint": (
+        "在地图上点击片区，或从列表中选择。",
+        "Click a sector on the map, or choose it from the list.",
+    ),
+    "editor.code": ("编码", "Code"),
+    "editor.grid2": ("所属二级网格", "Level-2 grid"),
+    "editor.version": ("版本", "Version"),
+    "editor.version_value": ("第 {version} 版（{time}）", "version {version} ({time})"),
+    "editor.households": ("户数", "Households"),
+    "editor.workers": ("网格员", "Grid workers"),
+    "editor.per_worker": ("每名网格员户数", "Households per worker"),
+    "editor.target": (
+        "目标：每名网格员 {target} 户（±{band}%）",
+        "Target: {target} households per grid worker (±{band} %)",
+    ),
+    "editor.drag_hint": (
+        "拖动白色顶点即可调整边界。与相邻片区共用的顶点会同时移动，不会留下缝隙或重叠。",
+        "Drag a white vertex to move the border. A vertex shared with neighbouring sectors "
+        "moves in all of them, so no gap or overlap opens.",
+    ),
+    "editor.shared": (
+        "{shared} 个顶点与相邻片区共用",
+        "{shared} vertices are shared with neighbouring sectors",
+    ),
+    "editor.edited": ("已修改：{units}", "Edited: {units}"),
+    "editor.on_conflict": ("相邻片区", "Other neighbours"),
+    "editor.on_conflict.adjust": ("自动调整", "adjust them"),
+    "editor.on_conflict.refuse": ("出现缝隙或重叠时拒绝", "refuse gaps and overlaps"),
+    "editor.discard": ("放弃修改", "Discard changes"),
+    "editor.tools": ("工具", "Tools"),
+    "editor.split": ("沿线拆分", "Split along a line"),
+    "editor.split_draw": ("画分割线", "Draw the line"),
+    "editor.split_hint": (
+        "在地图上画一条横穿片区的线，点击最后一个点结束。",
+        "Draw a line across the sector; click its last point to finish.",
+    ),
+    "editor.split_name": ("新片区名称（可选）", "Name of the new sector (optional)"),
+    "editor.merge": ("合并相邻片区", "Merge an adjacent sector"),
+    "editor.merge_with": ("并入本片区", "Merge into this sector"),
+    "editor.reassign": ("改属其他二级网格", "Move to another level-2 grid"),
+    "editor.reassign_to": ("目标二级网格", "Level-2 grid"),
+    "editor.choose": ("（请选择）", "(choose)"),
+    "editor.preview_button": ("预览", "Preview"),
+    "editor.preview": ("影响预览", "Preview of the effect"),
+    "editor.preview_reason": ("预览", "preview"),
+    "editor.preview_none": (
+        "调整边界或使用工具后，这里显示对各网格的影响。",
+        "Move a border or use a tool: its effect on each grid appears here.",
+    ),
+    "editor.preview_waiting": ("正在计算预览……", "Computing the preview…"),
+    "editor.preview_valid": ("校验通过，可以提交。", "Valid: ready to apply."),
+    "editor.preview_invalid": (
+        "不能提交：{count} 个问题（已在地图上标出）。",
+        "Cannot apply: {count} problem(s), marked on the map.",
+    ),
+    "editor.moves": ("移动情况", "What moves"),
+    "editor.moves_none": ("没有对象改变所属片区。", "Nothing changes sector."),
+    "editor.moves_kind": ("类别", "Kind"),
+    "editor.moves_from": ("从", "From"),
+    "editor.moves_to": ("到", "To"),
+    "editor.moves_count": ("数量", "Count"),
+    "editor.kind.households": ("住户", "households"),
+    "editor.kind.businesses": ("单位门店", "businesses"),
+    "editor.kind.resources": ("治理力量", "resources"),
+    "editor.kind.incidents": ("事件", "incidents"),
+    "editor.kind.courtyards": ("小区楼院", "courtyards"),
+    "editor.redispatched": (
+        "{count} 件未结事件将改派",
+        "{count} open incidents would be re-dispatched",
+    ),
+    "editor.load": ("网格负荷", "Load"),
+    "editor.load_sectors": ("片区", "Sectors"),
+    "editor.load_grids": ("二级网格", "Level-2 grids"),
+    "editor.load_unit": ("单元", "Unit"),
+    "editor.load_households": ("户数 前→后", "Households before → after"),
+    "editor.load_workers": ("网格员", "Workers"),
+    "editor.load_per_worker": ("人均户数 前→后", "Per worker before → after"),
+    "editor.load_within": ("达标", "on target"),
+    "editor.load_over": ("偏高", "over"),
+    "editor.load_under": ("偏低", "under"),
+    "editor.load_no_worker": ("无网格员", "no worker"),
+    "editor.problems": ("校验问题", "Problems"),
+    "editor.problem_units": ("涉及：{units}", "Units: {units}"),
+    "editor.problem_area": ("面积 {area} 平方米", "{area} m²"),
+    "editor.problem_detail": ("详细说明（英文）", "Details"),
+    "editor.reason": ("调整原因（必填）", "Reason (required)"),
+    "editor.reason_placeholder": ("例如：新建小区划入", "e.g. a new courtyard joins the sector"),
+    "editor.reason_missing": ("请先填写调整原因。", "Enter a reason first."),
+    "editor.apply": ("提交", "Apply"),
+    "editor.applying": ("正在提交……", "Applying…"),
+    "editor.applied": ("已提交，变更编号 #{id}。", "Applied as change #{id}."),
+    "editor.applied_map": ("查看此次变更的地图", "Map of this change"),
+    "editor.conflict": (
+        "其他人在您打开后修改了 {units}，本次未写入任何内容。请重新加载，在最新版本上再次修改。",
+        "Someone else changed {units} since you opened it; nothing was written. Reload and "
+        "redo your edit on the current version.",
+    ),
+    "editor.reload": ("重新加载", "Reload"),
+    "editor.refused": ("提交被拒绝：{detail}", "Refused: {detail}"),
+    "editor.failed": ("出错了（{status}）：{detail}", "Something went wrong ({status}): {detail}"),
+    "editor.history": ("历史版本", "History"),
+    "editor.history_version": ("第 {version} 版", "Version {version}"),
+    "editor.history_current": ("现行", "current"),
+    "editor.history_show": ("在地图上显示", "Show on the map"),
+    "editor.history_rollback": ("恢复为此版本", "Restore this version"),
+    "editor.history_by": ("{who}：{reason}", "{who}: {reason}"),
+    "editor.asof": ("历史图层", "The grid as it was"),
+    "editor.asof_now": ("现在", "now"),
+    "editor.asof_viewing": (
+        "正在查看 {time} 的网格（只读）。",
+        "Viewing the grid as of {time} (read only).",
+    ),
+    "editor.asof_back": ("回到现在", "Back to now"),
+    "editor.legend_selected": ("当前片区", "selected sector"),
+    "editor.legend_result": ("预览结果", "preview result"),
+    "editor.legend_problem": ("问题位置", "problem"),
+    "editor.legend_community": ("社区边界", "community border"),
+    "editor.no_basemap": (
+        "底图为 GCJ-02 坐标，编辑器不叠加底图，以免边界错位。",
+        "The basemap is in GCJ-02; the editor draws without it so borders stay true.",
+    ),
+    "editor.change.initial_load": ("初始导入", "initial load"),
+    "editor.change.move_border": ("调整边界", "border moved"),
+    "editor.change.reassign": ("改属网格", "reassigned"),
+    "editor.change.split": ("拆分", "split"),
+    "editor.change.merge": ("合并", "merged"),
+    "editor.change.rollback": ("恢复版本", "rolled back"),
+    "editor.change.rollback_layer": ("恢复图层", "layer rolled back"),
+    "editor.change.rebalance": ("负载均衡", "rebalanced"),
+    "editor.change.import_sector": ("导入片区", "sectors imported"),
+    "editor.change.import_grid2": ("导入二级网格", "level-2 grids imported"),
+    "editor.change.import_community": ("导入社区", "communities imported"),
+    "editor.change.import_courtyard": ("导入小区楼院", "courtyards imported"),
+    # Leaflet-Geoman's drawing hints while the split line is drawn
+    "editor.draw.firstVertex": ("点击放置第一个点", "Click to place the first point"),
+    "editor.draw.continueLine": ("点击继续画线", "Click to continue the line"),
+    "editor.draw.finishLine": ("点击最后一个点结束", "Click the last point to finish"),
     "error.403": ("无权访问", "Not allowed"),
     "error.403.text": (
         "您的角色（{role}）无权查看此页面。",
@@ -143,6 +288,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     **{f"role.{role.value}": pair for role, pair in ROLE_LABELS.items()},
     **{f"metric.{key}": (zh, en) for key, zh, en in METRICS},
     **{f"flag.{key}": (zh, en) for key, (zh, en, _metric) in FLAGS.items()},
+    **{f"rule.{key}": pair for key, pair in RULES.items()},
     **PAGES,
 }
 
@@ -162,3 +308,9 @@ def translator(lang: str) -> Callable[..., str]:
         return message(key, lang, **values)
 
     return t
+
+
+def messages_for(lang: str, *prefixes: str) -> dict[str, str]:
+    """Every label whose key starts with one of `prefixes`, in `lang`, with its `{fields}`
+    left for the page's script to fill: key → text."""
+    return {key: message(key, lang) for key in MESSAGES if key.startswith(prefixes)}

@@ -25,7 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geo.maps.assets import FOLIUM_ASSETS, PACKAGES, VENDOR_DIR, VENDOR_URL  # noqa: E402
+from geo.maps.assets import (  # noqa: E402
+    EDITOR_ASSETS,
+    FOLIUM_ASSETS,
+    PACKAGES,
+    VENDOR_DIR,
+    VENDOR_URL,
+)
 
 #: CSS url(...) pointing at another host (http:, https: or protocol-relative)
 EXTERNAL_URL = re.compile(r"url\(\s*['\"]?(?:https?:)?//", re.IGNORECASE)
@@ -142,6 +148,7 @@ def vendor() -> dict:
         "folium": importlib.metadata.version("folium"),
         "packages": records,
         "folium_assets": FOLIUM_ASSETS,
+        "editor_assets": EDITOR_ASSETS,
     }
     (VENDOR_DIR / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -150,10 +157,11 @@ def vendor() -> dict:
 
 
 def check(records: list[dict]) -> None:
-    """Every asset Folium is pointed at exists, and no vendored CSS loads from another host."""
+    """Every asset Folium and the editor are pointed at exists, and no vendored CSS loads
+    from another host."""
     missing = [
         url
-        for url in FOLIUM_ASSETS.values()
+        for url in [*FOLIUM_ASSETS.values(), *EDITOR_ASSETS.values()]
         if not (VENDOR_DIR / url.removeprefix(VENDOR_URL + "/")).is_file()
     ]
     if missing:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from api.deps import get_conn
 from api.security import require
 from geo.access import Permission, Principal
-from geo.errors import PreconditionRequired
+from geo.errors import InvalidInput, PreconditionRequired
 from geo.planning import asof, edits, importer, rebalance
 from geo.planning.geometry import from_geojson
 from geo.planning.layer import parse_etags
@@ -127,6 +127,55 @@ def put_sector(
         body.name_en,
     )
     return _answer(report, format, f"调整片区 {code} 边界 · moving the borders of {code}", code)
+
+
+class SectorFeature(BaseModel):
+    id: str = Field(description="the sector's code")
+    geometry: dict = Field(description="its new GeoJSON Polygon/MultiPolygon, WGS 84")
+
+
+class SectorGeometries(BaseModel):
+    features: list[SectorFeature] = Field(
+        min_length=1, max_length=100, description="the sectors drawn, each with its new geometry"
+    )
+    reason: str | None = Field(None, description="why (required)")
+    on_conflict: Mode = Field(
+        "adjust", description="adjust the other neighbours, or refuse listing gaps and overlaps"
+    )
+
+
+@router.patch(
+    "/api/boundaries/sectors",
+    summary="Move shared borders: new geometries of several sectors in one change",
+)
+def patch_sectors(
+    body: SectorGeometries,
+    dry_run: bool = DRY_RUN,
+    format: str = FORMAT,
+    if_match: str | None = Header(None, description="the ETag of every sector sent"),
+    principal: Principal = Depends(EDIT),
+    conn=Depends(get_conn),
+):
+    codes = [f.id for f in body.features]
+    if len(set(codes)) != len(codes):
+        raise InvalidInput(
+            "each sector may appear once in `features`; repeated: "
+            + ", ".join(sorted({c for c in codes if codes.count(c) > 1}))
+        )
+    geometries = {
+        f.id: from_geojson(f.geometry, f"features[{i}].geometry")
+        for i, f in enumerate(body.features)
+    }
+    report = edits.put_sectors(
+        conn,
+        geometries,
+        body.reason,
+        principal.actor,
+        _expect(if_match, f"sectors {', '.join(codes)}"),
+        body.on_conflict,
+        dry_run,
+    )
+    return _answer(report, format, f"调整边界 · moving the borders of {', '.join(codes)}")
 
 
 class Reassign(BaseModel):

@@ -108,6 +108,15 @@ PACKAGES: tuple[VendoredPackage, ...] = (
         ("build/heatmap.min.js", "plugins/leaflet-heatmap/leaflet-heatmap.js"),
         "LICENSE",
     ),
+    VendoredPackage(
+        "@geoman-io/leaflet-geoman-free",
+        "2.20.2",
+        ("dist/leaflet-geoman.min.js", "dist/leaflet-geoman.css"),
+        "LICENSE",
+        note="the grid editor's vertex editing and line drawing; the bundle includes its "
+        "dependencies (Turf, lodash, polyclip-ts, rbush: MIT/ISC); its source map is not "
+        "vendored",
+    ),
 )
 
 
@@ -151,6 +160,15 @@ FOLIUM_ASSETS: dict[str, str] = {
     "markerclusterdefaultcss": _at(
         "leaflet.markercluster", "1.5.3", "dist/MarkerCluster.Default.css"
     ),
+}
+
+
+#: what the grid editor page (`/maps/planner`, not a Folium page) loads
+EDITOR_ASSETS: dict[str, str] = {
+    "leaflet_css": FOLIUM_ASSETS["leaflet_css"],
+    "leaflet": FOLIUM_ASSETS["leaflet"],
+    "geoman_css": _at("@geoman-io/leaflet-geoman-free", "2.20.2", "dist/leaflet-geoman.css"),
+    "geoman": _at("@geoman-io/leaflet-geoman-free", "2.20.2", "dist/leaflet-geoman.min.js"),
 }
 
 

@@ -1,7 +1,8 @@
 """The planner's edits, each a plan committed by `geo.planning.commit`: move a border
-(`put_sector`), reassign a sector to another level-2 grid, split a sector along a line,
-merge two adjacent sectors, roll a unit back to an old version, roll the whole layer back
-to a moment. Every edit needs a reason; a dry run previews it.
+(`put_sector`; `put_sectors` for several sectors drawn at once), reassign a sector to
+another level-2 grid, split a sector along a line, merge two adjacent sectors, roll a unit
+back to an old version, roll the whole layer back to a moment. Every edit needs a reason;
+a dry run previews it.
 
     >>> report = put_sector(conn, "6209020030010101", new_geometry, "新建小区划入",
     ...                     actor="planner:王规划", expect=['"6209020030010101:v1"'])
@@ -89,28 +90,62 @@ def put_sector(
     """Give sector `code` a new geometry (moving its borders). The neighbours it now
     overlaps or abandons are adjusted (`mode="adjust"`), or the change is refused with
     the exact gaps and overlaps (`mode="refuse"`). Optionally renames it."""
+    return put_sectors(
+        conn, {code: geometry}, reason, actor, expect, mode, dry_run, {code: (name_zh, name_en)}
+    )
+
+
+def put_sectors(
+    conn: Connection,
+    geometries: dict[str, object],
+    reason: str,
+    actor: str,
+    expect: list[str] | None = None,
+    mode: str = "adjust",
+    dry_run: bool = False,
+    names: dict[str, tuple[str | None, str | None]] | None = None,
+) -> dict:
+    """Give several sectors new geometries in one change: a border moved as the planner
+    drew it on both sides (a vertex shared by three sectors moves three borders, which no
+    single sector's geometry describes). The sectors drawn win any overlap; other
+    neighbours are adjusted (`mode="adjust"`), or the change is refused with the exact gaps
+    and overlaps (`mode="refuse"`). `expect` must hold the ETag of every sector drawn.
+
+        >>> put_sectors(conn, {"6209020030010101": a, "6209020030010102": b}, "道路改线",
+        ...             "planner:王规划", ['"6209020030010101:v1"', '"6209020030010102:v1"'])
+    """
     strict = _mode(mode)
+    if not geometries:
+        raise InvalidInput("send the new geometry of at least one sector")
+    codes = list(geometries)
+    names = names or {}
 
     def build(state: State) -> Plan:
-        require_sector(state, code)
+        for code in codes:
+            require_sector(state, code)
         plan = Plan.from_state(state, "move_border")
-        plan.strict, plan.favour = strict, {code}
-        if geometry is not None:
-            geom, plan.problems = clean_polygon(
+        plan.strict, plan.favour = strict, set(codes)
+        settings = get_settings()
+        for code, geometry in geometries.items():
+            if geometry is None:
+                continue
+            geom, problems = clean_polygon(
                 geometry,
                 f"the new geometry of sector {code}",
-                get_settings().max_polygon_vertices,
+                settings.max_polygon_vertices,
                 [code],
             )
-            if not plan.problems:
+            plan.problems += problems
+            if not problems:
                 set_geometry(plan, code, geom)
-        if name_zh:
-            plan.sectors.at[code, "name_zh"] = name_zh
-        if name_en:
-            plan.sectors.at[code, "name_en"] = name_en
+        for code, (name_zh, name_en) in names.items():
+            if name_zh:
+                plan.sectors.at[code, "name_zh"] = name_zh
+            if name_en:
+                plan.sectors.at[code, "name_en"] = name_en
         return plan
 
-    return commit(conn, Edit("move_border", reason, actor, build, [code], expect, dry_run))
+    return commit(conn, Edit("move_border", reason, actor, build, codes, expect, dry_run))
 
 
 def reassign(

@@ -1,0 +1,33 @@
+"""The planners' grid editor page (`/maps/planner`): the sectors on a Leaflet map with
+vertex editing, the boundary-planning API's preview beside it, apply with the ETag,
+history, the grid as it was, split, merge and reassign.
+
+The page is a template and one script (`static/web/editor.js`); everything it shows it
+reads from the boundary and coverage APIs with the planner's session, and every label
+comes from `geo.messages`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from api.security import require
+from api.web import page_language, render
+from geo.access import Permission, Principal
+from geo.maps.editor import editor_config
+
+router = APIRouter(tags=["pages"])
+
+
+@router.get(
+    "/maps/planner",
+    response_class=HTMLResponse,
+    summary="Grid editor for planners: move borders, split, merge, reassign (page)",
+)
+def planner_page(
+    request: Request,
+    lang: str = Depends(page_language),
+    principal: Principal = Depends(require(Permission.EDIT_BOUNDARIES)),
+) -> HTMLResponse:
+    return render(request, "editor.html", lang, principal, editor=editor_config(lang))
