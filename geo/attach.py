@@ -57,6 +57,18 @@ AS_OF = {
 }
 
 
+#: the advisory lock of the boundaries: boundary changes hold it exclusively, writers that
+#: attach points hold it shared (geo.planning takes the exclusive side)
+BOUNDARY_LOCK = 0x67726964  # "grid"
+
+
+def hold_boundaries(conn: Connection) -> None:
+    """Shared boundary lock until the transaction ends, for writers that attach points
+    (imports, incident intake): they wait while a boundary change commits, and a change
+    waits for them, so no point is attached against boundaries being replaced."""
+    conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": BOUNDARY_LOCK})
+
+
 def without_jit(conn: Connection) -> None:
     """Turn JIT compilation off for the rest of the transaction: the join's cost estimate
     is high enough to trigger it, and compiling takes longer than the join itself."""
