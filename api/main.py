@@ -10,7 +10,18 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.middleware import AuditWrites, BodySizeLimit, SecurityHeaders
-from api.routers import auth, boundaries, coverage, health, incidents, maps, ogc, pages, records
+from api.routers import (
+    auth,
+    boundaries,
+    coverage,
+    editor,
+    health,
+    incidents,
+    maps,
+    ogc,
+    pages,
+    records,
+)
 from geo.basemap import basemap
 from geo.database import engine_for
 from geo.settings import PROJECT_ROOT, get_settings
@@ -64,6 +75,7 @@ def create_app() -> FastAPI:
     app.include_router(records.router)
     app.include_router(maps.router)
     app.include_router(pages.router)
+    app.include_router(editor.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app
 

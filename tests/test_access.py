@@ -52,6 +52,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/boundaries/units/{code}"): ALL,
     ("GET", "/api/boundaries/units/{code}/history"): ALL,
     ("PUT", "/api/boundaries/sectors/{code}"): {"admin", "planner"},
+    ("PATCH", "/api/boundaries/sectors"): {"admin", "planner"},
+    ("GET", "/maps/planner"): {"admin", "planner"},
     ("POST", "/api/boundaries/sectors/{code}/reassign"): {"admin", "planner"},
     ("POST", "/api/boundaries/sectors/{code}/split"): {"admin", "planner"},
     ("POST", "/api/boundaries/sectors/{code}/merge"): {"admin", "planner"},

@@ -1,0 +1,361 @@
+"""The grid editor (/maps/planner) in a real browser: Debian's Chromium, offline, on a
+private copy of the database (the editor writes), served by `gridmap serve`.
+
+A planner drags a vertex two sectors share; the preview's households that change sector
+must equal a count made here from the database with shapely; apply, reload, and the sector
+is at its next version. Two pages on the same sector: when one applies, the other gets
+the conflict message. Screenshots go to test-artifacts/web/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import MultiPolygon, Point, Polygon, shape
+from sqlalchemy import text
+
+from geo.messages import message
+from tests.conftest import ARTIFACTS, OfflineBrowser, auth
+from tests.test_web_browser import DESKTOP, PHONE, sign_in
+
+SHOTS = ARTIFACTS / "web"
+ZOOM = 17
+#: households the test places in the land the drag hands over (all seeded households
+#: lie in courtyards, and a courtyard may not be split, so a small drag moves none)
+PLACED = 6
+
+
+@pytest.fixture
+def editor_url(fresh_url: str):
+    """`gridmap serve` on this test's private copy of the seeded database."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "GRIDMAP_DATABASE_URL": fresh_url,
+        "GRIDMAP_TILES": "none",
+        "GRIDMAP_MAP_CACHE_DIR": tempfile.mkdtemp(prefix="gridmap-map-cache-"),
+    }
+    gridmap = Path(sys.executable).parent / "gridmap"
+    server = subprocess.Popen(
+        [str(gridmap), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/health", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(
+                    f"gridmap serve did not start: {server.stderr.read()[-2000:]}"
+                ) from None
+            time.sleep(0.2)
+    yield url
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture
+def editor_browser(browser, editor_url):
+    offline = OfflineBrowser(browser, editor_url)
+    yield offline
+    offline.close()
+    assert offline.outside_requests == [], "a page tried to reach beyond 127.0.0.1"
+
+
+def sectors(conn) -> dict:
+    rows = conn.execute(
+        text(
+            "SELECT code, version, ST_AsGeoJSON(geom, 7) AS g FROM units "
+            "WHERE level = 'sector' AND valid_to IS NULL ORDER BY code"
+        )
+    ).all()
+    return {r.code: (shape(json.loads(r.g)), r.version) for r in rows}
+
+
+def _parts(g):
+    return list(g.geoms) if g.geom_type == "MultiPolygon" else [g]
+
+
+def _key(xy) -> tuple[float, float]:
+    return (round(xy[0], 7), round(xy[1], 7))
+
+
+def keys(geom) -> set[tuple[float, float]]:
+    return {_key(xy) for p in _parts(geom) for xy in p.exterior.coords}
+
+
+def moved_to(geom, vertex, target):
+    """`geom` with `vertex` moved to `target`."""
+
+    def ring(coords):
+        return [target if _key(xy) == vertex else xy for xy in coords]
+
+    parts = [
+        Polygon(ring(p.exterior.coords), [ring(i.coords) for i in p.interiors])
+        for p in _parts(geom)
+    ]
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def plan_drag(conn):
+    """A vertex inside one community shared by two or more sectors, and where to drag it
+    (about 50 m) so that the land handed over touches no courtyard and nothing snaps:
+    (vertex, target, the sectors sharing it, the land handed over)."""
+    current = {code: g for code, (g, _) in sectors(conn).items()}
+    yards = shapely.union_all(
+        [
+            shape(json.loads(g))
+            for (g,) in conn.execute(
+                text("SELECT ST_AsGeoJSON(geom, 7) FROM courtyards WHERE valid_to IS NULL")
+            ).all()
+        ]
+    )
+    sharing = defaultdict(set)
+    for code, g in current.items():
+        for p in _parts(g):
+            for xy in p.exterior.coords:
+                sharing[_key(xy)].add(code)
+    outline = shapely.union_all(list(current.values())).boundary
+    metre = 1 / 111_320
+    for vertex, codes in sorted(sharing.items()):
+        if len(codes) < 2 or len({c[:12] for c in codes}) > 1:
+            continue
+        if outline.distance(Point(vertex)) < 1e-6:
+            continue
+        others = [
+            shapely.LineString([a, b])
+            for code, g in current.items()
+            for p in _parts(g)
+            for a, b in zip(p.exterior.coords[:-1], p.exterior.coords[1:], strict=True)
+            if _key(a) != vertex and _key(b) != vertex
+        ]
+        lines = shapely.union_all(others)
+        for angle in np.linspace(0, 2 * np.pi, 16, endpoint=False):
+            target = (
+                vertex[0] + 55 * metre / np.cos(np.radians(vertex[1])) * np.cos(angle),
+                vertex[1] + 55 * metre * np.sin(angle),
+            )
+            new = {c: moved_to(current[c], vertex, target) for c in codes}
+            if not all(g.is_valid for g in new.values()):
+                continue
+            if lines.distance(Point(target)) < 30 * metre:
+                continue
+            handed = shapely.union_all([current[c].symmetric_difference(new[c]) for c in codes])
+            if handed.buffer(6 * metre).intersects(yards) or handed.area < (300 * metre**2):
+                continue
+            return vertex, target, sorted(codes), handed
+    raise AssertionError("no vertex of the seeded district can be dragged without a courtyard")
+
+
+def place_households(conn, land, count: int) -> None:
+    """`count` households at random points well inside `land`, attached as the service
+    attaches (the lowest sector code covering the point)."""
+    rng = np.random.default_rng(11)
+    inner = land.buffer(-4 / 111_320)
+    minx, miny, maxx, maxy = inner.bounds
+    points = []
+    while len(points) < count:
+        p = Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
+        if inner.contains(p):
+            points.append(p)
+    for i, p in enumerate(points):
+        conn.execute(
+            text(
+                "INSERT INTO households (id, address, geom, sector_code, grid2_code, "
+                "community_code) "
+                "SELECT :id, '测试住户', g, s.code, left(s.code, 14), left(s.code, 12) "
+                "FROM (SELECT ST_SetSRID(ST_MakePoint(:x, :y), 4326) AS g) p "
+                "CROSS JOIN LATERAL (SELECT code FROM units WHERE level = 'sector' "
+                "AND valid_to IS NULL AND ST_Covers(geom, p.g) ORDER BY code LIMIT 1) s"
+            ),
+            {"id": f"EDITOR-TEST-{i}", "x": p.x, "y": p.y},
+        )
+
+
+def open_editor(editor_browser, code: str, viewport=DESKTOP):
+    page = sign_in(editor_browser, "planner", viewport)
+    page.goto(f"/maps/planner?code={code}")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#unit:not([hidden])")
+    return page
+
+
+def drag(page, vertex, target) -> None:
+    """Drag the vertex marker at `vertex` (lon, lat) to `target` with the mouse."""
+    page.evaluate(
+        "([lat, lng, z]) => gridEditor.map.setView([lat, lng], z, {animate: false})",
+        [vertex[1], vertex[0], ZOOM],
+    )
+    page.wait_for_timeout(300)
+
+    def pixel(lonlat):
+        return page.evaluate(
+            """([lat, lng]) => {
+                const p = gridEditor.map.latLngToContainerPoint([lat, lng]);
+                const r = gridEditor.map.getContainer().getBoundingClientRect();
+                return [r.left + p.x, r.top + p.y];
+            }""",
+            [lonlat[1], lonlat[0]],
+        )
+
+    start, end = pixel(vertex), pixel(target)
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, steps=8)
+    page.mouse.move(*end, steps=8)
+    page.mouse.up()
+
+
+def drawn(page) -> dict:
+    """The geometries the page will send: every sector the drag changed."""
+    return page.evaluate(
+        """() => Object.fromEntries(Object.keys(gridEditor.edited).map(
+            c => [c, gridEditor.layers[c].toGeoJSON(7).geometry]))"""
+    )
+
+
+def households_changing_sector(conn, new: dict) -> int:
+    """Households whose sector under the new layer (the current sectors, those drawn
+    replaced; on a shared edge the lowest code) differs from the one they carry."""
+    layer = {code: g for code, (g, _) in sectors(conn).items()}
+    layer.update({code: shape(g) for code, g in new.items()})
+    rows = conn.execute(text("SELECT sector_code, ST_X(geom), ST_Y(geom) FROM households")).all()
+    points = shapely.points([(r[1], r[2]) for r in rows])
+    now = np.array([r[0] for r in rows], dtype=object)
+    after = np.full(len(rows), None, dtype=object)
+    for code in sorted(layer):
+        inside = shapely.covers(layer[code], points) & (after == None)  # noqa: E711
+        after[inside] = code
+    return int((after != now).sum())
+
+
+def preview_households(page) -> int:
+    page.wait_for_selector("#preview[data-state='valid']", timeout=30_000)
+    counts = page.eval_on_selector_all(
+        "#moves tr[data-kind='households'] td[data-count]",
+        "cells => cells.map(c => Number(c.dataset.count))",
+    )
+    return sum(counts)
+
+
+def shoot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+
+def test_dragging_a_shared_vertex_previews_the_households_it_moves_then_applies(
+    editor_browser, fresh_engine
+):
+    with fresh_engine.begin() as conn:
+        vertex, target, codes, handed = plan_drag(conn)
+        place_households(conn, handed, PLACED)
+        before = sectors(conn)
+    code = codes[0]
+    page = open_editor(editor_browser, code)
+    assert page.text_content("#unit-code") == code
+    version = int(page.get_attribute("#unit-version", "data-version"))
+    assert version == before[code][1]
+
+    drag(page, vertex, target)
+    shown = preview_households(page)
+    new = drawn(page)
+    assert set(new) == set(codes)  # the shared vertex moved in every sector that has it
+    added = keys(shape(new[code])) - keys(before[code][0])
+    assert len(added) == 1  # the vertex dragged, where it was dropped
+    for c in codes:  # ... is where every sector that shared it now has it
+        assert vertex not in keys(shape(new[c])) and added <= keys(shape(new[c]))
+    with fresh_engine.begin() as conn:
+        expected = households_changing_sector(conn, new)
+    assert expected >= PLACED - 1  # the drag handed over the land the households are on
+    assert shown == expected
+    assert page.get_attribute("#preview", "data-households-moved") == str(expected)
+    assert page.locator("#load-sectors tbody tr").count() >= 2
+    shoot(page, "editor_preview")
+
+    page.click("#apply")  # no reason yet
+    assert page.text_content("#message-text") == message("editor.reason_missing")
+    page.fill("#reason", "道路改线 <b>测试</b>")
+    page.click("#apply")
+    page.wait_for_selector("body[data-applied]", timeout=30_000)
+    assert "#" in page.text_content("#message-text")
+
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#unit:not([hidden])")
+    assert int(page.get_attribute("#unit-version", "data-version")) == version + 1
+    page.click("#history-box > summary")
+    page.wait_for_selector("#history li[data-version]")
+    first = page.locator("#history li").first
+    assert "道路改线 <b>测试</b>" in first.text_content()  # printed as text
+    assert first.locator("b").count() == 0
+    with fresh_engine.begin() as conn:
+        after = sectors(conn)
+    assert all(after[c][1] == before[c][1] + 1 for c in codes)
+    shoot(page, "editor_desktop")
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(300)
+    shoot(page, "editor_phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_a_page_whose_sector_another_planner_changed_gets_the_conflict_message(
+    editor_browser, fresh_engine
+):
+    with fresh_engine.begin() as conn:
+        vertex, target, codes, _ = plan_drag(conn)
+    first = open_editor(editor_browser, codes[0])
+    second = open_editor(editor_browser, codes[0])
+
+    drag(first, vertex, target)
+    first.wait_for_selector("#preview[data-state='valid']", timeout=30_000)
+    first.fill("#reason", "第一位规划员")
+    first.click("#apply")
+    first.wait_for_selector("body[data-applied]", timeout=30_000)
+
+    drag(second, vertex, target)
+    second.wait_for_selector("#preview[data-state='conflict']", timeout=30_000)
+    assert second.is_visible("#message.conflict")
+    units = second.text_content("#message-text")
+    assert units == message("editor.conflict", units=", ".join(sorted(drawn(second))))
+    assert second.is_visible("#reload")
+    shoot(second, "editor_conflict")
+    second.click("#reload")
+    second.wait_for_selector("#message", state="hidden")
+    with fresh_engine.begin() as conn:
+        now = sectors(conn)[codes[0]][1]
+    assert int(second.get_attribute("#unit-version", "data-version")) == now
+
+
+@pytest.mark.parametrize("role", ["patrol", "grid_worker", "official"])
+def test_only_planners_and_admins_open_the_editor(client, role):
+    page = client.get("/maps/planner", headers={**auth(role), "Accept": "text/html"})
+    assert page.status_code == 403
+
+
+@pytest.mark.parametrize("role", ["planner", "admin"])
+def test_the_editor_page_loads_only_vendored_assets(client, role):
+    page = client.get("/maps/planner", headers={**auth(role), "Accept": "text/html"})
+    assert page.status_code == 200
+    assert "leaflet-geoman.min.js" in page.text
+    assert "http://" not in page.text and "https://" not in page.text
