@@ -35,6 +35,7 @@ ZOOM = 17
 #: households the test places in the land the drag hands over (all seeded households
 #: lie in courtyards, and a courtyard may not be split, so a small drag moves none)
 PLACED = 6
+ROLLBACK = message("editor.history_rollback")
 
 
 @pytest.fixture
@@ -317,6 +318,38 @@ def test_dragging_a_shared_vertex_previews_the_households_it_moves_then_applies(
     page.wait_for_timeout(300)
     shoot(page, "editor_phone")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.set_viewport_size(DESKTOP)
+
+    # the grid as it was: the slider's first stop is the initial load, read only
+    page.click("#asof-box > summary")
+    page.evaluate(
+        """() => { const s = document.getElementById('asof'); s.value = '0';
+                   s.dispatchEvent(new Event('change')); }"""
+    )
+    page.wait_for_selector("#asof-banner:not([hidden])")
+    assert page.is_hidden("#unit")
+    then = shape(page.evaluate(f"gridEditor.layers['{code}'].toGeoJSON(7).geometry"))
+    assert then.equals_exact(before[code][0], 1e-7)
+    page.click("#asof-back")
+    page.wait_for_selector("#unit:not([hidden])")
+
+    # roll back to version 1 from the history
+    applied = page.get_attribute("body", "data-applied")
+    page.click(f"#history li[data-version='{version}'] button:has-text('{ROLLBACK}')")
+    page.wait_for_selector("#preview[data-state='valid']", timeout=30_000)
+    assert preview_households(page) == expected  # the same households go back
+    page.fill("#reason", "撤销测试调整")
+    page.click("#apply")
+    page.wait_for_function(
+        "(before) => document.body.dataset.applied && document.body.dataset.applied !== before",
+        arg=applied,
+        timeout=30_000,
+    )
+    assert int(page.get_attribute("#unit-version", "data-version")) == version + 2
+    with fresh_engine.begin() as conn:
+        restored = sectors(conn)[code]
+    assert restored[0].symmetric_difference(before[code][0]).area < 1e-10  # < ~1 m²
+    assert page.problems == []
 
 
 def test_a_page_whose_sector_another_planner_changed_gets_the_conflict_message(
@@ -359,3 +392,27 @@ def test_the_editor_page_loads_only_vendored_assets(client, role):
     assert page.status_code == 200
     assert "leaflet-geoman.min.js" in page.text
     assert "http://" not in page.text and "https://" not in page.text
+
+
+def test_merging_a_neighbour_previews_all_its_households_moving_in(editor_browser, fresh_engine):
+    with fresh_engine.begin() as conn:
+        _, _, codes, _ = plan_drag(conn)
+        households = conn.execute(
+            text("SELECT count(*) FROM households WHERE sector_code = :c"), {"c": codes[1]}
+        ).scalar_one()
+    page = open_editor(editor_browser, codes[0])
+    page.click("#tools > summary")
+    assert codes[1] in page.eval_on_selector_all(
+        "#merge-with option", "options => options.map(o => o.value)"
+    )
+    page.select_option("#merge-with", codes[1])
+    page.wait_for_selector("#preview:is([data-state='valid'], [data-state='invalid'])")
+    if page.get_attribute("#preview", "data-state") == "valid":
+        assert preview_households(page) == households
+    else:  # refused: each problem is listed and drawn on the map
+        assert (
+            page.locator("#problems li").count()
+            == page.evaluate("gridEditor.report.problems.length")
+            > 0
+        )
+    assert page.problems == []

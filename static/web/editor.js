@@ -640,10 +640,13 @@
     });
   }
 
-  function label(code) {
-    if (!code) return "–";
-    var f = state.sectors[code] || state.grid2s[code];
-    return f ? nameOf(f.properties) + " (" + code + ")" : code;
+  function unitCell(code) {
+    // a unit's name over its code (a new unit, not loaded yet, by its code alone)
+    var td = el("td");
+    var f = code && (state.sectors[code] || state.grid2s[code]);
+    if (f) td.appendChild(el("div", nameOf(f.properties)));
+    td.appendChild(el("div", code || "–", "code muted"));
+    return td;
   }
 
   function showMoves(report) {
@@ -661,9 +664,9 @@
         any = true;
         var tr = el("tr");
         tr.dataset.kind = kind;
-        tr.appendChild(el("td", msg("editor.kind." + kind)));
-        tr.appendChild(el("td", label(f.from)));
-        tr.appendChild(el("td", label(f.to)));
+        tr.appendChild(el("td", msg("editor.kind." + kind), "kind"));
+        tr.appendChild(unitCell(f.from));
+        tr.appendChild(unitCell(f.to));
         var count = el("td", number(f.count), "num");
         count.dataset.count = f.count;
         tr.appendChild(count);
