@@ -237,7 +237,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "editor.history_current": ("现行", "current"),
     "editor.history_show": ("在地图上显示", "Show on the map"),
     "editor.history_rollback": ("恢复为此版本", "Restore this version"),
-    "editor.history_by": ("{who}：{reason}", "{who}: {reason}"),
+    "editor.history_by": ("{who}，原因：{reason}", "{who}: {reason}"),
     "editor.asof": ("历史图层", "The grid as it was"),
     "editor.asof_now": ("现在", "now"),
     "editor.asof_viewing": (

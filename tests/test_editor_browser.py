@@ -388,10 +388,16 @@ def test_only_planners_and_admins_open_the_editor(client, role):
 
 @pytest.mark.parametrize("role", ["planner", "admin"])
 def test_the_editor_page_loads_only_vendored_assets(client, role):
+    client.cookies.clear()  # no language chosen yet
     page = client.get("/maps/planner", headers={**auth(role), "Accept": "text/html"})
     assert page.status_code == 200
     assert "leaflet-geoman.min.js" in page.text
     assert "http://" not in page.text and "https://" not in page.text
+    assert f"<h1>{message('editor')}</h1>" in page.text  # Chinese by default
+    english = client.get("/maps/planner?lang=en", headers={**auth(role), "Accept": "text/html"})
+    assert f"<h1>{message('editor', 'en')}</h1>" in english.text
+    assert '"lang": "en"' in english.text  # the script's labels are English too
+    client.cookies.clear()
 
 
 def test_merging_a_neighbour_previews_all_its_households_moving_in(editor_browser, fresh_engine):

@@ -738,6 +738,10 @@
     state.conflict = true;
     $("apply-box").hidden = true;
     $("preview").dataset.state = "conflict";
+    $("preview-status").className = "small invalid";
+    $("preview-status").textContent = "";
+    resultLayer.clearLayers();
+    $("moves-box").hidden = $("load-box").hidden = $("problems-box").hidden = true;
     showMessage(msg("editor.conflict", { units: units.join(", ") }), "conflict");
     $("reload").hidden = false;
   }
