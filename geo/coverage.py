@@ -68,6 +68,20 @@ METRICS: list[tuple[str, str, str]] = [
     ("median_hours_to_close", "办结时长中位数(小时)", "median hours to close"),
 ]
 LABELS = {key: (zh, en) for key, zh, en in METRICS}
+#: the metrics a reader looks at first (the table's default columns, the map's popups)
+KEY_METRICS = (
+    "households",
+    "residents",
+    "shops",
+    "grid_workers",
+    "households_per_worker",
+    "stationed_officers",
+    "party_branches",
+    "incidents",
+    "incidents_open",
+    "incidents_overdue",
+    "closed_in_time_pct",
+)
 
 #: flag key → (中文, English, the metric it reads)
 FLAGS = {

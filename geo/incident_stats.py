@@ -174,13 +174,7 @@ def incident_figures(
             .mappings()
             .all()
         )
-    if all_sensitive:
-        visible, extra = "TRUE", {}
-    elif principal.scope_codes:
-        mine, extra = own_cases(principal)
-        visible = f"(i.category NOT IN ({_SENSITIVE}) OR {mine})"
-    else:
-        visible, extra = f"i.category NOT IN ({_SENSITIVE})", {}
+    visible, extra = _visible_incidents(principal)
     open_now = (
         conn.execute(
             text(f"""
@@ -228,13 +222,7 @@ def incident_figures_as_of(
     from geo.attach import AS_OF, codes_sql
 
     start, end = period_bounds(since_day, until_day)
-    if principal.can(Permission.SENSITIVE_INCIDENTS):
-        visible, extra = "TRUE", {}
-    elif principal.scope_codes:
-        mine, extra = own_cases(principal)
-        visible = f"(i.category NOT IN ({_SENSITIVE}) OR {mine})"
-    else:
-        visible, extra = f"i.category NOT IN ({_SENSITIVE})", {}
+    visible, extra = _visible_incidents(principal)
     points = (
         f"(SELECT i.id, i.geom FROM incidents i WHERE i.observed_at >= :start "
         f"AND i.observed_at < :end AND {visible})"
@@ -270,6 +258,17 @@ def incident_figures_as_of(
         else:
             entry["by_category"][row["category"]] = figures
     return out
+
+
+def _visible_incidents(principal: Principal) -> tuple[str, dict]:
+    """The SQL condition on incidents `i` the caller may count (key-population cases only
+    for those allowed them, or a grid worker's own), with its bound parameters."""
+    if principal.can(Permission.SENSITIVE_INCIDENTS):
+        return "TRUE", {}
+    if principal.scope_codes:
+        mine, extra = own_cases(principal)
+        return f"(i.category NOT IN ({_SENSITIVE}) OR {mine})", extra
+    return f"i.category NOT IN ({_SENSITIVE})", {}
 
 
 def _figures(acc: dict) -> dict:

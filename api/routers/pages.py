@@ -54,22 +54,6 @@ HOME_LINKS = (
     PageLink("planning", "editor", "/maps/planner", frozenset({Permission.EDIT_BOUNDARIES})),
 )
 
-#: the coverage metrics the table shows at first; the others appear with "show every metric"
-KEY_METRICS = frozenset(
-    {
-        "households",
-        "residents",
-        "shops",
-        "grid_workers",
-        "households_per_worker",
-        "stationed_officers",
-        "party_branches",
-        "incidents",
-        "incidents_open",
-        "incidents_overdue",
-        "closed_in_time_pct",
-    }
-)
 #: columns the table shows in their own way (the unit's name and code)
 _IDENTITY = frozenset({"code", "name_zh", "name_en", "parent_code"})
 
@@ -119,7 +103,7 @@ def coverage_page(
 ) -> HTMLResponse:
     report = cov.coverage(conn, principal, level)
     columns = [
-        {"key": key, "extra": key not in KEY_METRICS}
+        {"key": key, "extra": key not in cov.KEY_METRICS}
         for key, _zh, _en in cov.METRICS
         if key not in _IDENTITY
     ]

@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 
 from geo.access import Principal
-from geo.coverage import FLAGS, LABELS, METRICS, coverage
+from geo.coverage import FLAGS, KEY_METRICS, LABELS, METRICS, coverage
 from geo.errors import InvalidInput
 from geo.maps.cache import CachedPage, cached_page
 from geo.maps.datum import shift_geometries
@@ -39,19 +39,9 @@ PALETTE = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
 NO_VALUE = "#c8ccd0"
 #: what a popup shows of the unit's row
 POPUP_METRICS = [
-    "households",
-    "residents",
-    "shops",
-    "grid_workers",
-    "households_per_worker",
-    "stationed_officers",
-    "party_branches",
+    *KEY_METRICS,
     "property_companies",
     "red_property_companies",
-    "incidents",
-    "incidents_open",
-    "incidents_overdue",
-    "closed_in_time_pct",
     "median_hours_to_close",
 ]
 
