@@ -422,3 +422,55 @@ def test_merging_a_neighbour_previews_all_its_households_moving_in(editor_browse
             > 0
         )
     assert page.problems == []
+
+
+def test_a_split_line_drawn_on_the_map_is_previewed_with_its_problems_on_the_map(
+    editor_browser, fresh_engine
+):
+    with fresh_engine.begin() as conn:
+        _, _, codes, _ = plan_drag(conn)
+        geom = sectors(conn)[codes[0]][0]
+    minx, miny, maxx, maxy = geom.bounds
+    pad = (maxx - minx) * 0.15
+    for share in (0.5, 0.4, 0.6, 0.3, 0.7):  # a line across the sector that crosses it once
+        y = miny + (maxy - miny) * share
+        line = shapely.LineString([(minx - pad, y), (maxx + pad, y)])
+        if line.intersection(geom).geom_type == "LineString":
+            break
+    page = open_editor(editor_browser, codes[0])
+    page.evaluate(
+        "([s, w, n, e]) => gridEditor.map.fitBounds([[s, w], [n, e]], {animate: false})",
+        [miny, minx - pad, maxy, maxx + pad],
+    )
+    page.click("#tools > summary")
+    page.fill("#split-name", "新片区<i>")
+    page.click("#split-draw")
+    ends = [
+        page.evaluate(
+            """([lat, lng]) => {
+                const p = gridEditor.map.latLngToContainerPoint([lat, lng]);
+                const r = gridEditor.map.getContainer().getBoundingClientRect();
+                return [r.left + p.x, r.top + p.y];
+            }""",
+            [y, x],
+        )
+        for x, y in line.coords
+    ]
+    page.mouse.click(*ends[0])
+    page.mouse.click(*ends[1])
+    page.mouse.click(*ends[1])  # clicking the last point finishes the line
+    page.wait_for_selector("#preview:is([data-state='valid'], [data-state='invalid'])")
+    report = page.evaluate("gridEditor.report")
+    assert page.text_content("#unit-code") == codes[0]  # the clicks drew, not selected
+    pending = page.evaluate("gridEditor.pending")
+    assert (pending["kind"], pending["code"], pending["name"]) == ("split", codes[0], "新片区<i>")
+    assert len(pending["line"]["coordinates"]) == 2
+    assert report["kind"] == "split" if report["valid"] else report["problems"]
+    drawn_problems = page.evaluate("gridEditor.problemShapes")
+    assert drawn_problems == sum(1 for p in report["problems"] if p.get("where"))
+    assert page.locator("#problems li").count() == len(report["problems"])
+    if report["valid"]:  # the new sector is among the units the split writes
+        created = [u for u in report["units"] if u["action"] == "created"]
+        assert created and page.is_visible("#apply")
+    assert page.problems == []
+    shoot(page, "editor_split")

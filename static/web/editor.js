@@ -195,7 +195,9 @@
       } : sectorStyle(f.id));
       var label = el("span", nameOf(f.properties));
       layer.bindTooltip(label, { sticky: true, className: "sector-label" });
-      layer.on("click", function () { if (!state.readOnly) select(f.id); });
+      layer.on("click", function () {
+        if (!state.readOnly && !state.drawing) select(f.id);  // a click while drawing draws
+      });
       sectorLayer.addLayer(layer);
       state.layers[f.id] = layer;
     });
@@ -461,12 +463,15 @@
     if (!state.selected || state.readOnly) return;
     if (editedCodes().length) discard();
     state.layers[state.selected].pm.disable();
+    state.drawing = state.selected;
     map.pm.enableDraw("Line", { snappable: true, finishOn: null });
   });
+  map.on("pm:drawend", function () { state.drawing = null; });
   map.on("pm:create", function (e) {
     var line = e.layer.toGeoJSON(7).geometry;
     map.removeLayer(e.layer);
     map.pm.disableDraw();
+    state.drawing = null;
     if (state.selected) {
       state.layers[state.selected].pm.enable({ allowSelfIntersection: false, snappable: true });
       startTool({ kind: "split", code: state.selected, line: line, name: $("split-name").value.trim() });
@@ -582,6 +587,7 @@
     problemLayer.clearLayers();
     var problems = report.problems || [];
     showProblems(problems);
+    state.problemShapes = problemLayer.getLayers().length;
     if (report.map && report.map.after) {
       L.geoJSON(report.map.after, {
         pmIgnore: true, interactive: false,
