@@ -39,17 +39,34 @@ POINT_TABLES = ("households", "businesses", "resources", "incidents")
 #: what `codes_sql` selects for every point, besides its id
 CODE_COLUMNS = ("courtyard_code", "sector_code", "grid2_code", "community_code")
 
-#: the edge rule: among the current units of `level` covering a point, the lowest code
+#: the edge rule: among the units of `level` covering a point, the lowest code
 _LOWEST_SECTOR = """
     SELECT p.id, min(u.code COLLATE "C") AS code
-    FROM units u JOIN {points} p ON ST_Covers(u.geom, p.geom)
-    WHERE u.valid_to IS NULL AND u.level = 'sector'
+    FROM {units} u JOIN {points} p ON ST_Covers(u.geom, p.geom)
+    WHERE {current} AND u.level = 'sector'
     GROUP BY p.id"""
 _LOWEST_COURTYARD = """
     SELECT p.id, min(u.code COLLATE "C") AS code
-    FROM courtyards u JOIN {points} p ON ST_Covers(u.geom, p.geom)
-    WHERE u.valid_to IS NULL
+    FROM {courtyards} u JOIN {points} p ON ST_Covers(u.geom, p.geom)
+    WHERE {current}
     GROUP BY p.id"""
+#: the units and courtyards valid at :at (versions written by boundary planning)
+AS_OF = {
+    "units": "units_as_of(CAST(:at AS timestamptz))",
+    "courtyards": "courtyards_as_of(CAST(:at AS timestamptz))",
+}
+
+
+#: the advisory lock of the boundaries: boundary changes hold it exclusively, writers that
+#: attach points hold it shared (geo.planning takes the exclusive side)
+BOUNDARY_LOCK = 0x67726964  # "grid"
+
+
+def hold_boundaries(conn: Connection) -> None:
+    """Shared boundary lock until the transaction ends, for writers that attach points
+    (imports, incident intake): they wait while a boundary change commits, and a change
+    waits for them, so no point is attached against boundaries being replaced."""
+    conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": BOUNDARY_LOCK})
 
 
 def without_jit(conn: Connection) -> None:
@@ -58,32 +75,47 @@ def without_jit(conn: Connection) -> None:
     conn.execute(text("SET LOCAL jit = off"))
 
 
-def codes_sql(points: str, courtyards: bool = True) -> str:
+def codes_sql(points: str, courtyards: bool = True, as_of: bool = False) -> str:
     """SQL selecting, for every row of `points` (a table name or a parenthesised subquery
     with columns `id` and `geom`, SRID 4326): `id`, `courtyard_code`, `sector_code`,
     `grid2_code`, `community_code` and `outside_m`, the distance in metres (EPSG:4542) to
     the sub-district for a point outside it, else NULL. A point with no sector is outside
-    the sub-district, or (outside_m NULL) in a gap of the sector layer."""
+    the sub-district, or (outside_m NULL) in a gap of the sector layer. With `as_of`, the
+    boundaries are those valid at the bound parameter `:at` instead of the current ones."""
+
+    def source(table: str, alias: str) -> tuple[str, str]:
+        if as_of:
+            return AS_OF[table], "TRUE"
+        return table, f"{alias}.valid_to IS NULL"
+
+    units, current = source("units", "u")
+    yards, yard_current = source("courtyards", "u")
+    sector = _LOWEST_SECTOR.format(points=points, units=units, current=current)
     courtyard = (
-        f"LEFT JOIN ({_LOWEST_COURTYARD.format(points=points)}) yard ON yard.id = p.id"
+        "LEFT JOIN ("
+        + _LOWEST_COURTYARD.format(points=points, courtyards=yards, current=yard_current)
+        + ") yard ON yard.id = p.id"
         if courtyards
         else "LEFT JOIN (SELECT NULL::text AS code) yard ON FALSE"
     )
+    s_units, s_current = source("units", "s")
+    g_units, g_current = source("units", "g")
+    d_units, d_current = source("units", "d")
     return f"""
         SELECT p.id, yard.code AS courtyard_code, sec.code AS sector_code,
                s.parent_code AS grid2_code, g.parent_code AS community_code,
                CASE WHEN sec.code IS NULL THEN (
                    SELECT ST_Distance(ST_Transform(d.geom, {METRIC_SRID}),
                                       ST_Transform(p.geom, {METRIC_SRID}))
-                   FROM units d
-                   WHERE d.valid_to IS NULL AND d.level = 'district'
+                   FROM {d_units} d
+                   WHERE {d_current} AND d.level = 'district'
                      AND NOT ST_Covers(d.geom, p.geom)
                ) END AS outside_m
         FROM {points} p
-        LEFT JOIN ({_LOWEST_SECTOR.format(points=points)}) sec ON sec.id = p.id
+        LEFT JOIN ({sector}) sec ON sec.id = p.id
         {courtyard}
-        LEFT JOIN units s ON s.code = sec.code AND s.valid_to IS NULL
-        LEFT JOIN units g ON g.code = s.parent_code AND g.valid_to IS NULL
+        LEFT JOIN {s_units} s ON s.code = sec.code AND {s_current}
+        LEFT JOIN {g_units} g ON g.code = s.parent_code AND {g_current}
     """
 
 

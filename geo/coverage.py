@@ -21,8 +21,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access import Principal
+from geo.attach import AS_OF, codes_sql
 from geo.errors import InvalidInput
-from geo.incident_stats import BEIJING, empty_figures, incident_figures
+from geo.incident_stats import BEIJING, empty_figures, incident_figures, incident_figures_as_of
 from geo.settings import get_settings
 
 LEVELS = ("sector", "grid2", "community")
@@ -94,9 +95,47 @@ class CoverageReport:
     until: date
     thresholds: dict[str, float]
     rows: list[dict] = field(default_factory=list)
+    #: the boundaries' moment, or None for the current boundaries
+    as_of: datetime | None = None
 
 
 SQL_DIR = Path(__file__).parent / "sql"
+_AS_OF_UNITS = AS_OF["units"]
+_AS_OF_YARDS = AS_OF["courtyards"]
+
+
+def _attached(points: str, columns: str) -> str:
+    """`columns` of `points` with the sector they lie in on the boundaries valid at :at."""
+    hit = codes_sql(points, courtyards=False, as_of=True)
+    return f"(SELECT {columns}, hit.sector_code FROM {points} t JOIN ({hit}) hit ON hit.id = t.id)"
+
+
+def sources(as_of: bool) -> dict[str, str]:
+    """What coverage_units.sql reads: the current rows, whose points carry their stored
+    codes; or the units and courtyards valid at :at, with every point attached to them by
+    the same edge rule (slower: each point is located again)."""
+    if not as_of:
+        return {
+            "units": "(SELECT * FROM units WHERE valid_to IS NULL)",
+            "courtyards": "(SELECT * FROM courtyards WHERE valid_to IS NULL)",
+            "households": "households",
+            "businesses": "businesses",
+            "resources": "resources",
+        }
+    yards = f"(SELECT id, kind, property_company_id, geom FROM {_AS_OF_YARDS})"
+    surfaces = f"(SELECT id, ST_PointOnSurface(geom) AS geom FROM {_AS_OF_YARDS})"
+    return {
+        "units": _AS_OF_UNITS,
+        "courtyards": f"(SELECT y.kind, y.property_company_id, hit.sector_code FROM {yards} y "
+        f"JOIN ({codes_sql(surfaces, courtyards=False, as_of=True)}) hit "
+        f"ON hit.id = y.id)",
+        "households": _attached("households", "t.id"),
+        "businesses": _attached("businesses", "t.kind"),
+        "resources": f"(SELECT r.id, r.kind, r.subtype, r.branch_type, r.serves_code, "
+        f"r.has_party_org, a.sector_code FROM resources r LEFT JOIN "
+        f"{_attached('(SELECT * FROM resources WHERE geom IS NOT NULL)', 't.id')} a "
+        f"ON a.id = r.id)",
+    }
 
 
 def _sql(name: str) -> str:
@@ -129,9 +168,12 @@ def coverage(
     since: date | datetime | None = None,
     until: date | datetime | None = None,
     now: datetime | None = None,
+    as_of: datetime | None = None,
 ) -> CoverageReport:
-    """One row per current unit at `level`, with the incidents observed on the Beijing-time
-    days from `since` to `until`, both included (default: the 365 days to today)."""
+    """One row per unit at `level`, with the incidents observed on the Beijing-time days
+    from `since` to `until`, both included (default: the 365 days to today). The units are
+    the current ones, or with `as_of` those valid then, every point located in them again
+    (statistics of a past period on the boundaries valid then)."""
     if level not in LEVELS:
         raise InvalidInput(f"unknown level {level!r}; one of: {', '.join(LEVELS)}")
     settings = get_settings()
@@ -141,10 +183,13 @@ def coverage(
         "households_per_worker": settings.households_per_worker_target,
         "incidents_overdue": settings.overdue_cases_limit,
     }
-    rows = [
-        dict(r) for r in conn.execute(text(_sql("coverage_units.sql")), {"level": level}).mappings()
-    ]
-    by_unit = incident_figures(conn, principal, level, since, until, now)
+    sql = _sql("coverage_units.sql").format(**sources(as_of is not None))
+    params = {"level": level} if as_of is None else {"level": level, "at": as_of}
+    rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    if as_of is None:
+        by_unit = incident_figures(conn, principal, level, since, until, now)
+    else:
+        by_unit = incident_figures_as_of(conn, principal, level, since, until, now, as_of)
     for row in rows:
         entry = by_unit.get(row["code"], {"total": None, "by_category": {}})
         row.update(entry["total"] or empty_figures())
@@ -154,7 +199,7 @@ def coverage(
         row["households_per_worker_target"] = settings.households_per_worker_target
         row["area_km2"] = round(row["area_km2"], 4)
         row["flags"] = _flags(row, thresholds)
-    return CoverageReport(level, since, until, thresholds, rows)
+    return CoverageReport(level, since, until, thresholds, rows, as_of)
 
 
 def _flags(row: dict, thresholds: dict) -> list[dict]:
@@ -279,9 +324,12 @@ def export(conn: Connection, report: CoverageReport, fmt: str) -> bytes:
     )
     if fmt == "gpkg":
         geoms = gpd.read_postgis(
-            text("SELECT code, geom FROM units WHERE valid_to IS NULL AND level = :level"),
+            text(
+                f"SELECT code, geom FROM {sources(report.as_of is not None)['units']} u "
+                "WHERE level = :level"
+            ),
             conn,
-            params={"level": report.level},
+            params={"level": report.level, "at": report.as_of},
             geom_col="geom",
         )
         gdf = gpd.GeoDataFrame(frame.merge(geoms, on="code"), geometry="geom", crs=4326)

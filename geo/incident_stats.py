@@ -36,13 +36,19 @@ COUNTS = (
     "incidents_closed_in_time",
 )
 
-_SECTOR_MAP = """
+
+def sector_map_sql(units: str = "(SELECT * FROM units WHERE valid_to IS NULL)") -> str:
+    """Each sector of `units` (a FROM item) with the unit it rolls up to at the bound level."""
+    return f"""
     SELECT s.code AS sector_code,
            CASE CAST(:level AS text) WHEN 'sector' THEN s.code WHEN 'grid2' THEN g.code
                 ELSE g.parent_code END AS unit_code
-    FROM units s JOIN units g ON g.code = s.parent_code AND g.valid_to IS NULL
-    WHERE s.level = 'sector' AND s.valid_to IS NULL
+    FROM {units} s JOIN {units} g ON g.code = s.parent_code
+    WHERE s.level = 'sector'
 """
+
+
+_SECTOR_MAP = sector_map_sql()
 _SENSITIVE = "SELECT code FROM incident_categories WHERE sensitive"
 _SUMS = ", ".join(f"sum({c}) AS {c}" for c in HIST)
 _COLUMNS = ", ".join(HIST)
@@ -204,6 +210,65 @@ def incident_figures(
             entry["total"] = figures
         else:
             entry["by_category"][category] = figures
+    return out
+
+
+def incident_figures_as_of(
+    conn: Connection,
+    principal: Principal,
+    level: str,
+    since_day: date,
+    until_day: date,
+    now: datetime,
+    at: datetime,
+) -> dict[str, dict]:
+    """`incident_figures` on the boundaries valid at `at`: the incidents of the period are
+    located again in the units of then and counted from the raw rows (an exact median; the
+    rollups hold only the current attachment)."""
+    from geo.attach import AS_OF, codes_sql
+
+    start, end = period_bounds(since_day, until_day)
+    if principal.can(Permission.SENSITIVE_INCIDENTS):
+        visible, extra = "TRUE", {}
+    elif principal.scope_codes:
+        mine, extra = own_cases(principal)
+        visible = f"(i.category NOT IN ({_SENSITIVE}) OR {mine})"
+    else:
+        visible, extra = f"i.category NOT IN ({_SENSITIVE})", {}
+    points = (
+        f"(SELECT i.id, i.geom FROM incidents i WHERE i.observed_at >= :start "
+        f"AND i.observed_at < :end AND {visible})"
+    )
+    sector_map = sector_map_sql(AS_OF["units"])
+    rows = conn.execute(
+        text(f"""
+        SELECT m.unit_code, i.category, count(*) AS incidents,
+               count(*) FILTER (WHERE i.status NOT IN ('verified', 'rejected', 'duplicate'))
+                   AS incidents_open,
+               count(*) FILTER (WHERE i.status NOT IN ('verified', 'rejected', 'duplicate')
+                                AND i.due_at < :now) AS incidents_overdue,
+               count(*) FILTER (WHERE i.status = 'verified') AS incidents_closed,
+               count(*) FILTER (WHERE i.status = 'verified' AND i.closed_at <= i.due_at)
+                   AS incidents_closed_in_time,
+               percentile_cont(0.5) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM i.closed_at - i.reported_at) / 3600.0)
+                   FILTER (WHERE i.status = 'verified') AS median_hours_to_close
+        FROM ({codes_sql(points, courtyards=False, as_of=True)}) hit
+        JOIN incidents i ON i.id = hit.id
+        JOIN ({sector_map}) m ON m.sector_code = hit.sector_code
+        GROUP BY GROUPING SETS ((m.unit_code, i.category), (m.unit_code))"""),
+        {"level": level, "start": start, "end": end, "now": now, "at": at, **extra},
+    ).mappings()
+    out: dict[str, dict] = {}
+    for row in rows:
+        entry = out.setdefault(row["unit_code"], {"total": None, "by_category": {}})
+        figures = _figures(row)
+        median = row["median_hours_to_close"]
+        figures["median_hours_to_close"] = round(float(median), 2) if median is not None else None
+        if row["category"] is None:
+            entry["total"] = figures
+        else:
+            entry["by_category"][row["category"]] = figures
     return out
 
 

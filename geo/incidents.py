@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from geo import audit, caseflow, coords
 from geo.access import Principal, incident_visibility
-from geo.attach import locate_point
+from geo.attach import hold_boundaries, locate_point
 from geo.categories import category_row
 from geo.errors import InvalidInput, NotFound, SetupError
 from geo.privacy import mask_records
@@ -116,6 +116,7 @@ def report_incident(
         if earlier is not None:
             return earlier, True
     category = category_row(conn, report.category)
+    hold_boundaries(conn)
     place = locate_point(conn, lon, lat)
     if not place.inside:
         raise _outside(conn, lon, lat, place.outside_m)

@@ -20,7 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access import Permission, Principal, incident_visibility
-from geo.errors import BadQuery, NotFound
+from geo.errors import BadQuery, InvalidInput, NotFound
+from geo.listing import ENTITIES, parse_bbox
 from geo.privacy import sql_masked
 
 CONFORMANCE = [
@@ -146,7 +147,7 @@ COLLECTIONS: dict[str, Collection] = {
             "Businesses",
             "Shops, enterprises and public institutions.",
             "businesses",
-            ("name_zh", "name_en", "kind", "category", "address", *_ATTACHED),
+            (*ENTITIES["businesses"].properties, *_ATTACHED),
             Permission.READ_PLACES,
             filters={"kind": "kind", "category": "category", **_ATTACHED},
         ),
@@ -157,18 +158,7 @@ COLLECTIONS: dict[str, Collection] = {
             "Grid workers, officers, party organisations and members, co-building units, "
             "property companies; people's names and phones masked but for admins.",
             "resources",
-            (
-                "kind",
-                "subtype",
-                "branch_type",
-                "name_zh",
-                "name_en",
-                "parent_id",
-                "serves_code",
-                "has_party_org",
-                "phone",
-                *_ATTACHED,
-            ),
+            (*ENTITIES["resources"].properties, *_ATTACHED),
             Permission.READ_PLACES,
             where="t.geom IS NOT NULL",
             filters={
@@ -186,17 +176,7 @@ COLLECTIONS: dict[str, Collection] = {
             "Reported incidents and their state; key-population cases only for those who "
             "may see them.",
             "incidents",
-            (
-                "category",
-                "status",
-                "description",
-                "observed_at",
-                "reported_at",
-                "reporter_contact",
-                "due_at",
-                "closed_at",
-                *_ATTACHED,
-            ),
+            (*ENTITIES["incidents"].properties, *_ATTACHED),
             Permission.READ_INCIDENTS,
             filters={"category": "category", "status": "status", **_ATTACHED},
             temporal="observed_at",
@@ -281,12 +261,9 @@ def parse_query(c: Collection, params: dict[str, str]) -> ItemsQuery:
         raise BadQuery("limit must be at least 1 and offset at least 0")
     if "bbox" in params:
         try:
-            parts = [float(v) for v in params["bbox"].split(",")]
-        except ValueError:
-            raise BadQuery("bbox must be four numbers: minlon,minlat,maxlon,maxlat") from None
-        if len(parts) != 4 or parts[0] > parts[2] or parts[1] > parts[3]:
-            raise BadQuery("bbox must be minlon,minlat,maxlon,maxlat (WGS 84)")
-        q.bbox = tuple(parts)
+            q.bbox = parse_bbox(params["bbox"])
+        except InvalidInput as exc:
+            raise BadQuery(exc.detail) from None
     q.datetime = params.get("datetime")
     return q
 

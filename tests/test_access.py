@@ -45,6 +45,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/maps/incidents/weekly"): ALL,
     ("GET", "/maps/hotspots"): ALL,
     ("GET", "/api/hotspots"): ALL,
+    ("GET", "/maps/coverage"): {"admin", "planner", "grid_worker", "official"},
     ("GET", "/api/boundaries"): ALL,
     ("GET", "/api/boundaries/changes"): ALL,
     ("GET", "/api/boundaries/changes/{change_id}"): ALL,

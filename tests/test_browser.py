@@ -143,14 +143,19 @@ def test_the_filter_controls_reload_the_map_with_their_parameters(visit, service
             "/maps/incidents/weekly",
             "() => window.gmMap && document.querySelector('.timecontrol-play')",
         ),
+        (
+            "/maps/coverage?level=grid2&metric=households_per_worker",
+            "() => window.gmMap && document.querySelectorAll('path.leaflet-interactive')"
+            ".length >= 12 && document.querySelector('.gm-legend')",
+        ),
     ],
 )
-def test_the_hotspot_and_weekly_maps_draw_offline(visit, service, path, ready):
+def test_the_hotspot_weekly_and_coverage_maps_draw_offline(visit, service, path, ready):
     v = visit()
     v.sign_in("official", path)
     v.page.wait_for_function(ready)
     v.page.wait_for_timeout(300)
-    name = path.strip("/").replace("/", "-")
+    name = path.split("?")[0].strip("/").replace("/", "-")
     v.page.screenshot(path=ARTIFACTS / f"{name}.png")
     assert v.errors == []
     assert v.blocked == []

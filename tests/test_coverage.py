@@ -318,3 +318,33 @@ def test_bad_periods_and_levels_are_422_problems(client):
     )
     assert bad.status_code == 422 and "must not be after" in bad.json()["detail"]
     assert client.get("/api/coverage?level=street", headers=auth("official")).status_code == 422
+
+
+def test_as_of_counts_on_the_boundaries_valid_then(fresh_client, fresh_engine):
+    from geo.planning import edits
+    from tests.planning_support import etag, grow
+
+    a, b = "6209020030010101", "6209020030010102"
+
+    def by_code(**params):
+        response = fresh_client.get(
+            "/api/coverage", params={"level": "sector", **params}, headers=auth("admin")
+        )
+        assert response.status_code == 200, response.text
+        return {r["code"]: r for r in response.json()["rows"]}
+
+    keys = ("households", "shops", "incidents", "incidents_closed", "courtyards_managed")
+    before = by_code()
+    with fresh_engine.begin() as conn:
+        moment = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+        grown, _ = grow(conn, a, b, 60)
+        edits.put_sector(conn, a, grown, "道路改线", "planner:test", [etag(conn, a)])
+    now = by_code()
+    then = by_code(as_of=moment.isoformat())
+    for code in before:
+        assert {k: then[code][k] for k in keys} == {k: before[code][k] for k in keys}, code
+    moved = now[a]["shops"] + now[a]["incidents"] - before[a]["shops"] - before[a]["incidents"]
+    assert moved > 0
+    assert now[b]["shops"] + now[b]["incidents"] == (
+        before[b]["shops"] + before[b]["incidents"] - moved
+    )

@@ -12,6 +12,7 @@ from api.deps import get_conn
 from api.security import require
 from geo import coverage as cov
 from geo.access import Permission, Principal
+from geo.planning.asof import parse_as_of
 
 router = APIRouter(prefix="/api/coverage", tags=["coverage"])
 
@@ -31,14 +32,20 @@ def get_coverage(
     until: date | None = Query(
         None, description="last day of the period, included (default: today)"
     ),
+    as_of: str | None = Query(
+        None,
+        description="boundaries as they were then (a date: the end of that day, Beijing time); "
+        "points are located in the units of then",
+    ),
     format: Literal["json", "csv", "xlsx", "gpkg"] = "json",
     principal: Principal = Depends(require(Permission.READ_COVERAGE)),
     conn=Depends(get_conn),
 ):
-    report = cov.coverage(conn, principal, level, since, until)
+    report = cov.coverage(conn, principal, level, since, until, as_of=parse_as_of(as_of))
     if format == "json":
         return {
             "level": report.level,
+            "as_of": report.as_of,
             "since": report.since,
             "until": report.until,
             "thresholds": report.thresholds,

@@ -11,6 +11,7 @@ from api.security import require
 from geo.access import Permission, Principal
 from geo.hotspots import DEFAULT_CELL_M
 from geo.maps.cache import CachedPage
+from geo.maps.coverage import DEFAULT_METRIC, coverage_page
 from geo.maps.hotspots import hotspot_analysis, hotspot_page, hotspots_geojson
 from geo.maps.incidents import incident_page, weekly_page
 
@@ -105,6 +106,18 @@ def hotspots_map(
         grid=grid,
     )
     return _page(request, page)
+
+
+@router.get("/maps/coverage", response_class=HTMLResponse, summary="Coverage choropleth (page)")
+def coverage_map(
+    request: Request,
+    level: str = Query("sector", description="sector, grid2 or community"),
+    metric: str = Query(DEFAULT_METRIC, description="a numeric column of GET /api/coverage"),
+    unit: str | None = Query(None, description="a unit code to outline and zoom to"),
+    principal: Principal = Depends(require(Permission.READ_COVERAGE)),
+    conn=Depends(get_conn),
+) -> Response:
+    return _page(request, coverage_page(conn, principal, level, metric, unit))
 
 
 @router.get("/api/hotspots", summary="Significant hotspots (Getis-Ord Gi*, FDR) as GeoJSON")

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo import coords
-from geo.attach import codes_sql, without_jit
+from geo.attach import codes_sql, hold_boundaries, without_jit
 from geo.bulk import copy_columns
 from geo.errors import InvalidInput
 from geo.imports.base import ImportOptions, Progress
@@ -383,6 +383,7 @@ class PointImporter:
         )
         conn.execute(text("CREATE INDEX ON import_points USING gist (geom)"))
         conn.execute(text("ANALYZE import_points"))
+        hold_boundaries(conn)
         conn.execute(
             text(f"CREATE TEMP TABLE import_codes ON COMMIT DROP AS {codes_sql('import_points')}")
         )

@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.attach import POINT_TABLES
+from geo.attach import POINT_TABLES, codes_sql
 from geo.errors import InvalidInput, NotFound
 from geo.planning.layer import current_layer_etag, unit_etag
 
@@ -231,18 +231,18 @@ def counts_as_of(
         raise InvalidInput(f"level must be one of {', '.join(LEVELS[:-1])}")
     period = ""
     if start is not None:
-        period += f" AND p.{time_column} >= :start"
+        period += f" AND t.{time_column} >= :start"
     if end is not None:
-        period += f" AND p.{time_column} < :end"
+        period += f" AND t.{time_column} < :end"
+    points = f"(SELECT t.id, t.geom FROM {table} t WHERE t.geom IS NOT NULL {period})"
+    column = {"sector": "sector_code", "grid2": "grid2_code", "community": "community_code"}
+    # the attach edge rule, on the boundaries valid at :at
     sql = f"""
-        WITH u AS (SELECT code, name_zh, geom FROM ({UNITS_AS_OF}) a WHERE level = :level),
-        hit AS (
-            SELECT DISTINCT ON (p.id) p.id, u.code
-            FROM u JOIN {table} p ON ST_Covers(u.geom, p.geom) {period}
-            ORDER BY p.id, u.code
-        )
+        WITH u AS (SELECT code, name_zh FROM ({UNITS_AS_OF}) a WHERE level = :level),
+        hit AS ({codes_sql(points, courtyards=False, as_of=True)})
         SELECT u.code, u.name_zh, count(hit.id) AS count
-        FROM u LEFT JOIN hit ON hit.code = u.code GROUP BY u.code, u.name_zh ORDER BY u.code
+        FROM u LEFT JOIN hit ON hit.{column[level]} = u.code
+        GROUP BY u.code, u.name_zh ORDER BY u.code
     """
     return pd.read_sql(
         text(sql), conn, params={"at": at, "level": level, "start": start, "end": end}

@@ -20,10 +20,9 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo.attach import BOUNDARY_LOCK
 from geo.planning.coverage import Problem
 
-#: the advisory lock every boundary writer holds until it commits: edits are serialized
-BOUNDARY_LOCK = 0x67726964  # "grid"
 #: the pseudo-code of the whole layer in ETag checks (imports, layer rollback, rebalance)
 LAYER = "layer"
 
@@ -42,13 +41,6 @@ def lock_boundaries(conn: Connection) -> datetime:
     transactions started in another order."""
     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": BOUNDARY_LOCK})
     return conn.execute(text("SELECT clock_timestamp()")).scalar_one()
-
-
-def hold_boundaries(conn: Connection) -> None:
-    """Shared boundary lock, for writers that attach points (imports, incident intake):
-    they wait while a boundary change commits, and a change waits for them, so no point
-    is attached against boundaries that are being replaced."""
-    conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": BOUNDARY_LOCK})
 
 
 def unit_etag(code: str, version: int) -> str:

@@ -1,5 +1,8 @@
 -- Coverage per unit at one level: who and what each unit holds and who serves it.
--- Parameters: :level ('sector' | 'grid2' | 'community').
+-- Parameters: level ('sector' | 'grid2' | 'community'), and at for boundaries as of a time.
+-- The unit, courtyard, household, business and resource sources (filled in by
+-- geo.coverage.sources) are the current rows, where points carry their stored codes, or
+-- the rows valid at a moment with the points attached to them again.
 -- Points count in the unit their stored sector rolls up to (codes kept current by attach):
 -- each table is first counted per sector, then the sectors are summed per unit.
 -- Resources assigned to a unit (serves_code) count for that unit and every unit above it;
@@ -9,8 +12,8 @@ WITH sector_map AS NOT MATERIALIZED (
     SELECT s.code AS sector_code, g.code AS grid2_code, g.parent_code AS community_code,
            CASE CAST(:level AS text) WHEN 'sector' THEN s.code WHEN 'grid2' THEN g.code
                 ELSE g.parent_code END AS unit_code
-    FROM units s JOIN units g ON g.code = s.parent_code AND g.valid_to IS NULL
-    WHERE s.level = 'sector' AND s.valid_to IS NULL
+    FROM {units} s JOIN {units} g ON g.code = s.parent_code
+    WHERE s.level = 'sector'
 ),
 per_sector AS (
     SELECT sector_code,
@@ -33,15 +36,15 @@ per_sector AS (
                0 AS party_branches_courtyard, 0 AS party_branches_nonpublic,
                0 AS building_groups, 0 AS central_households, 0 AS party_members_direct,
                0 AS party_members_in_service, 0 AS cobuilding_units
-        FROM households GROUP BY sector_code
+        FROM {households} hh GROUP BY sector_code
         UNION ALL
         SELECT h.sector_code, 0, count(*), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-        FROM residents r JOIN households h ON h.id = r.household_id GROUP BY h.sector_code
+        FROM residents r JOIN {households} h ON h.id = r.household_id GROUP BY h.sector_code
         UNION ALL
         SELECT sector_code, 0, 0, count(*) FILTER (WHERE kind = 'shop'),
                count(*) FILTER (WHERE kind = 'enterprise'),
                count(*) FILTER (WHERE kind = 'institution'), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-        FROM businesses GROUP BY sector_code
+        FROM {businesses} b GROUP BY sector_code
         UNION ALL
         SELECT sector_code, 0, 0, 0, 0, 0,
                count(*) FILTER (WHERE subtype = 'working_committee'),
@@ -55,7 +58,7 @@ per_sector AS (
                count(*) FILTER (WHERE subtype = 'direct'),
                count(*) FILTER (WHERE subtype = 'in_service'),
                count(*) FILTER (WHERE kind = 'cobuilding_unit')
-        FROM resources WHERE kind IN ('party_org', 'party_member', 'cobuilding_unit')
+        FROM {resources} r WHERE kind IN ('party_org', 'party_member', 'cobuilding_unit')
         GROUP BY sector_code
     ) counted
     GROUP BY sector_code
@@ -86,17 +89,17 @@ courtyards_in AS (
            count(DISTINCT c.property_company_id) AS property_companies,
            count(DISTINCT c.property_company_id) FILTER (WHERE p.has_party_org)
                AS red_property_companies
-    FROM courtyards c
+    FROM {courtyards} c
     JOIN sector_map m ON m.sector_code = c.sector_code
     LEFT JOIN resources p ON p.id = c.property_company_id
-    WHERE c.valid_to IS NULL GROUP BY 1
+    GROUP BY 1
 ),
 related AS (  -- (target unit, a code in its chain, how the code relates to it)
     SELECT DISTINCT m.unit_code, v.code,
            CASE WHEN v.rank = t.rank THEN 'self' WHEN v.rank > t.rank THEN 'below' ELSE 'above' END
                AS relation
     FROM sector_map m
-    JOIN units c ON c.code = m.community_code AND c.valid_to IS NULL
+    JOIN {units} c ON c.code = m.community_code
     CROSS JOIN LATERAL (VALUES (m.sector_code, 3), (m.grid2_code, 2), (m.community_code, 1),
                                (c.parent_code, 0)) AS v(code, rank)
     CROSS JOIN (SELECT CASE CAST(:level AS text) WHEN 'sector' THEN 3 WHEN 'grid2' THEN 2
@@ -108,7 +111,7 @@ assigned AS (  -- workers and officers by the unit they serve
                AND rel.relation IN ('self', 'below')) AS grid_workers,
            count(DISTINCT r.id) FILTER (WHERE r.kind = 'stationed_officer')
                AS stationed_officers
-    FROM resources r JOIN related rel ON rel.code = r.serves_code
+    FROM {resources} r JOIN related rel ON rel.code = r.serves_code
     WHERE r.kind IN ('grid_worker', 'stationed_officer') GROUP BY 1
 )
 SELECT u.code, u.name_zh, u.name_en, u.parent_code,
@@ -137,9 +140,9 @@ SELECT u.code, u.name_zh, u.name_en, u.parent_code,
        coalesce(p.cobuilding_units, 0)::int AS cobuilding_units,
        coalesce(a.grid_workers, 0)::int AS grid_workers,
        coalesce(a.stationed_officers, 0)::int AS stationed_officers
-FROM units u
+FROM {units} u
 LEFT JOIN per_unit p ON p.unit_code = u.code
 LEFT JOIN courtyards_in c ON c.unit_code = u.code
 LEFT JOIN assigned a ON a.unit_code = u.code
-WHERE u.valid_to IS NULL AND u.level = CAST(:level AS text)
+WHERE u.level = CAST(:level AS text)
 ORDER BY u.code
