@@ -51,9 +51,10 @@ RAW_SQL = """
 
 def _raw(conn, level: str, start, end, now) -> dict[str, int]:
     """The baseline: units' holdings and raw incident figures; unit → incidents."""
-    from geo.coverage import _sql
+    from geo.coverage import _sql, sources
 
-    units = conn.execute(text(_sql("coverage_units.sql")), {"level": level}).mappings().all()
+    units_sql = _sql("coverage_units.sql").format(**sources(as_of=False))
+    units = conn.execute(text(units_sql), {"level": level}).mappings().all()
     rows = conn.execute(
         text(RAW_SQL), {"level": level, "start": start, "end": end, "now": now}
     ).mappings()

@@ -175,6 +175,8 @@ class Figure:
     #: failed requests, for figures measured over HTTP
     errors: int | None = None
     detail: dict = field(default_factory=dict)
+    #: why the baseline could not be measured (then `baseline` is None), in full
+    not_measured: str = ""
 
     def __post_init__(self) -> None:
         if self.ratio is None and self.ours is not None and self.baseline:

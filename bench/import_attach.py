@@ -188,7 +188,7 @@ def run(ctx: Context) -> list[Figure]:
         Figure(
             NAME,
             "CSV import + attach (gridmap import incidents)",
-            f"{size:,} incidents ({file_mb:.0f} MB CSV) into {before:,}",
+            f"{size:,} incidents ({file_mb:.1f} MB CSV) into {before:,}",
             "s",
             o["median"],
             b["median"],

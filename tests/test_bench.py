@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import BENCHMARKS, markdown
+from bench.__main__ import BENCHMARKS, incomplete, markdown
 from bench.harness import Figure, Target, interleaved, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def test_every_benchmark_produces_its_figures_at_small_sizes(fresh_url, tmp_path
     assert {f["benchmark"] for f in result["figures"]} == set(BENCHMARKS)
     for f in result["figures"]:
         assert f["ours"] is not None and f["ours"] > 0, f
-        if f["baseline_name"]:
+        if f["baseline_name"] and not f["not_measured"]:  # tipg uninstallable: said why
             assert f["baseline"] is not None and f["baseline"] > 0, f
             assert f["ratio"] == pytest.approx(f["ours"] / f["baseline"])
         if f["errors"] is not None:
@@ -76,6 +76,33 @@ def test_a_target_not_met_is_said_so_in_the_table():
     failing = Figure("y", "load", "n", "req/s", 50.0, target=Target("no_errors", 0, "0 errors"))
     failing.errors = 2
     assert (met.met, missed.met, failing.met) == (True, False, False)
+    result = _result([met, missed, failing])
+    rows = [line for line in markdown(result).splitlines() if line.startswith("| ")][1:]
+    assert ["NOT MET" in row for row in rows] == [False, True, True]
+
+
+def test_a_baseline_that_could_not_be_measured_says_why_and_is_not_faked():
+    figure = Figure(
+        "ogc_items",
+        "OGC items throughput",
+        "10 incidents",
+        "req/s",
+        12.0,
+        None,
+        "tipg",
+        Target("ratio_min", 1.0, "≥ 1.0× tipg"),
+        not_measured="tipg could not be run here: pip install failed",
+    )
+    row = figure.as_dict()
+    assert row["baseline"] is None and row["ratio"] is None and row["met"] is None
+    assert incomplete([row], {}) == []
+    assert incomplete([{**row, "not_measured": ""}], {})  # no reason: the run is incomplete
+    result = _result([row])
+    assert "not measured: tipg could not be run here: pip install failed" in markdown(result)
+
+
+def _result(figures: list) -> dict:
+    """A run's result as `bench.__main__` writes it, on a made-up machine."""
     machine = {
         "cpu": "cpu",
         "cores": 2,
@@ -90,13 +117,11 @@ def test_a_target_not_met_is_said_so_in_the_table():
         "git_branch": "b",
         "started_at": "now",
     }
-    result = {
+    return {
         "command": "python -m bench",
         "machine": machine,
         "duration_s": 60,
         "source": {"database": "db", "incidents": 10},
-        "figures": [f.as_dict() for f in (met, missed, failing)],
+        "figures": [f if isinstance(f, dict) else f.as_dict() for f in figures],
         "failures": {},
     }
-    rows = [line for line in markdown(result).splitlines() if line.startswith("| ")][1:]
-    assert ["NOT MET" in row for row in rows] == [False, True, True]
