@@ -3,6 +3,7 @@
     .venv/bin/python -m bench                      # everything at full size (make bench)
     .venv/bin/python -m bench --quick              # every benchmark at small sizes (~1 min)
     .venv/bin/python -m bench --only ogc_items,coverage --ogc-limits 100
+    .venv/bin/python -m bench --combine bench/results/latest part1.json part2.json
 
 Full runs write `bench/results/latest.json` and `latest.md` (committed); `--quick` runs
 write `bench/results/quick.*` (git-ignored). See bench/harness.py for where they run.
@@ -56,6 +57,7 @@ FULL = {
     "edit_points": 5000,
     "ogc_limits": [100, 1000],
     "ogc_requests": 40,
+    "ogc_rounds": 6,
     "ogc_concurrency": 4,
     "load_seconds": 20.0,
     "load_concurrency": 8,
@@ -71,6 +73,7 @@ QUICK = {
     "heatmap_sizes": [2000, 10_000],
     "edit_points": 300,
     "ogc_requests": 10,
+    "ogc_rounds": 2,
     "load_seconds": 2.5,
     "load_concurrency": 4,
     "load_max_requests": 2000,
@@ -98,6 +101,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--edit-points", type=int, help="incidents a boundary edit moves")
     p.add_argument("--ogc-limits", type=_ints, help="page sizes, e.g. 100,1000")
     p.add_argument("--ogc-requests", type=int, help="requests per round per server and limit")
+    p.add_argument("--ogc-rounds", type=int, help="timed rounds per server and limit")
     p.add_argument("--ogc-concurrency", type=int, help="requests in flight (OGC)")
     p.add_argument("--load-seconds", type=float, help="duration of each load scenario")
     p.add_argument("--load-concurrency", type=int, help="requests in flight (load)")
@@ -196,7 +200,35 @@ def incomplete(figures: list[dict], failures: dict) -> list[str]:
     return problems
 
 
+def combine(parts: list[Path], out: Path) -> dict:
+    """One table from runs of different benchmarks (`--only`) on the same source database,
+    e.g. when a run was stopped part-way: figures and failures in order, every command said,
+    the first run's machine with the last one's closing load average."""
+    runs = [json.loads(p.read_text()) for p in parts]
+    sources = {r["source"]["database"] for r in runs}
+    if len(sources) != 1:
+        raise SystemExit(f"the runs used different source databases: {sorted(sources)}")
+    first, last = runs[0], runs[-1]
+    result = {
+        **first,
+        "command": " ; ".join(r["command"] for r in runs),
+        "combined_from": [{"command": r["command"], "finished_at": r["finished_at"]} for r in runs],
+        "machine": {**first["machine"], "load_average_end": last["machine"]["load_average_end"]},
+        "duration_s": round(sum(r["duration_s"] for r in runs), 1),
+        "finished_at": last["finished_at"],
+        "figures": [f for r in runs for f in r["figures"]],
+        "failures": {k: v for r in runs for k, v in r["failures"].items()},
+    }
+    write(result, out)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--combine"]:  # python -m bench --combine OUT A.json B.json ...
+        out, *parts = (Path(a) for a in argv[1:])
+        print(markdown(combine(parts, out)))
+        return 0
     args = parse_args(argv)
     from geo.settings import get_settings
 

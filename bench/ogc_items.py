@@ -81,7 +81,7 @@ def run(ctx: Context) -> list[Figure]:
     from geo.ogc import COLLECTIONS
 
     opts = ctx.options
-    rounds, warmup = (2, 1) if ctx.quick else (6, 1)
+    rounds, warmup = opts.ogc_rounds, 1
     properties = list(COLLECTIONS["incidents"].properties)
     engine = ctx.engine()
     with engine.connect() as conn:

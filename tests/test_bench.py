@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import BENCHMARKS, incomplete, markdown
+from bench.__main__ import BENCHMARKS, combine, incomplete, markdown
 from bench.harness import Figure, Target, interleaved, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +99,23 @@ def test_a_baseline_that_could_not_be_measured_says_why_and_is_not_faked():
     assert incomplete([{**row, "not_measured": ""}], {})  # no reason: the run is incomplete
     result = _result([row])
     assert "not measured: tipg could not be run here: pip install failed" in markdown(result)
+
+
+def test_runs_of_different_benchmarks_combine_into_one_table(tmp_path):
+    a = Figure("a", "first", "1 row", "s", 1.0, 2.0, "slow", Target("ratio_max", 1.0, "≤ 1"))
+    b = Figure("b", "second", "1 row", "s", 3.0, 2.0, "slow", Target("ratio_max", 1.0, "≤ 1"))
+    parts = []
+    for name, figure in (("one", a), ("two", b)):
+        result = {**_result([figure]), "command": f"python -m bench --only {figure.benchmark}"}
+        result["finished_at"] = name
+        (tmp_path / f"{name}.json").write_text(json.dumps(result))
+        parts.append(tmp_path / f"{name}.json")
+    combined = combine(parts, tmp_path / "latest")
+    assert [f["figure"] for f in combined["figures"]] == ["first", "second"]
+    assert combined["command"] == "python -m bench --only a ; python -m bench --only b"
+    assert combined["duration_s"] == 120
+    table = (tmp_path / "latest.md").read_text()
+    assert "| first |" in table and "| second |" in table and "NOT MET" in table
 
 
 def _result(figures: list) -> dict:
