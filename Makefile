@@ -37,11 +37,20 @@ chromium:
 
 ## test: the same set-up, then every test against a real PostGIS
 test: setup chromium
-	$(BIN)/ruff check geo api tests
+	$(BIN)/ruff check geo api tests bench
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check geo api tests
+	$(BIN)/ruff check geo api tests bench
+
+## bench: every headline figure against its baseline, side by side, at full size (the
+## 1,000,000-incident database is created once, ~10 min); writes bench/results/latest.*
+bench: setup
+	$(BIN)/python -m bench
+
+## bench-quick: every benchmark at small sizes (about a minute); `make test` runs it too
+bench-quick: setup
+	$(BIN)/python -m bench --quick
 
 db-up: setup
 	$(BIN)/gridmap db up

@@ -1,50 +1,44 @@
-"""Benchmark: the incident heat page against the naive Folium page, and the cached page.
+"""Benchmark: the incident heat page against the naive Folium page, and the cached page
+(issue 6).
 
-    .venv/bin/python bench/heatmap_page.py 100000 1000000
+For each size N (default 10,000 / 100,000 / 1,000,000), the N most recent incidents of the
+database (the window since the N-th latest `observed_at`), in one run:
 
-`run(size)` takes the `size` most recent incidents of the database in use (load a big one
-with `gridmap seed --replace --scale 40`: a million incidents) and measures, in one run:
+- **ours** = the page `/maps/incidents` draws for that window (`build_incident_map`, as an
+  admin: every incident), built without the cache: bytes and seconds;
+- **baseline** = the naive page: the same incidents' points read from PostGIS and put,
+  every one, into `folium.plugins.HeatMap` on a plain `folium.Map`: bytes and seconds;
+- **cached page** = `GET /maps/incidents?since=...` through `gridmap serve` once the page is
+  cached (gzip, as a phone asks), one request at a time: p50 and p99 milliseconds,
+  authentication and cache lookup included.
 
-- our page: `/maps/incidents` for that window, built from scratch (bytes, seconds);
-- the naive page: the same incidents' points read from PostGIS and put, every one, into
-  `folium.plugins.HeatMap` (bytes, seconds);
-- the cached page: the same request through the HTTP app once cached (median and 95th
-  percentile milliseconds over 30 requests, authentication and cache lookup included).
-
-Build times are the fastest of 3 alternating runs. Targets at 1,000,000 incidents: bytes
-at most 1/25 of the naive page's, build time at most 1/5, cached page under 50 ms.
-Results are printed as JSON and written to bench/results/.
+The two builds alternate (`repeat` rounds); the medians count. Targets at 1,000,000
+incidents: bytes ≤ 1/25 of the naive page's, build time ≤ 1/5, cached page < 50 ms.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import statistics
-import sys
-import time
-from pathlib import Path
+from sqlalchemy import text
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.harness import Context, Figure, Request, Target, interleaved, load, log, summary
+
+NAME = "heatmap_page"
+TARGET_SIZE = 1_000_000
 
 
-def _window_start(conn, size: int):
-    from sqlalchemy import text
-
+def window_start(conn, size: int):
+    """The `observed_at` of the size-th latest incident (None: take all of them)."""
     return conn.execute(
         text("SELECT observed_at FROM incidents ORDER BY observed_at DESC OFFSET :n LIMIT 1"),
         {"n": size - 1},
     ).scalar()
 
 
-def naive_page(conn, since) -> tuple[int, float, int]:
-    """Bytes, seconds and points of the plain Folium page with every incident in HeatMap."""
+def naive_page(conn, since) -> dict:
+    """Bytes and points of the plain Folium page with every incident in HeatMap."""
     import folium
     from folium.plugins import HeatMap
-    from sqlalchemy import text
 
-    start = time.perf_counter()
     rows = conn.execute(
         text(
             "SELECT ST_Y(geom), ST_X(geom) FROM incidents "
@@ -55,98 +49,111 @@ def naive_page(conn, since) -> tuple[int, float, int]:
     m = folium.Map(location=[39.76, 98.48], zoom_start=14)
     HeatMap([[r[0], r[1]] for r in rows]).add_to(m)
     html = m.get_root().render()
-    return len(html.encode()), time.perf_counter() - start, len(rows)
+    return {"bytes": len(html.encode()), "points": len(rows)}
 
 
-def our_page(conn, since) -> tuple[int, float]:
-    """Bytes and seconds of the aggregated page, built without the cache."""
+def our_page(conn, since) -> dict:
+    """Bytes of the aggregated page, built without the cache."""
     from geo.access import Principal, Role
     from geo.maps.filters import IncidentFilter
     from geo.maps.incidents import build_incident_map
 
     admin = Principal(0, "bench", Role.ADMIN)  # every incident, as the naive page
-    start = time.perf_counter()
     html = build_incident_map(conn, admin, IncidentFilter(since=since))
-    return len(html.encode()), time.perf_counter() - start
+    return {"bytes": len(html.encode())}
 
 
-def cached_latency(engine, since, requests: int = 30) -> dict:
-    """Milliseconds of `GET /maps/incidents` once its page is cached."""
-    import tempfile
-
-    from fastapi.testclient import TestClient
-
-    from api.main import create_app
-    from geo.access import create_token
-    from geo.settings import get_settings
-
-    with engine.begin() as conn:
-        token = create_token(conn, "admin", "bench heatmap_page")
-    headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"}
-    params = {"since": since.isoformat()} if since else {}
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ["GRIDMAP_MAP_CACHE_DIR"] = cache
-        get_settings.cache_clear()
-        with TestClient(create_app()) as client:
-            first = client.get("/maps/incidents", params=params, headers=headers)
-            assert first.status_code == 200, first.text[:300]
-            times = []
-            for _ in range(requests):
-                start = time.perf_counter()
-                response = client.get("/maps/incidents", params=params, headers=headers)
-                times.append((time.perf_counter() - start) * 1000)
-                assert response.headers["x-map-cache"] == "hit"
-        del os.environ["GRIDMAP_MAP_CACHE_DIR"]
-        get_settings.cache_clear()
-    times.sort()
-    return {
-        "median_ms": round(statistics.median(times), 2),
-        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2),
-    }
-
-
-def run(size: int, repeat: int = 3) -> dict:
-    """Measure at the `size` most recent incidents (all of them if the database has fewer).
-    Each build is timed `repeat` times, alternating, and the fastest counts: the machine is
-    shared, and the minimum is the least disturbed measurement of each."""
-    from geo.database import make_engine
-
-    engine = make_engine()
-    naive_times, our_times = [], []
+def run(ctx: Context) -> list[Figure]:
+    sizes = ctx.options.heatmap_sizes
+    repeat = ctx.options.repeat
+    engine = ctx.engine()
+    figures = []
+    windows = {}
     with engine.connect() as conn:
-        since = _window_start(conn, size)
-        for _ in range(repeat):
-            naive_bytes, seconds, points = naive_page(conn, since)
-            naive_times.append(seconds)
-            ours_bytes, seconds = our_page(conn, since)
-            our_times.append(seconds)
-    naive_s, ours_s = min(naive_times), min(our_times)
-    cached = cached_latency(engine, since)
+        for size in sizes:
+            since = window_start(conn, size)
+            windows[size] = since
+            runs = interleaved(
+                {
+                    "ours": lambda since=since: our_page(conn, since),
+                    "naive": lambda since=since: naive_page(conn, since),
+                },
+                repeat=repeat,
+                warmup=1 if size == sizes[0] else 0,  # imports, templates: once
+                label=f"heat page at {size:,}",
+            )
+            conn.rollback()
+            points = runs.last("naive")["points"]
+            ours_b, naive_b = runs.last("ours")["bytes"], runs.last("naive")["bytes"]
+            ours_s, naive_s = runs.median("ours"), runs.median("naive")
+            at_target = size >= TARGET_SIZE
+            label = f"{points:,} incidents"
+            detail = {
+                "size": size,
+                "since": since.isoformat() if since else None,
+                "ours_build_s": summary(runs.seconds["ours"]),
+                "naive_build_s": summary(runs.seconds["naive"]),
+                "ours_build_runs_s": runs.seconds["ours"],
+                "naive_build_runs_s": runs.seconds["naive"],
+            }
+            figures.append(
+                Figure(
+                    NAME,
+                    "heat page bytes",
+                    label,
+                    "bytes",
+                    ours_b,
+                    naive_b,
+                    "naive folium HeatMap",
+                    Target("ratio_max", 1 / 25, "≤ 1/25 (0.04)") if at_target else None,
+                    detail=detail,
+                )
+            )
+            figures.append(
+                Figure(
+                    NAME,
+                    "heat page build time",
+                    label,
+                    "s",
+                    ours_s,
+                    naive_s,
+                    "naive folium HeatMap",
+                    Target("ratio_max", 1 / 5, "≤ 1/5 (0.2)") if at_target else None,
+                    detail=detail,
+                )
+            )
     engine.dispose()
-    return {
-        "incidents": points,
-        "our_bytes": ours_bytes,
-        "naive_bytes": naive_bytes,
-        "bytes_ratio": round(ours_bytes / naive_bytes, 4),
-        "our_build_s": round(ours_s, 3),
-        "naive_build_s": round(naive_s, 3),
-        "our_build_runs_s": [round(t, 3) for t in our_times],
-        "naive_build_runs_s": [round(t, 3) for t in naive_times],
-        "build_ratio": round(ours_s / naive_s, 4),
-        "cached_median_ms": cached["median_ms"],
-        "cached_p95_ms": cached["p95_ms"],
-        "targets_met": ours_bytes * 25 <= naive_bytes
-        and ours_s * 5 <= naive_s
-        and cached["median_ms"] < 50,
-    }
 
+    # the cached page, at the largest size, through the running service
+    size = max(sizes)
+    since = windows[size]
+    base = ctx.gridmap()
+    headers = {"Authorization": f"Bearer {ctx.token('admin')}", "Accept-Encoding": "gzip"}
+    params = {"since": since.isoformat()} if since else {}
 
-if __name__ == "__main__":
-    sizes = [int(a) for a in sys.argv[1:]] or [100_000, 1_000_000]
-    results = {}
-    for size in sizes:
-        results[size] = run(size)
-        print(json.dumps({size: results[size]}, indent=2), flush=True)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "heatmap_page.json").write_text(json.dumps(results, indent=2) + "\n")
+    def request(i: int) -> Request:
+        return Request("GET", "/maps/incidents", headers, params)
+
+    def hit(response) -> str | None:
+        state = response.headers.get("x-map-cache")
+        return None if state == "hit" else f"X-Map-Cache: {state} (expected hit)"
+
+    first = load(base, request, concurrency=1, seconds=600, max_requests=1)  # builds it
+    requests = 10 if ctx.quick else 50
+    cached = load(base, request, 1, seconds=120, max_requests=requests, check=hit)
+    lat = summary([x * 1000 for x in cached.latencies])
+    log(f"cached heat page: p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms")
+    figures.append(
+        Figure(
+            NAME,
+            "cached heat page, GET /maps/incidents (gzip), one client",
+            f"{size:,} incidents",
+            "ms",
+            lat["p50"],
+            target=Target("ours_max", 50.0, "< 50 ms"),
+            ours_note=f"p99 {lat['p99']:.0f} ms, {cached.errors} errors",
+            errors=cached.errors,
+            detail={"first_request": first.as_dict(), "cached": cached.as_dict()},
+        )
+    )
+    return figures
