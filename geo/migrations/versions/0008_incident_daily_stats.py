@@ -35,10 +35,9 @@ VALUES = ["incidents", "verified", "verified_in_time", *HIST]
 def _apply(signed_rows: str) -> str:
     """Add the signed contributions of `signed_rows` (a query of incidents columns plus
     `sign`, +1 or -1) to the daily and the monthly rollup: one statement, one upsert per
-    key and table."""
+    key and table. Each row's histogram bucket is computed once, not once per bucket."""
     hist = ", ".join(
-        f"coalesce(sum(sign) FILTER (WHERE status = 'verified' AND "
-        f"incident_close_bucket(closed_at, reported_at) = {k}), 0) AS {c}"
+        f"coalesce(sum(sign) FILTER (WHERE status = 'verified' AND bucket = {k}), 0) AS {c}"
         for k, c in enumerate(HIST)
     )
     values = ", ".join(VALUES)
@@ -48,7 +47,8 @@ def _apply(signed_rows: str) -> str:
         f"WITH delta AS (SELECT {', '.join(KEY)}, sum(sign) AS incidents, "
         f"coalesce(sum(sign) FILTER (WHERE status = 'verified'), 0) AS verified, "
         f"coalesce(sum(sign) FILTER (WHERE status = 'verified' AND closed_at <= due_at), 0) "
-        f"AS verified_in_time, {hist} FROM ({signed_rows}) r GROUP BY 1, 2, 3), "
+        f"AS verified_in_time, {hist} FROM (SELECT *, incident_close_bucket(closed_at, "
+        f"reported_at) AS bucket FROM ({signed_rows}) s OFFSET 0) r GROUP BY 1, 2, 3), "
         f"daily AS (INSERT INTO incident_daily_stats AS s (sector_code, category, day, {values}) "
         f"SELECT * FROM delta ON CONFLICT (sector_code, category, day) "
         f"DO UPDATE SET {updates} RETURNING 1) "
