@@ -21,28 +21,19 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from bench.harness import Context, Figure, Request, Target, interleaved, load, log, summary
+from geo.incident_stats import RAW_FIGURES
 
 NAME = "coverage"
 TARGET = Target("ours_max", 200.0, "< 200 ms")
 
-RAW_SQL = """
+RAW_SQL = f"""
     WITH m AS (
         SELECT s.code AS sector_code,
                CASE CAST(:level AS text) WHEN 'sector' THEN s.code WHEN 'grid2' THEN g.code
                     ELSE g.parent_code END AS unit_code
         FROM units s JOIN units g ON g.code = s.parent_code AND g.valid_to IS NULL
         WHERE s.level = 'sector' AND s.valid_to IS NULL)
-    SELECT m.unit_code, i.category, count(*) AS incidents,
-           count(*) FILTER (WHERE i.status NOT IN ('verified', 'rejected', 'duplicate'))
-               AS incidents_open,
-           count(*) FILTER (WHERE i.status NOT IN ('verified', 'rejected', 'duplicate')
-                            AND i.due_at < :now) AS incidents_overdue,
-           count(*) FILTER (WHERE i.status = 'verified') AS incidents_closed,
-           count(*) FILTER (WHERE i.status = 'verified' AND i.closed_at <= i.due_at)
-               AS incidents_closed_in_time,
-           percentile_cont(0.5) WITHIN GROUP (
-               ORDER BY extract(epoch FROM i.closed_at - i.reported_at) / 3600.0)
-               FILTER (WHERE i.status = 'verified') AS median_hours_to_close
+    SELECT m.unit_code, i.category, {RAW_FIGURES}
     FROM incidents i JOIN m ON m.sector_code = i.sector_code
     WHERE i.observed_at >= :start AND i.observed_at < :end
     GROUP BY GROUPING SETS ((m.unit_code, i.category), (m.unit_code))

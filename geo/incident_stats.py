@@ -59,6 +59,21 @@ _LIVE_HIST = ", ".join(
 )
 
 
+#: the incident figures of a group of raw rows `i` (an exact median): what the rollups
+#: give from their sums, for the as-of view and for checking the rollups
+RAW_FIGURES = """count(*) AS incidents,
+    count(*) FILTER (WHERE i.status NOT IN ('verified', 'rejected', 'duplicate'))
+        AS incidents_open,
+    count(*) FILTER (WHERE i.status NOT IN ('verified', 'rejected', 'duplicate')
+                     AND i.due_at < :now) AS incidents_overdue,
+    count(*) FILTER (WHERE i.status = 'verified') AS incidents_closed,
+    count(*) FILTER (WHERE i.status = 'verified' AND i.closed_at <= i.due_at)
+        AS incidents_closed_in_time,
+    percentile_cont(0.5) WITHIN GROUP (
+        ORDER BY extract(epoch FROM i.closed_at - i.reported_at) / 3600.0)
+        FILTER (WHERE i.status = 'verified') AS median_hours_to_close"""
+
+
 def bucket_edges() -> list[tuple[float, float]]:
     """(lower, upper) hours of each histogram bucket; the last one is open (upper = inf)."""
     edges = [(0.0, FIRST_EDGE_H)]
@@ -230,17 +245,7 @@ def incident_figures_as_of(
     sector_map = sector_map_sql(AS_OF["units"])
     rows = conn.execute(
         text(f"""
-        SELECT m.unit_code, i.category, count(*) AS incidents,
-               count(*) FILTER (WHERE i.status NOT IN ('verified', 'rejected', 'duplicate'))
-                   AS incidents_open,
-               count(*) FILTER (WHERE i.status NOT IN ('verified', 'rejected', 'duplicate')
-                                AND i.due_at < :now) AS incidents_overdue,
-               count(*) FILTER (WHERE i.status = 'verified') AS incidents_closed,
-               count(*) FILTER (WHERE i.status = 'verified' AND i.closed_at <= i.due_at)
-                   AS incidents_closed_in_time,
-               percentile_cont(0.5) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM i.closed_at - i.reported_at) / 3600.0)
-                   FILTER (WHERE i.status = 'verified') AS median_hours_to_close
+        SELECT m.unit_code, i.category, {RAW_FIGURES}
         FROM ({codes_sql(points, courtyards=False, as_of=True)}) hit
         JOIN incidents i ON i.id = hit.id
         JOIN ({sector_map}) m ON m.sector_code = hit.sector_code

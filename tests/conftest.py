@@ -9,6 +9,7 @@ session started is stopped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -195,27 +196,24 @@ def empty_engine(databases: Databases) -> Iterator[Engine]:
     databases.drop(name)
 
 
-@pytest.fixture(scope="session")
-def live_url(seeded_url: str) -> Iterator[str]:
-    """`gridmap serve` in its own process on a free loopback port, on the shared seeded
-    database, for real HTTP clients (GDAL, OWSLib, a browser). A separate process, because
-    GDAL holds the GIL while it reads and would starve an in-process server."""
+@contextlib.contextmanager
+def serve(database_url: str):
+    """`gridmap serve` on `database_url` in a subprocess on a free loopback port, with no
+    basemap tiles and a private map cache; yields its base URL and stops it afterwards."""
     import socket
     import subprocess
     import sys
+    import tempfile
     import time
     import urllib.request
-    from pathlib import Path
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     gridmap = Path(sys.executable).parent / "gridmap"
-    import tempfile
-
     env = {
         **os.environ,
-        "GRIDMAP_DATABASE_URL": seeded_url,
+        "GRIDMAP_DATABASE_URL": database_url,
         "GRIDMAP_TILES": "none",
         "GRIDMAP_MAP_CACHE_DIR": tempfile.mkdtemp(prefix="gridmap-map-cache-"),
     }
@@ -239,9 +237,20 @@ def live_url(seeded_url: str) -> Iterator[str]:
                     f"gridmap serve did not start: {server.stderr.read()[-2000:]}"
                 ) from None
             time.sleep(0.2)
-    yield url
-    server.terminate()
-    server.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def live_url(seeded_url: str) -> Iterator[str]:
+    """`gridmap serve` in its own process on a free loopback port, on the shared seeded
+    database, for real HTTP clients (GDAL, OWSLib, a browser). A separate process, because
+    GDAL holds the GIL while it reads and would starve an in-process server."""
+    with serve(seeded_url) as url:
+        yield url
 
 
 #: Debian's Chromium (the browser tests never download one), and how the tests run it

@@ -10,15 +10,7 @@ the conflict message. Screenshots go to test-artifacts/web/.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +19,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from sqlalchemy import text
 
 from geo.messages import message
-from tests.conftest import ARTIFACTS, OfflineBrowser, auth
+from tests.conftest import ARTIFACTS, OfflineBrowser, auth, serve
 from tests.test_web_browser import DESKTOP, PHONE, sign_in
 
 SHOTS = ARTIFACTS / "web"
@@ -41,39 +33,8 @@ ROLLBACK = message("editor.history_rollback")
 @pytest.fixture
 def editor_url(fresh_url: str):
     """`gridmap serve` on this test's private copy of the seeded database."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "GRIDMAP_DATABASE_URL": fresh_url,
-        "GRIDMAP_TILES": "none",
-        "GRIDMAP_MAP_CACHE_DIR": tempfile.mkdtemp(prefix="gridmap-map-cache-"),
-    }
-    gridmap = Path(sys.executable).parent / "gridmap"
-    server = subprocess.Popen(
-        [str(gridmap), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/health", timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(
-                    f"gridmap serve did not start: {server.stderr.read()[-2000:]}"
-                ) from None
-            time.sleep(0.2)
-    yield url
-    server.terminate()
-    server.wait(timeout=20)
+    with serve(fresh_url) as url:
+        yield url
 
 
 @pytest.fixture
