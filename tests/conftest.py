@@ -121,6 +121,22 @@ def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[role]}"}
 
 
+def sector_surface_points(engine: Engine, n: int):
+    """WGS 84 lon/lat (an n × 2 array) of a point well inside each of the first `n` current
+    sectors by code (their surface points), for rows that must land inside the district."""
+    import numpy as np
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM units "
+                "WHERE level = 'sector' AND valid_to IS NULL ORDER BY code LIMIT :n) s"
+            ),
+            {"n": n},
+        ).all()
+    return np.array(rows, dtype=float)
+
+
 @pytest.fixture(scope="session")
 def seeded_url(databases: Databases, template_db: str) -> Iterator[str]:
     """URL of the shared seeded database (read-only by convention); GRIDMAP_DATABASE_URL

@@ -28,6 +28,7 @@ from geo.errors import InvalidInput, TooLarge
 from geo.imports import ImportOptions, ImportRejected, import_file
 from geo.settings import get_settings
 from geo.timelimits import dispatch_due_at, due_at
+from tests.conftest import sector_surface_points
 
 
 @contextmanager
@@ -74,15 +75,8 @@ def scalar(engine, sql: str, **params):
 
 @pytest.fixture(scope="module")
 def inside(seeded_engine) -> np.ndarray:
-    """Eight WGS 84 points well inside eight different sectors (their surface points)."""
-    with seeded_engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM units "
-                "WHERE level = 'sector' AND valid_to IS NULL ORDER BY code LIMIT 8) s"
-            )
-        ).all()
-    return np.array(rows, dtype=float)
+    """8 WGS 84 points well inside 8 different sectors."""
+    return sector_surface_points(seeded_engine, 8)
 
 
 def shop_rows(points: np.ndarray, prefix: str = "T") -> list[list]:

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from geo import coords
 from geo.access import create_token
-from tests.conftest import auth
+from tests.conftest import auth, sector_surface_points
 
 GRIDMAP = str(Path(sys.executable).parent / "gridmap")
 
@@ -34,14 +34,8 @@ def xlsx(rows: list[list]) -> bytes:
 
 @pytest.fixture(scope="module")
 def inside(seeded_engine) -> np.ndarray:
-    with seeded_engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM units "
-                "WHERE level = 'sector' AND valid_to IS NULL ORDER BY code LIMIT 5) s"
-            )
-        ).all()
-    return np.array(rows, dtype=float)
+    """5 WGS 84 points well inside 5 different sectors."""
+    return sector_surface_points(seeded_engine, 5)
 
 
 def shops(points) -> list[list]:

@@ -26,6 +26,17 @@ MODE = Query("window", description="`window`, or `compare`: last 4 weeks against
 CELL = Query(DEFAULT_CELL_M, description="lattice cell size in metres (EPSG:4542), 25-1000")
 
 
+def incident_filters(
+    category: list[str] | None = CATEGORY,
+    status: list[str] | None = STATUS,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    grid: str | None = GRID,
+) -> dict:
+    """The incident filters every map and the hotspot API take, as keyword arguments."""
+    return {"category": category, "status": status, "since": since, "until": until, "grid": grid}
+
+
 def _page(request: Request, page: CachedPage) -> Response:
     """The cached page: 304 if the browser has it, gzip if it takes it."""
     etag = f'"{page.key}"'
@@ -46,17 +57,11 @@ def _page(request: Request, page: CachedPage) -> Response:
 @router.get("/maps/incidents", response_class=HTMLResponse, summary="Incident heat map (page)")
 def incidents_map(
     request: Request,
-    category: list[str] | None = CATEGORY,
-    status: list[str] | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    grid: str | None = GRID,
+    filters: dict = Depends(incident_filters),
     principal: Principal = Depends(require(Permission.VIEW_MAPS)),
     conn=Depends(get_conn),
 ) -> Response:
-    page = incident_page(
-        conn, principal, category=category, status=status, since=since, until=until, grid=grid
-    )
+    page = incident_page(conn, principal, **filters)
     return _page(request, page)
 
 
@@ -67,28 +72,18 @@ def incidents_map(
 )
 def weekly_map(
     request: Request,
-    category: list[str] | None = CATEGORY,
-    status: list[str] | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    grid: str | None = GRID,
+    filters: dict = Depends(incident_filters),
     principal: Principal = Depends(require(Permission.VIEW_MAPS)),
     conn=Depends(get_conn),
 ) -> Response:
-    page = weekly_page(
-        conn, principal, category=category, status=status, since=since, until=until, grid=grid
-    )
+    page = weekly_page(conn, principal, **filters)
     return _page(request, page)
 
 
 @router.get("/maps/hotspots", response_class=HTMLResponse, summary="Significant hotspots (page)")
 def hotspots_map(
     request: Request,
-    category: list[str] | None = CATEGORY,
-    status: list[str] | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    grid: str | None = GRID,
+    filters: dict = Depends(incident_filters),
     mode: str = MODE,
     cell: float = CELL,
     principal: Principal = Depends(require(Permission.VIEW_MAPS)),
@@ -99,11 +94,7 @@ def hotspots_map(
         principal,
         mode=mode,
         cell=cell,
-        category=category,
-        status=status,
-        since=since,
-        until=until,
-        grid=grid,
+        **filters,
     )
     return _page(request, page)
 
@@ -122,11 +113,7 @@ def coverage_map(
 
 @router.get("/api/hotspots", summary="Significant hotspots (Getis-Ord Gi*, FDR) as GeoJSON")
 def hotspots_api(
-    category: list[str] | None = CATEGORY,
-    status: list[str] | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    grid: str | None = GRID,
+    filters: dict = Depends(incident_filters),
     mode: str = MODE,
     cell: float = CELL,
     all_cells: bool = Query(False, description="every analysed cell, not only significant"),
@@ -138,11 +125,7 @@ def hotspots_api(
         principal,
         mode=mode,
         cell=cell,
-        category=category,
-        status=status,
-        since=since,
-        until=until,
-        grid=grid,
+        **filters,
     )
     body = hotspots_geojson(result, all_cells=all_cells)
 
