@@ -38,6 +38,7 @@ def problem(
     **extra,
 ) -> JSONResponse:
     """An RFC 9457 problem response; `extra` members (where, rows, ...) go into the body."""
+    extra.setdefault("request_id", None)
     body = {
         "type": "about:blank",
         "title": title,
@@ -49,9 +50,25 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def _request_id(request: Request) -> str | None:
+    """The id `api.middleware.RequestContext` gave the request (also its X-Request-ID)."""
+    return getattr(request.state, "request_id", None)
+
+
+def route_path(request: Request) -> str:
+    """The request's path without the sub-path the service runs under (GRIDMAP_ROOT_PATH)."""
+    path, root = request.url.path, request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root + "/") else path
+
+
+def _is_ogc(request: Request) -> bool:
+    """OGC API – Features answers bad parameters with 400, not 422."""
+    return route_path(request) == "/ogc" or route_path(request).startswith("/ogc/")
+
+
 def _is_page(request: Request) -> bool:
     """A browser asking for an HTML page (not an API or OGC call)."""
-    api = request.url.path.startswith(("/api/", "/ogc/", "/openapi.json"))
+    api = route_path(request).startswith(("/api/", "/ogc/", "/openapi.json"))
     return not api and "text/html" in request.headers.get("accept", "")
 
 
@@ -67,20 +84,34 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.GridmapError)
     async def domain_error(request: Request, exc: errors.GridmapError) -> JSONResponse:
-        return problem(_status_of(exc), exc.title, exc.detail, request.url.path, **exc.extra)
+        return problem(
+            _status_of(exc),
+            exc.title,
+            exc.detail,
+            request.url.path,
+            **{"request_id": _request_id(request), **exc.extra},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         where = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         first = where[0] if where else {"loc": [], "msg": "invalid request"}
         detail = f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}"
-        return problem(422, "Invalid request", detail, request.url.path, errors=where)
+        return problem(
+            400 if _is_ogc(request) else 422,
+            "Bad query" if _is_ogc(request) else "Invalid request",
+            detail,
+            request.url.path,
+            errors=where,
+            request_id=_request_id(request),
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 401 and _is_page(request):
             # a person opening a page: send them to sign in, and back here afterwards
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            # without the sub-path: RootPath puts it in front of the redirect
+            target = route_path(request) + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
         if exc.status_code in (403, 404) and _is_page(request):
             return web.error_page(request, exc.status_code)  # a person's page, not JSON
@@ -97,4 +128,5 @@ def install(app: FastAPI) -> None:
             str(exc.detail),
             request.url.path,
             headers=exc.headers,
+            request_id=_request_id(request),
         )

@@ -6,10 +6,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.middleware import AuditWrites, BodySizeLimit, SecurityHeaders
+from api.middleware import AuditWrites, BodySizeLimit, RequestContext, RootPath, SecurityHeaders
 from api.routers import (
     auth,
     boundaries,
@@ -22,6 +23,7 @@ from api.routers import (
     pages,
     records,
 )
+from geo import logs
 from geo.basemap import basemap
 from geo.database import engine_for
 from geo.settings import PROJECT_ROOT, get_settings
@@ -48,6 +50,7 @@ def content_security_policy() -> str:
 
 def create_app() -> FastAPI:
     settings = get_settings()
+    logs.configure(settings.log_level)
     app = FastAPI(
         title="gridmap",
         summary="西北街街道网格化管理 · Grid management for Xibeijie sub-district, Jiuquan",
@@ -65,6 +68,11 @@ def create_app() -> FastAPI:
             allow_headers=["Authorization"],
         )
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    # outermost last: request id and log line around everything; then compression, which
+    # sees the pages RootPath rewrote (map pages come gzipped already and are left as they are)
+    app.add_middleware(RootPath, root_path=settings.root_path)
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    app.add_middleware(RequestContext)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(coverage.router)

@@ -432,6 +432,12 @@ def _to_wgs84(geom):
     )
 
 
+def _rfc7946(geom):
+    """WGS 84 with counter-clockwise exterior rings (clockwise holes), as RFC 7946 says:
+    GEOS's unions hand back clockwise shells."""
+    return shapely.orient_polygons(_to_wgs84(geom), exterior_cw=False)
+
+
 LAYER_FILES = {
     "district": "district.geojson",
     "communities": "communities.geojson",
@@ -452,7 +458,7 @@ def write_dataset(directory: Path = BOUNDARY_DIR, seed: int | None = None) -> li
             "type": "FeatureCollection",
             "name": layer,
             "features": [
-                {"type": "Feature", "properties": f.props, "geometry": mapping(_to_wgs84(f.geom))}
+                {"type": "Feature", "properties": f.props, "geometry": mapping(_rfc7946(f.geom))}
                 for f in features
             ],
         }

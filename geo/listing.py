@@ -319,13 +319,13 @@ def unit_detail(conn: Connection, code: str) -> dict:
                        NULL AS kind, NULL AS sector_code, NULL AS grid2_code,
                        NULL AS community_code,
                        ST_Area(ST_Transform(geom, {METRIC_SRID})) / 1e6 AS area_km2,
-                       ST_AsGeoJSON(geom, 7) AS geometry
+                       ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 7) AS geometry
                 FROM units WHERE code = :code AND valid_to IS NULL
                 UNION ALL
                 SELECT code, 'courtyard', sector_code, name_zh, name_en, version, valid_from,
                        kind, sector_code, grid2_code, community_code,
                        ST_Area(ST_Transform(geom, {METRIC_SRID})) / 1e6,
-                       ST_AsGeoJSON(geom, 7)
+                       ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 7)
                 FROM courtyards WHERE code = :code AND valid_to IS NULL
                 """
             ),

@@ -97,6 +97,24 @@ class Settings(BaseSettings):
         description="Rebalancing aims at households per worker within this share of the target.",
     )
 
+    # -- running it for real: logs, sub-path, compression, backups (issue 22) ----------
+    log_level: str = Field(
+        default="INFO",
+        pattern="(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
+        description="Level of the JSON log lines on stderr: DEBUG, INFO, WARNING, ERROR.",
+    )
+    root_path: str = Field(
+        default="",
+        pattern=r"^(/[A-Za-z0-9._~-]+)*/?$",
+        description="The sub-path the service is served under behind a proxy, e.g. /gridmap "
+        "(empty: at /); links, redirects and assets carry it.",
+    )
+    gzip_min_bytes: int = Field(
+        default=1024,
+        ge=0,
+        description="Answers at least this large are gzip-compressed for clients that accept it.",
+    )
+
     @property
     def street_prefix(self) -> str:
         """The nine-digit prefix every unit code starts with, e.g. `620902003`."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -25,7 +25,10 @@ templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates"
 GEOJSON = "application/geo+json"
 OPENAPI30 = "application/vnd.oai.openapi+json;version=3.0"
 FORMAT = Query(None, pattern="^(json|html)$", description="json (default) or html")
+SCHEMA_JSON = "application/schema+json"
 reader = require(Permission.READ_UNITS)
+#: every OGC resource answers HEAD too (OGC API – Features Core, HTTP 1.1)
+GET = ["GET", "HEAD"]
 
 
 def _html(request: Request, f: str | None) -> bool:
@@ -56,8 +59,8 @@ def _page(request: Request, title: str, **context) -> HTMLResponse:
     return templates.TemplateResponse(request, "ogc.html", {**defaults, "title": title, **context})
 
 
-@router.get("", summary="Landing page")
-@router.get("/", include_in_schema=False)
+@router.api_route("", methods=GET, summary="Landing page")
+@router.api_route("/", methods=GET, include_in_schema=False)
 def landing(request: Request, f: str | None = FORMAT, _: Principal = Depends(reader)):
     links = [
         _link(_url(request, "/"), "self", "application/json", "this document"),
@@ -75,13 +78,13 @@ def landing(request: Request, f: str | None = FORMAT, _: Principal = Depends(rea
     return {"title": title, "description": "The district's layers for GIS clients.", "links": links}
 
 
-@router.get("/api", summary="The OpenAPI 3.0 definition of this OGC API")
+@router.api_route("/api", methods=GET, summary="The OpenAPI 3.0 definition of this OGC API")
 def service_description(request: Request, _: Principal = Depends(reader)) -> Response:
     body = json.dumps(ogc.openapi_document(_url(request, "")), ensure_ascii=False)
     return Response(body, media_type=OPENAPI30)
 
 
-@router.get("/conformance", summary="Conformance classes")
+@router.api_route("/conformance", methods=GET, summary="Conformance classes")
 def conformance(request: Request, f: str | None = FORMAT, _: Principal = Depends(reader)):
     if _html(request, f):
         return _page(request, "Conformance", conforms=ogc.CONFORMANCE)
@@ -99,7 +102,32 @@ def _describe(request: Request, conn, c: ogc.Collection) -> dict:
         "extent": ogc.extent(conn, c),
         "links": [
             _link(_url(request, f"/collections/{c.id}"), "self", "application/json"),
+            _link(
+                _url(request, f"/collections/{c.id}", f="html"),
+                "alternate",
+                "text/html",
+                "this collection as HTML",
+            ),
             _link(items, "items", GEOJSON, f"{c.title_en} as GeoJSON"),
+            _link(
+                _url(request, f"/collections/{c.id}/queryables"),
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                SCHEMA_JSON,
+                "the properties items can be filtered on",
+            ),
+            _link(
+                _url(request, f"/collections/{c.id}/schema"),
+                "describedby",
+                SCHEMA_JSON,
+                "the features' schema (property types)",
+            ),
+            # GDAL before 3.8 looks for this spelling only, and reads field types from it
+            _link(
+                _url(request, f"/collections/{c.id}/schema"),
+                "describedBy",
+                SCHEMA_JSON,
+                "the features' schema (property types)",
+            ),
             _link(
                 _url(request, f"/collections/{c.id}/items", f="html"),
                 "items",
@@ -110,7 +138,7 @@ def _describe(request: Request, conn, c: ogc.Collection) -> dict:
     }
 
 
-@router.get("/collections", summary="The collections the caller may read")
+@router.api_route("/collections", methods=GET, summary="The collections the caller may read")
 def collections(
     request: Request,
     f: str | None = FORMAT,
@@ -136,7 +164,7 @@ def collections(
     }
 
 
-@router.get("/collections/{collectionId}", summary="One collection")
+@router.api_route("/collections/{collectionId}", methods=GET, summary="One collection")
 def describe(
     request: Request,
     collectionId: str,
@@ -151,7 +179,9 @@ def describe(
     return body
 
 
-@router.get("/collections/{collectionId}/items", summary="Features of a collection")
+@router.api_route(
+    "/collections/{collectionId}/items", methods=GET, summary="Features of a collection"
+)
 def items(
     request: Request,
     collectionId: str,  # noqa: N803
@@ -194,7 +224,11 @@ def items(
                 _url(
                     request,
                     f"/collections/{collectionId}/items",
-                    **{**keep, "offset": q.offset + q.limit},
+                    **{
+                        **keep,
+                        "offset": q.offset + q.limit,
+                        "limit": max(q.limit, ogc.NEXT_PAGE_MIN_LIMIT),
+                    },
                 ),
                 "next",
                 GEOJSON,
@@ -238,7 +272,9 @@ def items(
     return Response(head[:-1] + ', "features": ' + page.features_json + "}", media_type=GEOJSON)
 
 
-@router.get("/collections/{collectionId}/items/{featureId}", summary="One feature")
+@router.api_route(
+    "/collections/{collectionId}/items/{featureId}", methods=GET, summary="One feature"
+)
 def feature(
     request: Request,
     collectionId: str,
@@ -247,15 +283,53 @@ def feature(
     principal: Principal = Depends(reader),
     conn=Depends(get_conn),
 ):
-    body = ogc.item(conn, principal, collectionId, featureId)
+    found = json.loads(ogc.item(conn, principal, collectionId, featureId))
+    here = f"/collections/{collectionId}/items/{quote(featureId, safe='')}"
+    found["links"] = [
+        _link(_url(request, here), "self", GEOJSON, "this feature"),
+        _link(_url(request, here, f="html"), "alternate", "text/html", "this feature as HTML"),
+        _link(_url(request, f"/collections/{collectionId}"), "collection", "application/json"),
+    ]
     if _html(request, f):
-        found = json.loads(body)
         return _page(
             request,
             f"{collectionId} / {featureId}",
+            links=found["links"],
             features=[found],
             columns=list(found["properties"]),
             number_matched=1,
             number_returned=1,
         )
-    return Response(body, media_type=GEOJSON)
+    return Response(json.dumps(found, ensure_ascii=False), media_type=GEOJSON)
+
+
+@router.api_route(
+    "/collections/{collectionId}/queryables",
+    methods=GET,
+    summary="The properties a collection's items can be filtered on (OGC API – Features Part 3)",
+)
+def queryables(
+    request: Request,
+    collectionId: str,  # noqa: N803
+    principal: Principal = Depends(reader),
+    conn=Depends(get_conn),
+):
+    url = _url(request, f"/collections/{collectionId}/queryables")
+    body = ogc.queryables(conn, principal, collectionId, url)
+    return Response(json.dumps(body, ensure_ascii=False), media_type=SCHEMA_JSON)
+
+
+@router.api_route(
+    "/collections/{collectionId}/schema",
+    methods=GET,
+    summary="The schema of a collection's features: each property's type",
+)
+def schema(
+    request: Request,
+    collectionId: str,  # noqa: N803
+    principal: Principal = Depends(reader),
+    conn=Depends(get_conn),
+):
+    url = _url(request, f"/collections/{collectionId}/schema")
+    body = ogc.feature_schema(conn, principal, collectionId, url)
+    return Response(json.dumps(body, ensure_ascii=False), media_type=SCHEMA_JSON)

@@ -74,12 +74,13 @@ def boundaries(conn: Connection, level: str = "sector", as_of: datetime | None =
                      AND ST_Covers(u.geom, ST_PointOnSurface(c.geom))
                      ORDER BY u.code LIMIT 1) AS parent_code,
                    c.version, c.valid_from, c.valid_to, c.reason, c.changed_by, c.change_id,
-                   ST_AsGeoJSON(c.geom, 7) AS geometry
+                   ST_AsGeoJSON(ST_ForcePolygonCCW(c.geom), 7) AS geometry
             FROM c ORDER BY c.code"""
     else:
         sql = f"""
             SELECT code, level, parent_code, name_zh, name_en, version, valid_from, valid_to,
-                   reason, changed_by, change_id, ST_AsGeoJSON(geom, 7) AS geometry
+                   reason, changed_by, change_id,
+                   ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 7) AS geometry
             FROM ({UNITS_AS_OF}) u WHERE level = :level ORDER BY code"""
     rows = conn.execute(text(sql), {"at": at, "level": level}).mappings().all()
     if not rows:
@@ -118,7 +119,8 @@ def unit(conn: Connection, code: str) -> dict:
         conn.execute(
             text(
                 "SELECT code, level, parent_code, name_zh, name_en, version, valid_from, "
-                "valid_to, reason, changed_by, change_id, ST_AsGeoJSON(geom, 7) AS geometry "
+                "valid_to, reason, changed_by, change_id, "
+                "ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 7) AS geometry "
                 "FROM units WHERE code = :code ORDER BY version DESC LIMIT 1"
             ),
             {"code": code},
@@ -152,7 +154,8 @@ def history(conn: Connection, code: str) -> dict:
             text(
                 f"SELECT t.code, {level} AS level, t.name_zh, t.name_en, t.version, "
                 "t.valid_from, t.valid_to, t.reason, t.changed_by, t.change_id, "
-                "t.successor_code, c.kind AS change_kind, ST_AsGeoJSON(t.geom, 7) AS geometry "
+                "t.successor_code, c.kind AS change_kind, "
+                "ST_AsGeoJSON(ST_ForcePolygonCCW(t.geom), 7) AS geometry "
                 f"FROM {table} t LEFT JOIN boundary_changes c ON c.id = t.change_id "
                 "WHERE t.code = :code ORDER BY t.version"
             ),
@@ -195,7 +198,7 @@ def change(conn: Connection, change_id: int) -> dict:
     versions = conn.execute(
         text(
             """SELECT code, level, name_zh, version, valid_from, valid_to, successor_code,
-                      ST_AsGeoJSON(geom, 7) AS geometry,
+                      ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 7) AS geometry,
                       CASE WHEN change_id = :id THEN 'after' ELSE 'before' END AS side
                FROM units
                WHERE change_id = :id OR valid_to = :at
