@@ -91,13 +91,54 @@ def db_url() -> None:
     print(make_url(database_url()).set(drivername="postgresql").render_as_string(False))
 
 
+@db_app.command("backup")
+@reports_errors
+def db_backup(
+    path: Path = typer.Argument(..., help="A new directory to write the backup into."),
+) -> None:
+    """Back up the database (pg_dump custom format) and the photo store into PATH."""
+    from geo.backup import backup
+
+    with err.status("backing up"):
+        manifest = backup(_engine(), path)
+    rows = sum(manifest["counts"].values())
+    photos = " and the photos" if manifest["photos"] else ""
+    out.print(f"backed up {rows:,} rows in {len(manifest['counts'])} tables{photos} to {path}")
+
+
+@db_app.command("restore")
+@reports_errors
+def db_restore(
+    path: Path = typer.Argument(..., help="A directory written by `gridmap db backup`."),
+    replace: bool = typer.Option(
+        False, "--replace", help="Drop the database's tables first (else it must be empty)."
+    ),
+) -> None:
+    """Restore a backup into the database in use (empty, or --replace) and its photos."""
+    from geo.backup import restore
+
+    with err.status("restoring"):
+        manifest = restore(_engine(), path, replace=replace)
+    rows = sum(manifest["counts"].values())
+    out.print(
+        f"restored {rows:,} rows in {len(manifest['counts'])} tables from {path} "
+        f"(schema revision {manifest.get('revision')}); row counts match the backup"
+    )
+
+
 @app.command()
 @reports_errors
-def migrate() -> None:
-    """Upgrade the schema to the newest Alembic revision."""
-    from geo.migrate import upgrade
+def migrate(
+    to: str = typer.Option(
+        None, "--to", help="A revision to upgrade or downgrade to (e.g. 0008, base); default head."
+    ),
+) -> None:
+    """Upgrade the schema to the newest Alembic revision (or move it to `--to REV`)."""
+    from geo.migrate import migrate_to, upgrade
 
-    out.print(f"schema at revision {upgrade(_engine())}")
+    engine = _engine()
+    reached = upgrade(engine) if to is None else migrate_to(engine, to)
+    out.print(f"schema at revision {reached}")
 
 
 @app.command()

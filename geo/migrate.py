@@ -6,11 +6,14 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from geo.categories import CATEGORIES
 from geo.database import require_postgis
+from geo.errors import InvalidInput
 
 
 def alembic_config(url: str) -> Config:
@@ -26,8 +29,42 @@ def upgrade(engine: Engine) -> str:
     url = engine.url.render_as_string(hide_password=False)
     command.upgrade(alembic_config(url), "head")
     add_missing_categories(engine)
+    return current_revision(engine) or "base"
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database's schema is at (None: not migrated, or at base)."""
     with engine.connect() as conn:
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def revisions() -> list[str]:
+    """Every revision id, oldest first (the chain as Alembic walks it)."""
+    script = ScriptDirectory.from_config(alembic_config("postgresql://"))
+    return [r.revision for r in reversed(list(script.walk_revisions("base", "heads")))]
+
+
+def migrate_to(engine: Engine, target: str) -> str:
+    """Upgrade or downgrade the schema to `target` (a revision id, `head` or `base`);
+    returns the revision reached. Downgrades drop what later revisions added."""
+    require_postgis(engine)
+    url = engine.url.render_as_string(hide_password=False)
+    config = alembic_config(url)
+    known = revisions()
+    if target not in ("head", "heads", "base") and target not in known:
+        raise InvalidInput(
+            f"no migration {target!r}; revisions: {', '.join(known)} (or head, base)"
+        )
+    if target in ("head", "heads"):
+        return upgrade(engine)
+    current = current_revision(engine)
+    here = known.index(current) if current in known else -1
+    there = -1 if target == "base" else known.index(target)
+    if there < here:
+        command.downgrade(config, target)
+    elif there > here:
+        command.upgrade(config, target)
+    return current_revision(engine) or "base"
 
 
 def add_missing_categories(engine: Engine) -> None:

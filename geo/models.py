@@ -283,7 +283,15 @@ class Incident(PointEntity, Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
 
-    __table_args__ = (CheckConstraint(_one_of("status", IncidentStatus), name="incidents_status"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("status", IncidentStatus), name="incidents_status"),
+        # what is open now is read live (0008); this keeps that read small
+        Index(
+            "incidents_open",
+            "observed_at",
+            postgresql_where=text("status NOT IN ('verified', 'rejected', 'duplicate')"),
+        ),
+    )
 
 
 class IncidentEvent(Base):
@@ -385,3 +393,38 @@ VERSIONED_TABLES = (
     "incidents",
     "incident_categories",
 )
+
+
+#: buckets of the close-time histogram the rollups keep (0008: `incident_close_bucket`)
+CLOSE_BUCKETS = 64
+
+
+def _rollup_columns(period: str) -> dict:
+    """The columns of an incident rollup (0008): the key, the counts, the histogram."""
+    columns = {
+        "sector_code": mapped_column(String(32), primary_key=True),
+        "category": mapped_column(String(32), primary_key=True),
+        period: mapped_column(Date, primary_key=True),
+        "incidents": mapped_column(Integer, nullable=False, server_default=text("0")),
+        "verified": mapped_column(Integer, nullable=False, server_default=text("0")),
+        "verified_in_time": mapped_column(Integer, nullable=False, server_default=text("0")),
+    }
+    for k in range(CLOSE_BUCKETS):
+        columns[f"h{k:02d}"] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    return columns
+
+
+class IncidentDailyStats(Base):
+    """Incidents per sector, category and Beijing day, kept by triggers on `incidents`."""
+
+    __tablename__ = "incident_daily_stats"
+    __table_args__ = (Index("incident_daily_stats_day", "day"),)
+    locals().update(_rollup_columns("day"))
+
+
+class IncidentMonthlyStats(Base):
+    """The same figures per month."""
+
+    __tablename__ = "incident_monthly_stats"
+    __table_args__ = (Index("incident_monthly_stats_month", "month"),)
+    locals().update(_rollup_columns("month"))

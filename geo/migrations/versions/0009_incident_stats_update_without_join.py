@@ -50,5 +50,21 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # the functions 0008 wrote compute the same figures; nothing to undo but speed
-    pass
+    """Back to 0008's trigger functions, as 0008 wrote them (same figures, slower)."""
+    r = _rollups()
+    joined = (
+        f"SELECT -1 AS sign, o.* FROM (SELECT o.id, {r._prefixed('o')} FROM old_rows o "
+        f"JOIN new_rows n USING (id) WHERE {r.CHANGED}) o UNION ALL "
+        f"SELECT 1, n.* FROM (SELECT n.id, {r._prefixed('n')} FROM new_rows n "
+        f"JOIN old_rows o USING (id) WHERE {r.CHANGED}) n"
+    )
+    bodies = {
+        "insert": r._apply(f"SELECT 1 AS sign, {r.FIGURES} FROM new_rows"),
+        "delete": r._apply(f"SELECT -1 AS sign, {r.FIGURES} FROM old_rows"),
+        "update": r._apply(joined),
+    }
+    for name, body in bodies.items():
+        op.execute(
+            f"CREATE OR REPLACE FUNCTION incident_stats_{name}() RETURNS trigger "
+            f"LANGUAGE plpgsql AS $$ BEGIN {body} RETURN NULL; END $$;"
+        )
