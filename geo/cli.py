@@ -23,6 +23,8 @@ db_app = typer.Typer(help="The project-managed local PostGIS.", no_args_is_help=
 app.add_typer(db_app, name="db")
 token_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+deploy_app = typer.Typer(help="Running behind nginx: configuration.", no_args_is_help=True)
+app.add_typer(deploy_app, name="deploy")
 
 out = Console()
 err = Console(stderr=True)
@@ -192,9 +194,46 @@ def serve(
         raise SetupError(
             f"port {port} on {host} is in use by another program; set GRIDMAP_PORT or pass --port"
         )
+    from geo.logs import uvicorn_log_config
+
     make_engine().dispose()  # fail now, with the URL, if the database is not there
-    out.print(f"serving 西北街街道 gridmap at http://{host}:{port}")
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info")
+    out.print(f"serving 西北街街道 gridmap at http://{host}:{port}{settings.root_path}")
+    uvicorn.run(
+        "api.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=uvicorn_log_config(settings.log_level),
+        log_level=settings.log_level.lower(),
+        access_log=False,  # one JSON line per request comes from api.middleware instead
+        proxy_headers=True,  # scheme and client address from nginx (trusted: 127.0.0.1)
+    )
+
+
+@deploy_app.command("nginx")
+@reports_errors
+def deploy_nginx(
+    server_name: str = typer.Option("_", help="The site's host name(s)."),
+    root_path: str = typer.Option(None, help="Sub-path (default GRIDMAP_ROOT_PATH)."),
+    upstream: str = typer.Option(None, help="host:port of `gridmap serve` (default GRIDMAP_PORT)."),
+    tls: bool = typer.Option(True, help="HTTPS on 443 (and a redirect from 80)."),
+    certificate: str = typer.Option("/etc/ssl/gridmap/fullchain.pem", help="TLS certificate."),
+    certificate_key: str = typer.Option("/etc/ssl/gridmap/privkey.pem", help="Its key."),
+) -> None:
+    """Print an nginx site for the current settings (body limit, sub-path, port)."""
+    from geo.deploy import nginx_site
+
+    print(
+        nginx_site(
+            server_name=server_name,
+            upstream=upstream,
+            root_path=root_path,
+            listen="443 ssl" if tls else "80",
+            certificate=certificate,
+            certificate_key=certificate_key,
+        ),
+        end="",
+    )
 
 
 def _cli_actor() -> str:
