@@ -633,6 +633,14 @@ def openapi_document(base_url: str) -> dict:
                 "responses": ok,
             }
         }
+        for part, summary in (("queryables", "queryables"), ("schema", "feature schema")):
+            paths[f"/collections/{c.id}/{part}"] = {
+                "get": {
+                    "summary": f"{c.title_en}: {summary} (JSON Schema)",
+                    "operationId": f"{part}_{c.id}",
+                    "responses": ok,
+                }
+            }
         paths[f"/collections/{c.id}/items/{{featureId}}"] = {
             "get": {
                 "summary": f"{c.title_en}: one feature",
