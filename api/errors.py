@@ -26,6 +26,7 @@ STATUS: dict[type[errors.GridmapError], int] = {
     errors.DatabaseUnreachable: 503,
     errors.SetupError: 503,
     errors.TooLarge: 413,
+    errors.TooManyRequests: 429,
 }
 
 
@@ -67,7 +68,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.GridmapError)
     async def domain_error(request: Request, exc: errors.GridmapError) -> JSONResponse:
-        return problem(_status_of(exc), exc.title, exc.detail, request.url.path, **exc.extra)
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return problem(
+            _status_of(exc), exc.title, exc.detail, request.url.path, headers, **exc.extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -90,6 +95,7 @@ def install(app: FastAPI) -> None:
             404: "Not found",
             405: "Method not allowed",
             413: "Payload too large",
+            429: "Too many requests",
         }
         return problem(
             exc.status_code,

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.middleware import AuditWrites, BodySizeLimit, SecurityHeaders
 from api.routers import (
+    accounts,
     auth,
     boundaries,
     coverage,
@@ -67,6 +68,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(accounts.router)
     app.include_router(coverage.router)
     app.include_router(ogc.router)
     app.include_router(incidents.router)
