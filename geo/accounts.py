@@ -254,6 +254,14 @@ def reset_password(conn: Connection, user: int | str) -> str:
     return password
 
 
+def enabled_admins(conn: Connection) -> int:
+    """How many enabled users can administer (0: nobody can sign in to create others)."""
+    return conn.execute(
+        text("SELECT count(*) FROM users WHERE :admin = ANY(roles) AND disabled_at IS NULL"),
+        {"admin": Role.ADMIN.value},
+    ).scalar_one()
+
+
 def disable_user(conn: Connection, user: int | str) -> User:
     """Disable a user: their sessions end and their tokens stop working at once. The last
     enabled admin cannot be disabled (InvalidInput)."""

@@ -155,9 +155,33 @@ def serve(
         raise SetupError(
             f"port {port} on {host} is in use by another program; set GRIDMAP_PORT or pass --port"
         )
-    make_engine().dispose()  # fail now, with the URL, if the database is not there
+    engine = make_engine()  # fail now, with the URL, if the database is not there
+    _first_sign_in_hint(engine)
+    engine.dispose()
     out.print(f"serving 西北街街道 gridmap at http://{host}:{port}")
     uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info")
+
+
+FIRST_ADMIN = (
+    ".venv/bin/gridmap user create admin --role admin --display-name 管理员"
+    "   # prints a one-time password"
+)
+
+
+def _first_sign_in_hint(engine) -> None:
+    """A newcomer's first question: how do I sign in? Answered while nobody can."""
+    from sqlalchemy import inspect
+
+    from geo import accounts
+
+    if not inspect(engine).has_table("users"):
+        return
+    with engine.connect() as conn:
+        if accounts.enabled_admins(conn) == 0:
+            err.print(
+                "no admin can sign in yet: create the first one, then sign in at /login "
+                f"with it and choose a password:\n  {FIRST_ADMIN}"
+            )
 
 
 def _cli_actor() -> str:

@@ -366,3 +366,42 @@ def test_an_admin_binds_a_grid_worker_user_to_a_worker_who_then_sees_their_own_g
     assert me["scope_codes"] == [sector] and me["roles"] == ["grid_worker"]
     home = fresh_client.get("/", headers={"Accept": "text/html"}).text
     assert 'id="own-grids"' in home and sector in home
+
+
+def readme_gdal_recipe() -> tuple[dict[str, str], str]:
+    """The README's GDAL recipe: its `export` line (as environment) and its `ogrinfo` line."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    export = re.search(r"^export (GDAL_HTTP_AUTH=BASIC .*)$", readme, re.M).group(1)
+    env = dict(pair.split("=", 1) for pair in export.split())
+    command = re.search(r"^(ogrinfo .*OAPIF:\S+ sectors)$", readme, re.M).group(1)
+    return {k: v.strip('"') for k, v in env.items()}, command
+
+
+def test_debians_ogrinfo_reads_sectors_with_the_readmes_basic_auth_recipe(live_url):
+    env, command = readme_gdal_recipe()
+    env = {k: v.replace("<token>", TOKENS["official"]) for k, v in env.items()}
+    argv = command.replace("http://127.0.0.1:8000", live_url).split()
+    assert argv[0] == "ogrinfo"
+    done = subprocess.run(
+        ["/usr/bin/ogrinfo", *argv[1:]],
+        env={"PATH": "/usr/bin:/bin", "GDAL_HTTP_TIMEOUT": "60", **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Layer name: sectors" in done.stdout and "Feature Count: 22" in done.stdout
+    without = subprocess.run(
+        ["/usr/bin/ogrinfo", *argv[1:]], env={"PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert without.returncode != 0  # the token is what opened it
+
+
+def test_owslib_reads_with_the_token_as_the_basic_password(live_url):
+    from owslib.ogcapi.features import Features
+    from owslib.util import Authentication
+
+    ogc = Features(f"{live_url}/ogc", auth=Authentication("gridmap", TOKENS["official"]))
+    items = ogc.collection_items("sectors", limit=5)
+    assert items["numberReturned"] == 5
