@@ -26,6 +26,7 @@ STATUS: dict[type[errors.GridmapError], int] = {
     errors.DatabaseUnreachable: 503,
     errors.SetupError: 503,
     errors.TooLarge: 413,
+    errors.TooManyRequests: 429,
 }
 
 
@@ -84,11 +85,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.GridmapError)
     async def domain_error(request: Request, exc: errors.GridmapError) -> JSONResponse:
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry)} if retry is not None else None
         return problem(
             _status_of(exc),
             exc.title,
             exc.detail,
             request.url.path,
+            headers,
             **{"request_id": _request_id(request), **exc.extra},
         )
 
@@ -121,6 +125,7 @@ def install(app: FastAPI) -> None:
             404: "Not found",
             405: "Method not allowed",
             413: "Payload too large",
+            429: "Too many requests",
         }
         return problem(
             exc.status_code,

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.middleware import AuditWrites, BodySizeLimit, RequestContext, RootPath, SecurityHeaders
 from api.routers import (
+    accounts,
     auth,
     boundaries,
     coverage,
@@ -75,6 +76,7 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestContext)
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(accounts.router)
     app.include_router(coverage.router)
     app.include_router(ogc.router)
     app.include_router(incidents.router)

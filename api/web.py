@@ -84,6 +84,8 @@ def render(
             "principal": principal,
             "switch_url": _switch_url(request, other),
             "other_lang": other,
+            # the session's CSRF token (a signed-in person's page): the meta tag, the forms
+            "csrf_token": getattr(request.state, "csrf_token", ""),
             **context,
         },
         status_code=status_code,

@@ -48,6 +48,7 @@ class Permission(StrEnum):
     IMPORT_DATA = "imports:write"  # households, residents, businesses, resources, incidents
     READ_AUDIT = "audit:read"
     MANAGE_TOKENS = "tokens:manage"
+    MANAGE_USERS = "users:manage"  # create, disable and reset people's accounts
     CONFIGURE = "settings:write"  # category time limits and other reference data
 
 
@@ -87,6 +88,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
 }
 
+_ROLE_VALUES = frozenset(r.value for r in Role)
+
 ROLE_LABELS = {
     Role.ADMIN: ("管理员", "administrator"),
     Role.PLANNER: ("规划人员", "planner"),
@@ -98,15 +101,31 @@ ROLE_LABELS = {
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: from a token."""
+    """Who is calling: a token, or a person signed in (a session or their own token).
 
-    token_id: int
+    `role` is the first of their roles (what most checks ask); `roles` are all of them.
+    `id` is the stable identity ownership follows: `user:7` for a person (through any of
+    their sessions or tokens), `token:3` for a program's token that belongs to nobody."""
+
+    token_id: int | None
     name: str
     role: Role
     scope_codes: tuple[str, ...] = field(default_factory=tuple)
+    other_roles: tuple[Role, ...] = field(default_factory=tuple)
+    user_id: int | None = None
+    must_change_password: bool = False
+    session_id: int | None = None
+
+    @property
+    def roles(self) -> tuple[Role, ...]:
+        return (self.role,) + tuple(r for r in self.other_roles if r != self.role)
+
+    @property
+    def id(self) -> str:
+        return f"user:{self.user_id}" if self.user_id is not None else f"token:{self.token_id}"
 
     def can(self, permission: Permission) -> bool:
-        return permission in ROLE_PERMISSIONS[self.role]
+        return any(permission in ROLE_PERMISSIONS[role] for role in self.roles)
 
     @property
     def sees_personal_data(self) -> bool:
@@ -178,11 +197,17 @@ def create_token(
 
 
 def authenticate(conn: Connection, token: str) -> Principal | None:
-    """The principal of a valid, unrevoked token, or None. Notes the use (once a minute)."""
+    """The principal of a valid, unrevoked, unexpired token (of an enabled user, if it
+    belongs to one), or None. Notes the use (once a minute)."""
     row = conn.execute(
         text(
-            "SELECT id, name, role, scope_codes, last_used_at > now() - interval '1 minute' "
-            "AS recent FROM api_tokens WHERE token_hash = :h AND revoked_at IS NULL"
+            "SELECT t.id, t.name, t.role, t.roles, t.scope_codes, t.user_id, "
+            "u.display_name, u.scope_codes AS user_scope, "
+            "t.last_used_at > now() - interval '1 minute' AS recent "
+            "FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id "
+            "WHERE t.token_hash = :h AND t.revoked_at IS NULL "
+            "AND (t.expires_at IS NULL OR t.expires_at > now()) "
+            "AND (t.user_id IS NULL OR u.disabled_at IS NULL)"
         ),
         {"h": hash_token(token)},
     ).first()
@@ -192,7 +217,18 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
         conn.execute(
             text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"), {"id": row.id}
         )
-    return Principal(row.id, row.name, Role(row.role), tuple(row.scope_codes or ()))
+    roles = [Role(r) for r in (row.roles or [row.role]) if r in _ROLE_VALUES]
+    if not roles:
+        return None
+    scope = row.user_scope if row.user_id is not None else row.scope_codes
+    return Principal(
+        row.id,
+        row.display_name if row.user_id is not None else row.name,
+        roles[0],
+        tuple(scope or ()),
+        other_roles=tuple(roles[1:]),
+        user_id=row.user_id,
+    )
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,8 @@ def moves_for(principal: Principal, status: str, own: bool) -> list[str]:
 def ownership(principal: Principal, alias: str = "i") -> tuple[str, dict]:
     """SQL (and parameters) over incidents `alias`: is this a case the caller acts on?
     Admins: every case. Grid workers: cases in their grids or assigned to a worker serving
-    them. Patrols: the reports they filed. Everyone else: none."""
+    them. Patrols: the reports they filed — by identity (`Principal.id`), never by name.
+    Everyone else: none."""
     if principal.role == Role.ADMIN:
         return "TRUE", {}
     if principal.role == Role.GRID_WORKER:
@@ -107,8 +108,8 @@ def ownership(principal: Principal, alias: str = "i") -> tuple[str, dict]:
     if principal.role == Role.PATROL:
         return (
             f"EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = {alias}.id "
-            f"AND e.kind = 'report' AND e.actor = :own_actor)",
-            {"own_actor": principal.actor},
+            f"AND e.kind = 'report' AND e.actor_id = :own_actor_id)",
+            {"own_actor_id": principal.id},
         )
     return "FALSE", {}
 
@@ -157,14 +158,17 @@ def record_event(
     from_status: str | None,
     to_status: str | None,
     note: str | None,
+    actor_id: str | None = None,
 ) -> None:
-    """Append one event to a case's history."""
+    """Append one event to a case's history; `actor_id` is the actor's stable identity
+    (`Principal.id`), which ownership compares."""
     conn.execute(
         text(
             "INSERT INTO incident_events (incident_id, at, actor, kind, from_status, to_status, "
-            "note) VALUES (:id, :at, :actor, :kind, :frm, :to, :note)"
+            "note, actor_id) VALUES (:id, :at, :actor, :kind, :frm, :to, :note, :actor_id)"
         ),
         {
+            "actor_id": actor_id,
             "id": incident_id,
             "at": at,
             "actor": actor,
@@ -350,7 +354,17 @@ def transition(
             "original": duplicate_of,
         },
     )
-    record_event(conn, incident_id, at, principal.actor, EventKind.TRANSITION, status, target, note)
+    record_event(
+        conn,
+        incident_id,
+        at,
+        principal.actor,
+        EventKind.TRANSITION,
+        status,
+        target,
+        note,
+        principal.id,
+    )
 
 
 def add_note(
@@ -372,5 +386,13 @@ def add_note(
     at = event_time(at, now or datetime.now(UTC))
     _check_order(case, at)
     record_event(
-        conn, incident_id, at, principal.actor, EventKind.NOTE, case["status"], case["status"], note
+        conn,
+        incident_id,
+        at,
+        principal.actor,
+        EventKind.NOTE,
+        case["status"],
+        case["status"],
+        note,
+        principal.id,
     )

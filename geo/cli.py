@@ -26,6 +26,11 @@ app.add_typer(token_app, name="token")
 deploy_app = typer.Typer(help="Running behind nginx: configuration.", no_args_is_help=True)
 app.add_typer(deploy_app, name="deploy")
 
+user_app = typer.Typer(
+    help="People's accounts: create, list, disable, reset-password.", no_args_is_help=True
+)
+app.add_typer(user_app, name="user")
+
 out = Console()
 err = Console(stderr=True)
 
@@ -196,7 +201,9 @@ def serve(
         )
     from geo.logs import uvicorn_log_config
 
-    make_engine().dispose()  # fail now, with the URL, if the database is not there
+    engine = make_engine()  # fail now, with the URL, if the database is not there
+    _first_sign_in_hint(engine)
+    engine.dispose()
     out.print(f"serving 西北街街道 gridmap at http://{host}:{port}{settings.root_path}")
     uvicorn.run(
         "api.main:app",
@@ -234,6 +241,29 @@ def deploy_nginx(
         ),
         end="",
     )
+
+
+
+FIRST_ADMIN = (
+    ".venv/bin/gridmap user create admin --role admin --display-name 管理员"
+    "   # prints a one-time password"
+)
+
+
+def _first_sign_in_hint(engine) -> None:
+    """A newcomer's first question: how do I sign in? Answered while nobody can."""
+    from sqlalchemy import inspect
+
+    from geo import accounts
+
+    if not inspect(engine).has_table("users"):
+        return
+    with engine.connect() as conn:
+        if accounts.enabled_admins(conn) == 0:
+            err.print(
+                "no admin can sign in yet: create the first one, then sign in at /login "
+                f"with it and choose a password:\n  {FIRST_ADMIN}"
+            )
 
 
 def _cli_actor() -> str:
@@ -295,6 +325,78 @@ def token_revoke(
         access.revoke_token(conn, token_id)
         audit.record(conn, _cli_actor(), "token_revoke", target=str(token_id))
     out.print(f"token {token_id} revoked")
+
+
+@user_app.command("create")
+@reports_errors
+def user_create(
+    login: str = typer.Argument(..., help="The login name, e.g. a mobile number."),
+    role: list[str] = typer.Option(..., help="A role (repeatable): one of `Role`."),
+    display_name: str = typer.Option(..., help="The name shown on pages."),
+    worker: str = typer.Option(None, help="A grid worker's resource id (their grids)."),
+    grid: list[str] = typer.Option(None, help="Or a unit code they serve (repeatable)."),
+) -> None:
+    """Print the new user's one-time password, and only it, on stdout (shown once; the
+    first sign-in must replace it)."""
+    from geo import accounts, audit
+
+    with _engine().begin() as conn:
+        _, password = accounts.create_user(conn, login, role, display_name, worker, grid or [])
+        audit.record(conn, _cli_actor(), "user_create", target=login, detail={"roles": role})
+    print(password)
+
+
+@user_app.command("list")
+@reports_errors
+def user_list() -> None:
+    """Every user: id, login, name, roles, worker, state."""
+    from rich.table import Table
+
+    from geo import accounts
+
+    with _engine().connect() as conn:
+        users = accounts.list_users(conn)
+    table = Table("id", "login", "name", "roles", "worker", "grids", "state")
+    for u in users:
+        state = (
+            "disabled"
+            if u.disabled
+            else ("one-time password" if u.must_change_password else "active")
+        )
+        table.add_row(
+            str(u.id),
+            u.login,
+            u.display_name,
+            ",".join(u.roles),
+            u.worker_id or "",
+            ",".join(u.scope_codes),
+            state,
+        )
+    out.print(table)
+
+
+@user_app.command("disable")
+@reports_errors
+def user_disable(login: str = typer.Argument(..., help="The login name.")) -> None:
+    """Disable a user: their sessions and tokens stop working at once."""
+    from geo import accounts, audit
+
+    with _engine().begin() as conn:
+        accounts.disable_user(conn, login)
+        audit.record(conn, _cli_actor(), "user_disable", target=login)
+    out.print(f"user {login} disabled")
+
+
+@user_app.command("reset-password")
+@reports_errors
+def user_reset_password(login: str = typer.Argument(..., help="The login name.")) -> None:
+    """Print a new one-time password, and only it, on stdout; the user's sessions end."""
+    from geo import accounts, audit
+
+    with _engine().begin() as conn:
+        password = accounts.reset_password(conn, login)
+        audit.record(conn, _cli_actor(), "user_reset_password", target=login)
+    print(password)
 
 
 KIND_HELP = "households, residents, businesses, resources, incidents or boundaries"

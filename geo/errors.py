@@ -74,3 +74,13 @@ class TooLarge(GridmapError):
     """A file or request is above a configured size limit."""
 
     title = "Payload too large"
+
+
+class TooManyRequests(GridmapError):
+    """Too many failed sign-ins or bad tokens: try again after `retry_after` seconds."""
+
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

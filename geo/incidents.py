@@ -75,7 +75,7 @@ def _scoped_key(principal: Principal, key: str | None) -> str | None:
             "Idempotency-Key must be 1 to 64 visible ASCII characters (e.g. a UUID)",
             field="Idempotency-Key",
         )
-    return f"{principal.token_id}:{key}"
+    return f"{principal.id}:{key}"
 
 
 def _outside(conn: Connection, lon: float, lat: float, metres: float | None) -> Exception:
@@ -160,6 +160,7 @@ def report_incident(
         None,
         "reported",
         "上报" + (f": {description}" if description else ""),
+        principal.id,
     )
     if not caseflow.dispatch(conn, incident_id, now):
         caseflow.record_event(

@@ -115,6 +115,32 @@ class Settings(BaseSettings):
         description="Answers at least this large are gzip-compressed for clients that accept it.",
     )
 
+    # accounts and sessions (issue 17)
+    session_idle_minutes: int = Field(
+        default=60, gt=0, description="A sign-in session ends after this many idle minutes."
+    )
+    session_max_hours: int = Field(
+        default=12, gt=0, description="A sign-in session ends this many hours after sign-in."
+    )
+    password_min_length: int = Field(
+        default=10, ge=8, description="Shortest password a person may choose."
+    )
+    token_max_days: int = Field(
+        default=365, gt=0, description="Longest lifetime of a personal access token (days)."
+    )
+    throttle_window_seconds: int = Field(
+        default=900, gt=0, description="Window over which failed sign-ins and bad tokens count."
+    )
+    login_failures_per_account: int = Field(
+        default=5, gt=0, description="Failed sign-ins of one account in the window before 429."
+    )
+    login_failures_per_address: int = Field(
+        default=20, gt=0, description="Failed sign-ins from one address in the window before 429."
+    )
+    token_failures_per_address: int = Field(
+        default=30, gt=0, description="Bad tokens from one address in the window before 429."
+    )
+
     @property
     def street_prefix(self) -> str:
         """The nine-digit prefix every unit code starts with, e.g. `620902003`."""

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -95,12 +95,16 @@ def databases(pg_server: str) -> Iterator[Databases]:
 TOKENS: dict[str, str] = {}
 #: the grid worker token's worker and the sector they serve
 GRID_WORKER_ID = "W001"
+#: one signed-in person per role, created in the template: role → login name (password below)
+USERS: dict[str, str] = {}
+TEST_PASSWORD = "Test-password-2026"
 
 
 @pytest.fixture(scope="session")
 def template_db(databases: Databases) -> str:
     """A migrated, seeded database with a token per role, the template of every other."""
     from geo.access import Role, create_token
+    from geo.accounts import create_user, set_password
     from geo.migrate import upgrade
     from geo.seed import seed
 
@@ -112,6 +116,10 @@ def template_db(databases: Databases) -> str:
         for role in Role:
             worker = GRID_WORKER_ID if role == Role.GRID_WORKER else None
             TOKENS[role.value] = create_token(conn, role, f"test {role.value}", worker_id=worker)
+            login = f"test_{role.value}"
+            user_id, _ = create_user(conn, login, [role.value], f"test {role.value}", worker)
+            set_password(conn, user_id, TEST_PASSWORD, must_change=False)
+            USERS[role.value] = login
     engine.dispose()
     return name
 
@@ -119,6 +127,38 @@ def template_db(databases: Databases) -> str:
 def auth(role: str) -> dict[str, str]:
     """The Authorization header of the test token of `role`."""
     return {"Authorization": f"Bearer {TOKENS[role]}"}
+
+
+def sign_in(context_or_page, role: str, next_path: str = "/", base_url: str = ""):
+    """Sign the browser in as the test user of `role` through the /login form, like a
+    person; returns the page, on `next_path` (the role's home by default). `base_url` is
+    needed only by a context created without one."""
+    page = context_or_page.new_page() if hasattr(context_or_page, "new_page") else context_or_page
+    page.goto(f"{base_url}/login?next={quote(next_path, safe='/')}")
+    page.fill("#username", USERS[role])
+    page.fill("#password", TEST_PASSWORD)
+    with page.expect_navigation():
+        page.click("form[action='/login'] button[type=submit]")
+    assert "/login" not in page.url, f"signing in as {role} failed"
+    return page
+
+
+def login(client, role: str, password: str = TEST_PASSWORD):
+    """Sign an HTTP test client in as the test user of `role` (the session cookie stays
+    in the client); returns the /login answer."""
+    return client.post(
+        "/login", data={"username": USERS[role], "password": password}, follow_redirects=False
+    )
+
+
+def csrf_of(client, path: str = "/") -> str:
+    """The CSRF token a signed-in client's page carries (`<meta name="csrf-token">`)."""
+    import re
+
+    page = client.get(path).text
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+    assert found, f"no csrf-token meta tag on {path}"
+    return found.group(1)
 
 
 def sector_surface_points(engine: Engine, n: int):

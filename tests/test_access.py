@@ -13,7 +13,7 @@ from api.main import create_app
 from api.security import COOKIE
 from geo.access import ROLE_PERMISSIONS, Role
 from geo.settings import get_settings
-from tests.conftest import TOKENS, auth
+from tests.conftest import TEST_PASSWORD, TOKENS, USERS, auth, login
 
 ALL = {r.value for r in Role}
 ADMIN = {"admin"}
@@ -23,6 +23,10 @@ PUBLIC = {("GET", "/api/health")}  # and /login, /logout, /static (not in the AP
 ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/me"): ALL,
     ("GET", "/api/tokens"): ADMIN,
+    ("GET", "/api/users"): ADMIN,
+    ("POST", "/api/users"): ADMIN,
+    ("POST", "/api/users/{user_id}/disable"): ADMIN,
+    ("POST", "/api/users/{user_id}/reset-password"): ADMIN,
     ("POST", "/api/tokens"): ADMIN,
     ("DELETE", "/api/tokens/{token_id}"): ADMIN,
     ("GET", "/api/audit"): ADMIN,
@@ -75,6 +79,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
 #: example values for path parameters, so that allowed GETs can answer 200
 EXAMPLES = {
     "token_id": "999999",
+    "user_id": "999999",
     "collectionId": "sectors",
     "featureId": "6209020030010101",
     "incident_id": "I0000024990",
@@ -170,12 +175,13 @@ def test_login_sets_an_httponly_samesite_cookie_that_signs_the_browser_in(
     fresh_client, fresh_engine
 ):
     response = fresh_client.post(
-        "/login", data={"token": TOKENS["official"], "next": "/api/me"}, follow_redirects=False
+        "/login",
+        data={"username": USERS["official"], "password": TEST_PASSWORD, "next": "/api/me"},
+        follow_redirects=False,
     )
     assert response.status_code == 303 and response.headers["location"] == "/api/me"
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
-    fresh_client.cookies.set(COOKIE, TOKENS["official"])
     assert fresh_client.get("/api/me").json()["role"] == "official"
     fresh_client.cookies.clear()
     with fresh_engine.connect() as conn:
@@ -188,10 +194,12 @@ def test_login_sets_an_httponly_samesite_cookie_that_signs_the_browser_in(
     assert entry.role == "official" and entry.remote_addr
 
 
-def test_login_with_a_bad_token_is_refused_and_audited(fresh_client, fresh_engine):
-    response = fresh_client.post("/login", data={"token": "gm_nope", "next": "/"})
+def test_login_with_a_bad_password_is_refused_and_audited(fresh_client, fresh_engine):
+    response = fresh_client.post(
+        "/login", data={"username": USERS["official"], "password": "not-the-password-1"}
+    )
     assert response.status_code == 401 and "set-cookie" not in response.headers
-    assert "令牌无效" in response.text
+    assert "登录名或密码不正确" in response.text
     with fresh_engine.connect() as conn:
         failed = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'login_failed'"))
         assert failed.scalar_one() == 1
@@ -200,7 +208,7 @@ def test_login_with_a_bad_token_is_refused_and_audited(fresh_client, fresh_engin
 def test_login_never_redirects_to_another_site(fresh_client):
     response = fresh_client.post(
         "/login",
-        data={"token": TOKENS["patrol"], "next": "//evil.example/"},
+        data={"username": USERS["patrol"], "password": TEST_PASSWORD, "next": "//evil.example/"},
         follow_redirects=False,
     )
     assert response.headers["location"] == "/"
@@ -242,7 +250,7 @@ def test_the_audit_log_is_append_only(fresh_engine):
 
 
 def test_admins_read_the_audit_log_filtered_by_action(fresh_client):
-    fresh_client.post("/login", data={"token": TOKENS["planner"]}, follow_redirects=False)
+    login(fresh_client, "planner")
     entries = fresh_client.get("/api/audit?action=login", headers=auth("admin")).json()
     assert entries and all(e["action"].startswith("login") for e in entries)
     assert entries[0]["role"] == "planner"

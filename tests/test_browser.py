@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ARTIFACTS, TOKENS
+from tests.conftest import ARTIFACTS, sign_in
 
 
 class Visit:
@@ -35,9 +35,7 @@ class Visit:
             route.abort()
 
     def sign_in(self, role: str, next_path: str) -> None:
-        self.page.goto(f"{self.base}/login?next={next_path}")
-        self.page.fill("#token", TOKENS[role])
-        self.page.click("button[type=submit]")
+        sign_in(self.page, role, next_path, self.base)
         self.page.wait_for_load_state("networkidle")
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ MAPS = {"maps.incidents", "maps.hotspots", "maps.coverage"}
 #: what each role's home page links to (the issue: patrols one tap to the incident map,
 #: officials the coverage table and map, planners also the editor)
 HOME_LINKS = {
-    "admin": MAPS | {"coverage.table", "gis", "editor"},
+    "admin": MAPS | {"coverage.table", "gis", "editor", "users.title"},
     "planner": MAPS | {"coverage.table", "gis", "editor"},
     "patrol": {"maps.incidents", "maps.hotspots", "gis"},
     "grid_worker": MAPS | {"coverage.table", "gis"},
@@ -213,8 +213,10 @@ def test_the_login_page_shares_the_pages_look_and_keeps_where_to_go(pages):
     assert "Sign in" in page.text and "/static/web/gridmap.css" in page.all("href")
     assert 'name="next" value="/coverage?level=grid2"' in page.html
     assert page.by_id("lang-switch")["href"] == "/login?next=%2Fcoverage%3Flevel%3Dgrid2&lang=zh"
-    refused = pages.post("/login", data={"token": "gm_wrong", "next": "/"})
-    assert refused.status_code == 401 and "The token is unknown or revoked" in refused.text
+    refused = pages.post(
+        "/login", data={"username": "nobody", "password": "wrong-password-1", "next": "/"}
+    )
+    assert refused.status_code == 401 and "Wrong login name or password" in refused.text
 
 
 def test_pages_carry_the_same_origin_content_policy(pages):

@@ -15,6 +15,7 @@ import pytest
 from geo.access import authenticate
 from geo.summary import district_summary
 from tests.conftest import ARTIFACTS, TOKENS
+from tests.conftest import sign_in as conftest_sign_in
 from tests.test_pages import COVERAGE_ROLES, HOME_LINKS, ROLES
 
 SHOTS = ARTIFACTS / "web"
@@ -44,8 +45,7 @@ def sign_in(offline_browser, role: str, viewport: dict = DESKTOP):
     )
     page.goto("/")
     assert page.url.endswith("/login?next=/")  # no session: sent to sign in first
-    page.fill("#token", TOKENS[role])
-    page.click("form[action='/login'] button[type=submit]")
+    conftest_sign_in(page, role)
     page.wait_for_url(offline_browser.base_url + "/")
     return page
 

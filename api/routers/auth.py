@@ -1,4 +1,4 @@
-"""Sign-in for people (`/login` sets an HttpOnly cookie), tokens and the audit log for admins."""
+"""Sign-in for people (`/login` starts a server-side session), tokens and the audit log."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from api.deps import get_conn
-from api.security import COOKIE, current_principal, require
+from api.security import COOKIE, client_address, current_principal, require, same_site
 from api.web import page_language, render
-from geo import access, audit
+from geo import access, accounts, audit, sessions, throttle
 from geo.access import Permission, Principal, Role
+from geo.errors import TooManyRequests
 from geo.messages import message
+from geo.settings import get_settings
 
 router = APIRouter(tags=["access"])
 
@@ -35,58 +37,103 @@ def login_page(
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False)
 def login(
     request: Request,
-    token: str = Form(...),
+    username: str = Form("", max_length=200),
+    password: str = Form("", max_length=400),
     next: str = Form("/"),
     lang: str = Depends(page_language),
     conn=Depends(get_conn),
 ):
-    remote = request.client.host if request.client else None
-    principal = access.authenticate(conn, token.strip())
-    if principal is None:
-        audit.record(conn, "anonymous", "login_failed", status=401, remote_addr=remote)
-        return render(
+    """Name and password → a session cookie (random; only its hash is stored)."""
+    remote = client_address(request)
+    target = _safe_next(next)
+
+    def refuse(status: int, key: str, headers: dict | None = None, **values) -> HTMLResponse:
+        page = render(
             request,
             "login.html",
             lang,
-            status_code=401,
-            next=_safe_next(next),
-            error=message("login.bad_token", lang),
+            status_code=status,
+            next=target,
+            username=username,
+            error=message(key, lang, **values),
         )
-    audit.record(conn, principal, "login", status=303, remote_addr=remote)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+        page.headers.update(headers or {})
+        return page
+
+    if not same_site(request):
+        return refuse(403, "login.cross_site")
+    try:
+        throttle.check(conn, throttle.LOGIN, username.strip().lower(), remote)
+    except TooManyRequests as e:
+        audit.record(
+            conn,
+            "anonymous",
+            "login_throttled",
+            target=username[:64],
+            status=429,
+            remote_addr=remote,
+        )
+        return refuse(
+            429, "login.throttled", {"Retry-After": str(e.retry_after)}, seconds=e.retry_after
+        )
+    user = accounts.verify_login(conn, username, password) if username and password else None
+    if user is None:
+        throttle.record_failure(conn, throttle.LOGIN, username.strip().lower(), remote)
+        audit.record(
+            conn, "anonymous", "login_failed", target=username[:64], status=401, remote_addr=remote
+        )
+        return refuse(401, "login.bad_password")
+    throttle.forget_account(conn, username.strip().lower())
+    cookie = sessions.start(conn, user.id)
+    audit.record(conn, user.principal(), "login", status=303, remote_addr=remote)
+    response = RedirectResponse(
+        "/account" if user.must_change_password else target, status_code=303
+    )
     response.set_cookie(
         COOKIE,
-        token.strip(),
+        cookie,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
-        max_age=12 * 3600,
+        max_age=get_settings().session_max_hours * 3600,
     )
     return response
 
 
 @router.post("/logout", include_in_schema=False)
-def logout() -> RedirectResponse:
+async def logout(request: Request) -> RedirectResponse:
+    """End the session at once (its cookie is refused afterwards) and forget the cookie."""
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        principal = await current_principal(request)  # a write: same site, CSRF token
+        with request.app.state.engine.begin() as conn:
+            sessions.end(conn, cookie)
+            audit.record(conn, principal, "logout", status=303, remote_addr=client_address(request))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
 
 
 class Me(BaseModel):
+    id: str = Field(description="stable identity: `user:ID` for a person, `token:ID` otherwise")
     name: str
     role: Role
+    roles: list[Role]
     role_zh: str
     permissions: list[str]
     scope_codes: list[str]
 
 
-@router.get("/api/me", response_model=Me, summary="Who the token stands for")
+@router.get("/api/me", response_model=Me, summary="Who the token or session stands for")
 def me(principal: Principal = Depends(current_principal)) -> Me:
+    permissions = set().union(*(access.ROLE_PERMISSIONS[r] for r in principal.roles))
     return Me(
+        id=principal.id,
         name=principal.name,
         role=principal.role,
+        roles=list(principal.roles),
         role_zh=access.ROLE_LABELS[principal.role][0],
-        permissions=sorted(p.value for p in access.ROLE_PERMISSIONS[principal.role]),
+        permissions=sorted(p.value for p in permissions),
         scope_codes=list(principal.scope_codes),
     )
 

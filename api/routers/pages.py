@@ -52,6 +52,7 @@ HOME_LINKS = (
     PageLink("data", "coverage.table", "/coverage", frozenset({Permission.READ_COVERAGE})),
     PageLink("data", "gis", "/ogc?f=html", frozenset({Permission.READ_UNITS})),
     PageLink("planning", "editor", "/maps/planner", frozenset({Permission.EDIT_BOUNDARIES})),
+    PageLink("admin", "users.title", "/admin/users", frozenset({Permission.MANAGE_USERS})),
 )
 
 #: columns the table shows in their own way (the unit's name and code)

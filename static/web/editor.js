@@ -112,6 +112,9 @@
   // ---------------------------------------------------------------- HTTP
   function request(method, url, body, etags) {
     var headers = { Accept: "application/json" };
+    // the session's CSRF token: every write authenticated by the sign-in cookie carries it
+    var csrf = document.querySelector('meta[name="csrf-token"]');
+    if (method !== "GET") headers["X-CSRF-Token"] = csrf ? csrf.getAttribute("content") : "";
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (etags && etags.length) headers["If-Match"] = etags.join(", ");
     return fetch(url, {
