@@ -26,6 +26,31 @@ def request_id_of(scope: Scope) -> str | None:
     return scope.get("state", {}).get("request_id")
 
 
+async def _internal_error(scope: Scope, send: Send, request_id: str) -> None:
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "the service failed on this request; quote the request id when you "
+            "report it (the log line with this id says where)",
+            "instance": scope["path"],
+            "request_id": request_id,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestContext:
     """The outermost layer: a request id (the caller's `X-Request-ID` if sane, else a new
     one) on `request.state.request_id` and on the answer, and one JSON log line per request:
@@ -44,10 +69,12 @@ class RequestContext:
         started = time.perf_counter()
         status = 500
 
+        started_answer = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_answer
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_answer = message["status"], True
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
@@ -58,6 +85,8 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
             failed = exc
+            if not started_answer:  # a problem body with the id, not a bare text/plain 500
+                await _internal_error(scope, send_with_id, request_id)
             raise
         finally:
             self._log(scope, request_id, status, time.perf_counter() - started, failed)
