@@ -26,6 +26,18 @@ def request_id_of(scope: Scope) -> str | None:
     return scope.get("state", {}).get("request_id")
 
 
+def _caller(principal) -> str | None:
+    """Role and token (or account) id of the caller: who, without a name."""
+    if principal is None:
+        return None
+    role = getattr(getattr(principal, "role", None), "value", "unknown")
+    for attribute, label in (("token_id", "token"), ("user_id", "user")):
+        value = getattr(principal, attribute, None)
+        if value is not None:
+            return f"{role}:{label}{value}"
+    return role
+
+
 async def _internal_error(scope: Scope, send: Send, request_id: str) -> None:
     body = json.dumps(
         {
@@ -103,7 +115,7 @@ class RequestContext:
             else None,
             "status": status,
             "duration_ms": round(seconds * 1000, 1),
-            "user": f"{principal.role.value}:token{principal.token_id}" if principal else None,
+            "user": _caller(principal),
         }
         level = logging.ERROR if failed is not None or status >= 500 else logging.INFO
         exc_info = (type(failed), failed, failed.__traceback__) if failed is not None else None
