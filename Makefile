@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench bench-quick lint db-up db-down clean-db vendor chromium
+.PHONY: setup run test bench bench-quick lint db-up db-down clean-db vendor chromium test-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,21 @@ chromium:
 	  fi; \
 	fi
 
+## test-tools: Debian's nginx (the deployment test) and GDAL 3.6's ogrinfo (the OGC field
+## types test), installed with apt, as root, when missing
+test-tools:
+	@if [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/ogrinfo ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq nginx gdal-bin; \
+	  else \
+	    echo "the deployment and OGC tests need Debian's nginx and gdal-bin: apt-get install nginx gdal-bin" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
 ## test: the same set-up, then every test against a real PostGIS
-test: setup chromium
+test: setup chromium test-tools
 	$(BIN)/ruff check geo api tests bench
 	$(BIN)/python -m pytest
 

@@ -26,6 +26,43 @@ def request_id_of(scope: Scope) -> str | None:
     return scope.get("state", {}).get("request_id")
 
 
+def _caller(principal) -> str | None:
+    """Role and token (or account) id of the caller: who, without a name."""
+    if principal is None:
+        return None
+    role = getattr(getattr(principal, "role", None), "value", "unknown")
+    for attribute, label in (("token_id", "token"), ("user_id", "user")):
+        value = getattr(principal, attribute, None)
+        if value is not None:
+            return f"{role}:{label}{value}"
+    return role
+
+
+async def _internal_error(scope: Scope, send: Send, request_id: str) -> None:
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "the service failed on this request; quote the request id when you "
+            "report it (the log line with this id says where)",
+            "instance": scope["path"],
+            "request_id": request_id,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestContext:
     """The outermost layer: a request id (the caller's `X-Request-ID` if sane, else a new
     one) on `request.state.request_id` and on the answer, and one JSON log line per request:
@@ -44,10 +81,12 @@ class RequestContext:
         started = time.perf_counter()
         status = 500
 
+        started_answer = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_answer
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_answer = message["status"], True
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
@@ -58,6 +97,8 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
             failed = exc
+            if not started_answer:  # a problem body with the id, not a bare text/plain 500
+                await _internal_error(scope, send_with_id, request_id)
             raise
         finally:
             self._log(scope, request_id, status, time.perf_counter() - started, failed)
@@ -74,7 +115,7 @@ class RequestContext:
             else None,
             "status": status,
             "duration_ms": round(seconds * 1000, 1),
-            "user": f"{principal.role.value}:token{principal.token_id}" if principal else None,
+            "user": _caller(principal),
         }
         level = logging.ERROR if failed is not None or status >= 500 else logging.INFO
         exc_info = (type(failed), failed, failed.__traceback__) if failed is not None else None

@@ -273,11 +273,13 @@ def serve(database_url: str):
         "GRIDMAP_TILES": "none",
         "GRIDMAP_MAP_CACHE_DIR": tempfile.mkdtemp(prefix="gridmap-map-cache-"),
     }
+    # its JSON log lines go to a file: a pipe nobody reads would fill and stall the server
+    log = tempfile.TemporaryFile("w+", prefix="gridmap-serve-", suffix=".log")
     server = subprocess.Popen(
         [str(gridmap), "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -289,15 +291,15 @@ def serve(database_url: str):
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                raise RuntimeError(
-                    f"gridmap serve did not start: {server.stderr.read()[-2000:]}"
-                ) from None
+                log.seek(0)
+                raise RuntimeError(f"gridmap serve did not start: {log.read()[-2000:]}") from None
             time.sleep(0.2)
     try:
         yield url
     finally:
         server.terminate()
         server.wait(timeout=20)
+        log.close()
 
 
 @pytest.fixture(scope="session")

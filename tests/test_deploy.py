@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from geo.deploy import nginx_site
-from tests.conftest import auth, serve
+from tests.conftest import TOKENS, auth, serve
 
 NGINX = "/usr/sbin/nginx"
 
@@ -162,3 +162,49 @@ def test_the_committed_nginx_examples_are_what_the_command_writes():
     )
     sub = (deploy / "gridmap-subpath.conf").read_text()
     assert "location /gridmap/ {" in sub and "client_max_body_size 67108864;" in sub
+
+
+def sign_in(context, base: str, role: str, next_path: str) -> None:
+    """Sign in through the login form (the accounts engineer's form replaces this helper)."""
+    page = context.new_page()
+    page.goto(f"{base}/login?next={next_path}")
+    page.fill("#token", TOKENS[role])
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    page.close()
+
+
+@pytest.fixture
+def behind_sub_path(seeded_url, monkeypatch):
+    monkeypatch.setenv("GRIDMAP_ROOT_PATH", "/gridmap")
+    with serve(seeded_url) as direct:
+        with nginx(direct.removeprefix("http://"), "/gridmap") as url:
+            yield url
+
+
+def test_the_planners_editor_loads_its_data_under_a_sub_path_in_chromium(browser, behind_sub_path):
+    from tests.conftest import ARTIFACTS, OfflineBrowser
+
+    offline = OfflineBrowser(browser, behind_sub_path)
+    try:
+        for name, viewport in (("390", {"width": 390, "height": 844}), ("desktop", None)):
+            context = offline.context(**({"viewport": viewport} if viewport else {}))
+            sign_in(context, f"{behind_sub_path}/gridmap", "planner", "/maps/planner")
+            page = context.new_page()
+            failed: list[str] = []
+            page.on(
+                "response",
+                lambda r, failed=failed: failed.append(r.url) if r.status >= 400 else None,
+            )
+            page.goto(f"{behind_sub_path}/gridmap/maps/planner")
+            page.wait_for_load_state("networkidle")
+            page.wait_for_selector("path.leaflet-interactive", timeout=30_000)
+            assert page.locator("path.leaflet-interactive").count() >= 22
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"deploy-subpath-editor-{name}.png"))
+            api = [u for u in offline.requested if "/api/" in u]
+            assert api and all("/gridmap/api/" in u for u in api), api
+            assert failed == []
+    finally:
+        offline.close()
+    assert offline.outside_requests == []

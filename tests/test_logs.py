@@ -99,3 +99,30 @@ def test_the_level_is_configurable(monkeypatch):
         assert logging.getLogger("gridmap").getEffectiveLevel() == logging.WARNING
     finally:
         logs.configure("INFO")
+
+
+def test_a_failure_is_a_500_problem_with_the_id_and_one_error_line(seeded_url):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    def broken() -> None:
+        raise RuntimeError("boom with 13912345678 in it")
+
+    app = create_app()
+    app.add_api_route("/api/broken-for-test", broken)
+    lines = Lines()
+    logging.getLogger("gridmap").addHandler(lines)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.get("/api/broken-for-test", headers={"X-Request-ID": "fail-1"})
+    finally:
+        logging.getLogger("gridmap").removeHandler(lines)
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "fail-1"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["request_id"] == "fail-1"
+    [line] = [r for r in lines.records() if r.get("request_id") == "fail-1"]
+    assert line["level"] == "error" and line["status"] == 500
+    assert line["error"] == "RuntimeError" and line["where"]
+    assert "13912345678" not in "\n".join(lines.lines)
