@@ -86,7 +86,12 @@ def create_app() -> FastAPI:
     app.include_router(maps.router)
     app.include_router(pages.router)
     app.include_router(editor.router)
-    app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
+    # only the assets: nothing under /static is data (cached map pages live in GRIDMAP_HOME)
+    for prefix, folder in (
+        ("/static/web", "static/web"),
+        ("/static/maps/vendor", "static/maps/vendor"),
+    ):
+        app.mount(prefix, StaticFiles(directory=PROJECT_ROOT / folder), name=folder)
     return app
 
 

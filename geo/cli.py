@@ -423,11 +423,11 @@ def import_boundaries_command(
     """`gridmap import boundaries FILE --level ...`: validate, replace the layer in one
     transaction, re-attach the changed area; prints what moved. (The point imports add
     their kinds to the same `import` command.)"""
-    import csv
     import json
 
     from geo.errors import InvalidInput
     from geo.planning.importer import IMPORT_LEVELS, import_boundaries
+    from geo.spreadsheet import write_csv
 
     if level is None:
         raise InvalidInput(f"gridmap import boundaries needs --level ({'|'.join(IMPORT_LEVELS)})")
@@ -437,10 +437,10 @@ def import_boundaries_command(
     except InvalidInput as exc:
         if report is not None and exc.extra.get("problems"):
             with report.open("w", newline="", encoding="utf-8") as f:
-                out_csv = csv.writer(f)
-                out_csv.writerow(["rule", "feature", "units", "area_m2", "detail", "where"])
-                for p in exc.extra["problems"]:
-                    out_csv.writerow(
+                write_csv(
+                    f,
+                    [["rule", "feature", "units", "area_m2", "detail", "where"]]
+                    + [
                         [
                             p["rule"],
                             p.get("feature") or "",
@@ -449,16 +449,22 @@ def import_boundaries_command(
                             p["detail"],
                             json.dumps(p["where"]) if p["where"] else "",
                         ]
-                    )
+                        for p in exc.extra["problems"]
+                    ],
+                )
             exc.detail += f" (all problems in {report})"
         raise
     if report is not None:
         with report.open("w", newline="", encoding="utf-8") as f:
-            out_csv = csv.writer(f)
-            out_csv.writerow(["kind", "from", "to", "count"])
-            for kind, moves in result["moves"].items():
-                for flow in moves["flows"]:
-                    out_csv.writerow([kind, flow["from"], flow["to"], flow.get("count", 1)])
+            write_csv(
+                f,
+                [["kind", "from", "to", "count"]]
+                + [
+                    [kind, flow["from"], flow["to"], flow.get("count", 1)]
+                    for kind, moves in result["moves"].items()
+                    for flow in moves["flows"]
+                ],
+            )
     verb = "would change" if dry_run else "changed"
     units = ", ".join(
         f"{u['code']} {u['action']}" for u in result["units"] if u["level"] == "sector"

@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo import spreadsheet
 from geo.access import Principal
 from geo.attach import AS_OF, codes_sql
 from geo.errors import InvalidInput
@@ -326,7 +327,8 @@ def _headers(keys: list[str], category_names: dict[str, tuple[str, str]]) -> lis
 
 def export(conn: Connection, report: CoverageReport, fmt: str) -> bytes:
     """The report as `csv` (UTF-8 with BOM, for Excel), `xlsx` or `gpkg` (units with their
-    metrics as polygons). Headers are bilingual: `户数 households`."""
+    metrics as polygons). Headers are bilingual: `户数 households`. Spreadsheet cells are
+    made safe against formula injection (`geo.spreadsheet`)."""
     frame = _flat(report)
     names = dict(
         (
@@ -352,10 +354,7 @@ def export(conn: Connection, report: CoverageReport, fmt: str) -> bytes:
         return buffer.getvalue()
     frame.columns = _headers(list(frame.columns), names)
     if fmt == "csv":
-        return frame.to_csv(index=False).encode("utf-8-sig")
+        return spreadsheet.to_csv(frame).encode("utf-8-sig")
     if fmt == "xlsx":
-        buffer = io.BytesIO()
-        with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-            frame.to_excel(writer, index=False, sheet_name=f"coverage_{report.level}")
-        return buffer.getvalue()
+        return spreadsheet.to_xlsx(frame, f"coverage_{report.level}")
     raise InvalidInput(f"unknown format {fmt!r}; one of: json, csv, xlsx, gpkg")

@@ -33,7 +33,7 @@ from geo.access import Principal, incident_visibility
 from geo.attach import hold_boundaries, locate_point
 from geo.categories import category_row
 from geo.errors import InvalidInput, NotFound, SetupError
-from geo.privacy import mask_records
+from geo.privacy import exposure, mask_records
 from geo.settings import get_settings
 from geo.terms import CLOSED_STATUSES, label
 from geo.timelimits import DEADLINE_FLAGS, deadlines
@@ -311,10 +311,12 @@ def incident_view(
         ),
         {"ids": list(row["assigned_to"] or [])},
     ).mappings()
-    view["assigned_to"] = mask_records("resources", workers, principal.sees_personal_data)
-    [view] = mask_records("incidents", [view], principal.sees_personal_data)
+    level = exposure(principal)
+    view["assigned_to"] = mask_records("resources", workers, level)
+    [view] = mask_records("incidents", [view], level)
     view["next"] = caseflow.moves_for(principal, row["status"], own) if visible_now else []
-    view["history"] = caseflow.history(conn, incident_id)
+    events = caseflow.history(conn, incident_id)
+    view["history"] = mask_records("events", events, level, own=principal.actor)
     personal = [f for f in ("reporter_contact",) if view[f]] + (
         ["assigned_to.name_zh"] if view["assigned_to"] else []
     )

@@ -25,7 +25,13 @@ from geo import audit
 from geo.access import Principal, Role, incident_visibility, scope_filter
 from geo.errors import InvalidInput, NotFound
 from geo.models import METRIC_SRID
-from geo.privacy import PERSONAL_FIELDS, mask_record, mask_records
+from geo.privacy import (
+    PERSONAL_FIELDS,
+    exposure,
+    mask_record,
+    mask_records,
+    sql_no_member_points,
+)
 from geo.settings import get_settings
 from geo.terms import LABELS
 
@@ -240,6 +246,8 @@ def list_features(
         own, scope = scope_filter(principal, f"{g}.sector_code")
         where.append(own)
         params.update(scope)
+    if kind == "resources" and not principal.sees_personal_data:
+        where.append(sql_no_member_points("x"))  # party members: counts per unit only
     if kind == "incidents":
         visible, scope = incident_visibility(principal, "x")
         where.append(visible)
@@ -262,7 +270,7 @@ def list_features(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    records = mask_records(kind, rows, principal.sees_personal_data)
+    records = mask_records(kind, rows, exposure(principal))
     _audit_personal_reads(conn, kind, principal, records, filters)
     features = [_feature(r) for r in records]
     return Page(features, rows[-1]["id"] if more else None, limit)
@@ -338,6 +346,7 @@ def unit_detail(conn: Connection, code: str) -> dict:
         raise NotFound(f"no current unit or courtyard with code {code!r}")
     column = _COUNT_COLUMN[unit["level"]]
     inside = f"{column} = :code" if column else "TRUE"
+    in_household = f"h.{column} = :code" if column else "TRUE"  # the district: no column
     counts = dict(
         conn.execute(
             text(
@@ -345,7 +354,7 @@ def unit_detail(conn: Connection, code: str) -> dict:
                 SELECT
                   (SELECT count(*) FROM households WHERE {inside}) AS households,
                   (SELECT count(*) FROM residents r JOIN households h ON h.id = r.household_id
-                    WHERE h.{inside}) AS residents,
+                    WHERE {in_household}) AS residents,
                   (SELECT count(*) FROM incidents WHERE {inside}) AS incidents,
                   (SELECT count(*) FROM incidents WHERE {inside}
                     AND status NOT IN ('verified', 'rejected', 'duplicate')) AS open_incidents

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from geo.access import Permission, Principal, incident_visibility
 from geo.errors import BadQuery, InvalidInput, NotFound
 from geo.listing import ENTITIES, parse_bbox
-from geo.privacy import sql_masked
+from geo.privacy import exposure, sql_masked, sql_no_member_points
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -330,6 +330,8 @@ def _where(principal: Principal, c: Collection, q: ItemsQuery) -> tuple[str, dic
     for i, (name, value) in enumerate(sorted(q.filters.items())):
         clauses.append(f"t.{c.filters[name]} = :f{i}")
         params[f"f{i}"] = value
+    if c.id == "resources" and not principal.sees_personal_data:
+        clauses.append(sql_no_member_points("t"))  # party members: counts per unit only
     if c.id == "incidents":
         visible, extra = incident_visibility(principal, "t")
         clauses.append(visible)
@@ -342,7 +344,7 @@ def _property_sql(principal: Principal, c: Collection) -> str:
     for prop in c.properties:
         expr = f"t.{prop}"
         if c.personal and not principal.sees_personal_data:
-            expr = sql_masked(c.personal, prop)
+            expr = sql_masked(c.personal, prop, level=exposure(principal))
         parts.append(f"'{prop}', {expr}")
     return ", ".join(parts)
 

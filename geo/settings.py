@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The checkout this package runs from (holds pyproject.toml); `.gridmap/` lives here.
@@ -61,9 +61,10 @@ class Settings(BaseSettings):
         default=5, description="Coverage flags a unit with more open overdue cases than this."
     )
     seed: int = Field(default=20211, description="Random seed of the synthetic dataset.")
-    map_cache_dir: Path = Field(
-        default=PROJECT_ROOT / "static" / "maps" / "cache",
-        description="Generated map pages, keyed by parameters, audience and data version.",
+    map_cache_dir: Path | None = Field(
+        default=None,  # filled in by _private_map_cache: GRIDMAP_HOME/map-cache
+        description="Generated map pages, keyed by parameters, audience and data version "
+        "(default: map-cache/ in GRIDMAP_HOME; never under the public static/ folder).",
     )
     map_cache_files: int = Field(
         default=500, description="Most cached map pages kept (oldest removed first)."
@@ -140,6 +141,21 @@ class Settings(BaseSettings):
     token_failures_per_address: int = Field(
         default=30, gt=0, description="Bad tokens from one address in the window before 429."
     )
+
+    @model_validator(mode="after")
+    def _private_map_cache(self) -> Settings:
+        """Cached map pages are data: kept under GRIDMAP_HOME unless set, and never where
+        the public /static mount would serve them."""
+        if self.map_cache_dir is None:
+            self.map_cache_dir = self.home / "map-cache"
+        public = (PROJECT_ROOT / "static").resolve()
+        if self.map_cache_dir.resolve().is_relative_to(public):
+            raise ValueError(
+                f"GRIDMAP_MAP_CACHE_DIR={self.map_cache_dir} lies under the public static/ "
+                "folder; cached map pages are data: put them elsewhere (default: "
+                "map-cache/ in GRIDMAP_HOME)"
+            )
+        return self
 
     @property
     def street_prefix(self) -> str:

@@ -71,7 +71,7 @@ def test_before_the_first_load_there_is_no_grid_and_the_answer_says_when_it_star
 
 def test_history_lists_every_version_with_the_change_that_wrote_it(fresh_client, fresh_engine):
     moved_border(fresh_engine)
-    history = fresh_client.get(f"/api/boundaries/units/{A}/history", headers=auth("planner"))
+    history = fresh_client.get(f"/api/boundaries/units/{A}/history", headers=auth("admin"))
     versions = history.json()["features"]
     assert [v["properties"]["version"] for v in versions] == [1, 2]
     first, second = (v["properties"] for v in versions)

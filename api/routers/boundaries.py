@@ -21,6 +21,7 @@ from geo.planning import asof, edits, importer, rebalance
 from geo.planning.geometry import from_geojson
 from geo.planning.layer import parse_etags
 from geo.planning.preview_map import preview_page
+from geo.privacy import exposure
 
 router = APIRouter(tags=["boundaries"])
 READ = require(Permission.READ_UNITS)
@@ -57,10 +58,12 @@ def _answer(report: dict, fmt: str, title: str, etag_of: str | None = None):
 def get_boundaries(
     level: str = Query("sector", description="district, community, grid2, sector, courtyard"),
     as_of: str | None = Query(None, description="a date (end of that day, Beijing) or a time"),
-    _: Principal = Depends(READ),
+    principal: Principal = Depends(READ),
     conn=Depends(get_conn),
 ):
-    body = asof.boundaries(conn, level, asof.parse_as_of(as_of))
+    body = asof.boundaries(
+        conn, level, asof.parse_as_of(as_of), exposure(principal), principal.actor
+    )
     headers = {"ETag": body["layer_etag"]} if "layer_etag" in body else {}
     return JSONResponse(body, headers=headers, media_type="application/geo+json")
 
@@ -69,28 +72,31 @@ def get_boundaries(
 def list_changes(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
-    _: Principal = Depends(READ),
+    principal: Principal = Depends(READ),
     conn=Depends(get_conn),
 ) -> list[dict]:
-    return asof.changes(conn, limit, offset)
+    return asof.changes(conn, limit, offset, exposure(principal), principal.actor)
 
 
 @router.get("/api/boundaries/changes/{change_id}", summary="One change: old and new versions")
-def get_change(change_id: int, _: Principal = Depends(READ), conn=Depends(get_conn)) -> dict:
-    return asof.change(conn, change_id)
+def get_change(
+    change_id: int, principal: Principal = Depends(READ), conn=Depends(get_conn)
+) -> dict:
+    return asof.change(conn, change_id, exposure(principal), principal.actor)
 
 
 @router.get("/api/boundaries/units/{code}", summary="A unit's current version, with its ETag")
-def get_unit(code: str, _: Principal = Depends(READ), conn=Depends(get_conn)):
-    feature = asof.unit(conn, code)
+def get_unit(code: str, principal: Principal = Depends(READ), conn=Depends(get_conn)):
+    feature = asof.unit(conn, code, exposure(principal), principal.actor)
     return JSONResponse(
         feature, headers={"ETag": feature["properties"]["etag"]}, media_type="application/geo+json"
     )
 
 
 @router.get("/api/boundaries/units/{code}/history", summary="Every version of a unit")
-def get_history(code: str, _: Principal = Depends(READ), conn=Depends(get_conn)):
-    return JSONResponse(asof.history(conn, code), media_type="application/geo+json")
+def get_history(code: str, principal: Principal = Depends(READ), conn=Depends(get_conn)):
+    body = asof.history(conn, code, exposure(principal), principal.actor)
+    return JSONResponse(body, media_type="application/geo+json")
 
 
 class SectorGeometry(BaseModel):

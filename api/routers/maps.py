@@ -39,7 +39,7 @@ def incident_filters(
 
 def _page(request: Request, page: CachedPage) -> Response:
     """The cached page: 304 if the browser has it, gzip if it takes it."""
-    etag = f'"{page.key}"'
+    etag = f'"{page.etag}"'
     headers = {
         "ETag": etag,
         "Cache-Control": "private, no-cache",

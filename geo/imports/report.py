@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from geo import spreadsheet
 from geo.errors import InvalidInput
 
 #: the columns of a report's problems, and of its CSV
@@ -83,14 +84,15 @@ class ImportReport:
 
     def to_csv(self, target: str | Path | io.TextIOBase | None = None) -> str | None:
         """Every problem as CSV (row, column, value, reason), UTF-8 with a BOM so Excel shows
-        the Chinese; written to `target`, or returned as text when no target is given."""
+        the Chinese; written to `target`, or returned as text when no target is given.
+        Cells that a spreadsheet would run as formulas are neutralised (`geo.spreadsheet`)."""
         frame = self.problems.rename(columns={"row": self.row_label})
         if target is None:
-            return frame.to_csv(index=False)
+            return spreadsheet.to_csv(frame)
         if isinstance(target, str | Path):
-            frame.to_csv(target, index=False, encoding="utf-8-sig")
+            spreadsheet.to_csv(frame, target, encoding="utf-8-sig")
             return None
-        frame.to_csv(target, index=False)
+        spreadsheet.to_csv(frame, target)
         return None
 
 

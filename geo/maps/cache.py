@@ -1,4 +1,6 @@
-"""Generated map pages, cached on disk under `GRIDMAP_MAP_CACHE_DIR` (static/maps/cache/).
+"""Generated map pages, cached on disk under `GRIDMAP_MAP_CACHE_DIR` (map-cache/ in
+GRIDMAP_HOME; never under the public /static mount: a cached page is data, served only
+through its authorised route).
 
 A page's key is an HMAC of what decides its content: the page kind and its parameters,
 the audience (which incidents the caller may see), the data version (it grows with every
@@ -6,11 +8,14 @@ committed change to incidents, boundaries and the other data tables), the databa
 basemap and the builder's revision. A change to the data gives a new key, so stale pages
 are never served; the oldest files beyond `GRIDMAP_MAP_CACHE_FILES` are removed. The key
 is keyed with a secret kept in `GRIDMAP_HOME`, so nobody can work out a page's file name
-(the folder lies under the public /static mount) from its parameters.
+from its parameters; the page's ETag is another HMAC of the key, so the ETag a browser
+sees does not name the file either.
 
     >>> page = cached_page(conn, "incidents", params, "public", build)   # doctest: +SKIP
     >>> page.hit, page.path.name                                        # doctest: +SKIP
     (True, '3f1c...e9.html')
+    >>> page.etag == page.key                                           # doctest: +SKIP
+    False
 """
 
 from __future__ import annotations
@@ -75,6 +80,12 @@ class CachedPage:
     @property
     def gzip_path(self) -> Path:
         return self.path.with_suffix(".html.gz")
+
+    @property
+    def etag(self) -> str:
+        """The page's validator for HTTP caching: derived from the key under another label,
+        so it never gives away the cache file's name."""
+        return hmac.new(_secret(), f"etag:{self.key}".encode(), hashlib.sha256).hexdigest()[:32]
 
     def body(self, gzipped: bool = False) -> bytes:
         return (self.gzip_path if gzipped else self.path).read_bytes()

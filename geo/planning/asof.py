@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from geo.attach import POINT_TABLES, codes_sql
 from geo.errors import InvalidInput, NotFound
 from geo.planning.layer import current_layer_etag, unit_etag
+from geo.privacy import Exposure, mask_record
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 LEVELS = ("district", "community", "grid2", "sector", "courtyard")
@@ -61,9 +62,16 @@ def _level(level: str) -> str:
     return level
 
 
-def boundaries(conn: Connection, level: str = "sector", as_of: datetime | None = None) -> dict:
+def boundaries(
+    conn: Connection,
+    level: str = "sector",
+    as_of: datetime | None = None,
+    exposure: Exposure = Exposure.MASKED,
+    own: str | None = None,
+) -> dict:
     """The units (or courtyards) of `level` in force at `as_of` (default now), as a GeoJSON
-    FeatureCollection whose feature ids are the codes; current ones carry their ETag."""
+    FeatureCollection whose feature ids are the codes; current ones carry their ETag. Who
+    changed each (`changed_by`) is masked unless `exposure` says not or it is `own`."""
     _level(level)
     at = as_of or datetime.now(UTC)
     if level == "courtyard":
@@ -89,15 +97,16 @@ def boundaries(conn: Connection, level: str = "sector", as_of: datetime | None =
             f"no {level} boundaries were in force at {at.isoformat()}; the earliest are from "
             f"{first.isoformat() if first else 'never (the district is not loaded)'}"
         )
-    features = [_feature(r) for r in rows]
+    features = [_feature(r, exposure, own) for r in rows]
     members = {"level": level, "as_of": at.isoformat()}
     if as_of is None:
         members["layer_etag"] = current_layer_etag(conn)
     return {"type": "FeatureCollection", **members, "features": features}
 
 
-def _feature(row) -> dict:
-    props = {k: _jsonable(v) for k, v in row.items() if k != "geometry"}
+def _feature(row, exposure: Exposure = Exposure.MASKED, own: str | None = None) -> dict:
+    shown = mask_record("unit_versions", row, exposure, own)  # who changed it: masked
+    props = {k: _jsonable(v) for k, v in shown.items() if k != "geometry"}
     if row["valid_to"] is None:
         props["etag"] = unit_etag(row["code"], row["version"])
     return {
@@ -112,7 +121,9 @@ def _jsonable(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def unit(conn: Connection, code: str) -> dict:
+def unit(
+    conn: Connection, code: str, exposure: Exposure = Exposure.MASKED, own: str | None = None
+) -> dict:
     """The current version of unit `code` as a Feature (its `etag` in the properties);
     NotFound says what became of a retired one."""
     row = (
@@ -141,10 +152,12 @@ def unit(conn: Connection, code: str) -> dict:
             + f". Its history: GET /api/boundaries/units/{code}/history",
             successor=succ,
         )
-    return _feature(row)
+    return _feature(row, exposure, own)
 
 
-def history(conn: Connection, code: str) -> dict:
+def history(
+    conn: Connection, code: str, exposure: Exposure = Exposure.MASKED, own: str | None = None
+) -> dict:
     """Every version of unit (or courtyard) `code`, oldest first, with the change that
     wrote it (kind, reason, who) and, for a retired one, its successor."""
     table = "courtyards" if "Y" in code else "units"
@@ -166,11 +179,18 @@ def history(conn: Connection, code: str) -> dict:
     )
     if not rows:
         raise NotFound(f"no unit or courtyard with code {code}")
-    return {"type": "FeatureCollection", "code": code, "features": [_feature(r) for r in rows]}
+    features = [_feature(r, exposure, own) for r in rows]
+    return {"type": "FeatureCollection", "code": code, "features": features}
 
 
-def changes(conn: Connection, limit: int = 50, offset: int = 0) -> list[dict]:
-    """The boundary change log, newest first."""
+def changes(
+    conn: Connection,
+    limit: int = 50,
+    offset: int = 0,
+    exposure: Exposure = Exposure.MASKED,
+    own: str | None = None,
+) -> list[dict]:
+    """The boundary change log, newest first; actors masked unless `exposure` says not."""
     rows = conn.execute(
         text(
             "SELECT id, at, actor, kind, reason, summary FROM boundary_changes "
@@ -178,11 +198,17 @@ def changes(conn: Connection, limit: int = 50, offset: int = 0) -> list[dict]:
         ),
         {"limit": limit, "offset": offset},
     ).mappings()
-    return [{k: _jsonable(v) for k, v in r.items()} for r in rows]
+    return [
+        {k: _jsonable(v) for k, v in mask_record("boundary_changes", r, exposure, own).items()}
+        for r in rows
+    ]
 
 
-def change(conn: Connection, change_id: int) -> dict:
-    """One change: its log entry, and the versions it closed and opened (with geometry)."""
+def change(
+    conn: Connection, change_id: int, exposure: Exposure = Exposure.MASKED, own: str | None = None
+) -> dict:
+    """One change: its log entry (actor masked unless `exposure` says not), and the
+    versions it closed and opened (with geometry)."""
     row = (
         conn.execute(
             text(
@@ -209,7 +235,7 @@ def change(conn: Connection, change_id: int) -> dict:
     sides: dict[str, list] = {"before": [], "after": []}
     for v in versions:
         sides[v["side"]].append(_feature(v))
-    out = {k: _jsonable(v) for k, v in row.items()}
+    out = {k: _jsonable(v) for k, v in mask_record("boundary_changes", row, exposure, own).items()}
     out["before"] = {"type": "FeatureCollection", "features": sides["before"]}
     out["after"] = {"type": "FeatureCollection", "features": sides["after"]}
     return out
