@@ -7,10 +7,12 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException
 
 from api import web
 from geo import errors
+from geo.settings import get_settings
 
 PROBLEM = "application/problem+json"
 
@@ -46,7 +48,33 @@ def problem(
         "instance": instance,
         **extra,
     }
+    if status == 503:
+        headers = {"Retry-After": str(get_settings().db_retry_after_s), **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def answer_for_exception(exc: BaseException) -> tuple[int, str, str, dict[str, str]]:
+    """(status, title, detail, headers) for an exception no handler took: the database not
+    answering is 503 with Retry-After; text PostgreSQL cannot hold (NUL) or a number out of
+    its range is the client's 422; anything else is the server's 500, said without details."""
+    if isinstance(exc, sa.OperationalError | sa.TimeoutError | errors.DatabaseUnreachable):
+        retry = str(get_settings().db_retry_after_s)
+        return (
+            503,
+            "Database unreachable",
+            f"the database is not answering (down, stopped or overloaded); retry in {retry} s",
+            {"Retry-After": retry},
+        )
+    if isinstance(exc, sa.DataError) or (isinstance(exc, ValueError) and "NUL (0x00)" in str(exc)):
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return 422, "Invalid request", f"a value of the request is not acceptable: {reason}", {}
+    return (
+        500,
+        "Internal error",
+        "the server failed on this request; it was logged. Retry, or report the time and "
+        "address to the administrator",
+        {},
+    )
 
 
 def _is_page(request: Request) -> bool:
@@ -68,6 +96,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.GridmapError)
     async def domain_error(request: Request, exc: errors.GridmapError) -> JSONResponse:
         return problem(_status_of(exc), exc.title, exc.detail, request.url.path, **exc.extra)
+
+    @app.exception_handler(sa.OperationalError)
+    @app.exception_handler(sa.TimeoutError)
+    @app.exception_handler(sa.DataError)
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        status, title, detail, headers = answer_for_exception(exc)
+        return problem(status, title, detail, request.url.path, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,12 +8,20 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
-from api.middleware import AuditWrites, BodySizeLimit, SecurityHeaders
+from api import errors, openapi
+from api.middleware import (
+    AuditWrites,
+    BodySizeLimit,
+    DatabaseGuard,
+    LastResort,
+    NulGuard,
+    SecurityHeaders,
+)
 from api.routers import (
     auth,
     boundaries,
     coverage,
+    docs,
     editor,
     health,
     incidents,
@@ -23,14 +31,22 @@ from api.routers import (
     records,
 )
 from geo.basemap import basemap
-from geo.database import engine_for
+from geo.database import service_engine
+from geo.dbwatch import DatabaseWatch
 from geo.settings import PROJECT_ROOT, get_settings
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    app.state.engine = engine_for(pool_size=10, max_overflow=10)
+    settings = get_settings()
+    app.state.engine = service_engine(settings, pool_size=10, max_overflow=10)
+    # the watch has its own connection, so a frozen database cannot take it from the pool
+    watch_engine = service_engine(settings, pool_size=1, max_overflow=0)
+    app.state.database_watch = DatabaseWatch(
+        watch_engine, settings.db_watch_interval_s, settings.db_connect_timeout_s
+    ).start()
     yield
+    app.state.database_watch.stop()
     app.state.engine.dispose()
 
 
@@ -53,8 +69,15 @@ def create_app() -> FastAPI:
         summary="西北街街道网格化管理 · Grid management for Xibeijie sub-district, Jiuquan",
         version="0.1.0",
         lifespan=lifespan,
+        # served by api/routers/docs.py: signed-in callers only, vendored assets
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
+    openapi.install(app)
     errors.install(app)
+    # innermost: an unhandled error is still a 500 problem (and AuditWrites records it)
+    app.add_middleware(LastResort)
     app.add_middleware(AuditWrites)
     app.add_middleware(SecurityHeaders, content_security_policy=content_security_policy())
     if settings.cors_origins:  # closed unless configured
@@ -64,7 +87,11 @@ def create_app() -> FastAPI:
             allow_methods=["GET"],
             allow_headers=["Authorization"],
         )
+    app.add_middleware(NulGuard)
+    app.add_middleware(DatabaseGuard, retry_after=settings.db_retry_after_s)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    # outermost: nothing (not even the middleware above) answers a bare 500
+    app.add_middleware(LastResort)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(coverage.router)
@@ -76,6 +103,7 @@ def create_app() -> FastAPI:
     app.include_router(maps.router)
     app.include_router(pages.router)
     app.include_router(editor.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app
 

@@ -97,6 +97,42 @@ class Settings(BaseSettings):
         description="Rebalancing aims at households per worker within this share of the target.",
     )
 
+    # -- robustness (issue 15): bounded reports, decompression limits, database timeouts --
+    import_max_problems: int = Field(
+        default=1000,
+        ge=1,
+        description="Most problems an import report lists (JSON, CSV and errors; totals are "
+        "always given).",
+    )
+    import_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Most rows (features) an import file may hold; checked before reading them.",
+    )
+    import_max_uncompressed_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1,
+        description="Largest total uncompressed size of an XLSX workbook or a zipped "
+        "Shapefile, checked before unpacking it.",
+    )
+    db_connect_timeout_s: int = Field(
+        default=5, ge=1, description="Seconds the service waits to connect to the database."
+    )
+    db_statement_timeout_s: int = Field(
+        default=120,
+        ge=0,
+        description="Seconds one SQL statement of the service may run (0: no limit).",
+    )
+    db_watch_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds between the service's database liveness checks; a database that "
+        "does not answer within the connect timeout makes requests answer 503 at once.",
+    )
+    db_retry_after_s: int = Field(
+        default=10, ge=1, description="Retry-After (seconds) of a 503 while the database is down."
+    )
+
     @property
     def street_prefix(self) -> str:
         """The nine-digit prefix every unit code starts with, e.g. `620902003`."""
