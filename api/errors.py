@@ -7,10 +7,12 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException
 
 from api import web
 from geo import errors
+from geo.settings import get_settings
 
 PROBLEM = "application/problem+json"
 
@@ -48,6 +50,8 @@ def problem(
         "instance": instance,
         **extra,
     }
+    if status == 503:
+        headers = {"Retry-After": str(get_settings().db_retry_after_s), **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -65,6 +69,30 @@ def route_path(request: Request) -> str:
 def _is_ogc(request: Request) -> bool:
     """OGC API – Features answers bad parameters with 400, not 422."""
     return route_path(request) == "/ogc" or route_path(request).startswith("/ogc/")
+
+
+def answer_for_exception(exc: BaseException) -> tuple[int, str, str, dict[str, str]]:
+    """(status, title, detail, headers) for an exception no handler took: the database not
+    answering is 503 with Retry-After; text PostgreSQL cannot hold (NUL) or a number out of
+    its range is the client's 422; anything else is the server's 500, said without details."""
+    if isinstance(exc, sa.OperationalError | sa.TimeoutError | errors.DatabaseUnreachable):
+        retry = str(get_settings().db_retry_after_s)
+        return (
+            503,
+            "Database unreachable",
+            f"the database is not answering (down, stopped or overloaded); retry in {retry} s",
+            {"Retry-After": retry},
+        )
+    if isinstance(exc, sa.DataError) or (isinstance(exc, ValueError) and "NUL (0x00)" in str(exc)):
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return 422, "Invalid request", f"a value of the request is not acceptable: {reason}", {}
+    return (
+        500,
+        "Internal error",
+        "the server failed on this request; it was logged. Retry, or report the time and "
+        "address to the administrator",
+        {},
+    )
 
 
 def _is_page(request: Request) -> bool:
@@ -94,6 +122,15 @@ def install(app: FastAPI) -> None:
             request.url.path,
             headers,
             **{"request_id": _request_id(request), **exc.extra},
+        )
+
+    @app.exception_handler(sa.OperationalError)
+    @app.exception_handler(sa.TimeoutError)
+    @app.exception_handler(sa.DataError)
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        status, title, detail, headers = answer_for_exception(exc)
+        return problem(
+            status, title, detail, request.url.path, headers, request_id=_request_id(request)
         )
 
     @app.exception_handler(RequestValidationError)

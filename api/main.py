@@ -9,13 +9,23 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
-from api.middleware import AuditWrites, BodySizeLimit, RequestContext, RootPath, SecurityHeaders
+from api import errors, openapi
+from api.middleware import (
+    AuditWrites,
+    BodySizeLimit,
+    DatabaseGuard,
+    LastResort,
+    NulGuard,
+    RequestContext,
+    RootPath,
+    SecurityHeaders,
+)
 from api.routers import (
     accounts,
     auth,
     boundaries,
     coverage,
+    docs,
     editor,
     health,
     incidents,
@@ -26,14 +36,22 @@ from api.routers import (
 )
 from geo import logs
 from geo.basemap import basemap
-from geo.database import engine_for
+from geo.database import service_engine
+from geo.dbwatch import DatabaseWatch
 from geo.settings import PROJECT_ROOT, get_settings
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    app.state.engine = engine_for(pool_size=10, max_overflow=10)
+    settings = get_settings()
+    app.state.engine = service_engine(settings, pool_size=10, max_overflow=10)
+    # the watch has its own connection, so a frozen database cannot take it from the pool
+    watch_engine = service_engine(settings, pool_size=1, max_overflow=0)
+    app.state.database_watch = DatabaseWatch(
+        watch_engine, settings.db_watch_interval_s, settings.db_connect_timeout_s
+    ).start()
     yield
+    app.state.database_watch.stop()
     app.state.engine.dispose()
 
 
@@ -57,8 +75,15 @@ def create_app() -> FastAPI:
         summary="西北街街道网格化管理 · Grid management for Xibeijie sub-district, Jiuquan",
         version="0.1.0",
         lifespan=lifespan,
+        # served by api/routers/docs.py: signed-in callers only, vendored assets
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
+    openapi.install(app)
     errors.install(app)
+    # innermost: an unhandled error is still a 500 problem (and AuditWrites records it)
+    app.add_middleware(LastResort)
     app.add_middleware(AuditWrites)
     app.add_middleware(SecurityHeaders, content_security_policy=content_security_policy())
     if settings.cors_origins:  # closed unless configured
@@ -68,11 +93,15 @@ def create_app() -> FastAPI:
             allow_methods=["GET"],
             allow_headers=["Authorization"],
         )
+    app.add_middleware(NulGuard)
+    app.add_middleware(DatabaseGuard, retry_after=settings.db_retry_after_s)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    # outermost last: request id and log line around everything; then compression, which
-    # sees the pages RootPath rewrote (map pages come gzipped already and are left as they are)
+    # outermost last: request id and log line around everything; inside it nothing answers
+    # a bare 500 (LastResort); then compression, which sees the pages RootPath rewrote (map
+    # pages come gzipped already and are left as they are)
     app.add_middleware(RootPath, root_path=settings.root_path)
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    app.add_middleware(LastResort)
     app.add_middleware(RequestContext)
     app.include_router(health.router)
     app.include_router(auth.router)
@@ -86,6 +115,7 @@ def create_app() -> FastAPI:
     app.include_router(maps.router)
     app.include_router(pages.router)
     app.include_router(editor.router)
+    app.include_router(docs.router)
     # only the assets: nothing under /static is data (cached map pages live in GRIDMAP_HOME)
     for prefix, folder in (
         ("/static/web", "static/web"),

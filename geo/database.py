@@ -43,6 +43,22 @@ def engine_for(url: str | None = None, **kwargs) -> Engine:
     )
 
 
+def service_engine(settings: Settings | None = None, **kwargs) -> Engine:
+    """The HTTP service's engine: connect and statement timeouts from the settings, so a
+    database that is down or frozen gives an error (503) instead of a request that hangs."""
+    s = settings or get_settings()
+    options = CONNECT_ARGS["options"]
+    if s.db_statement_timeout_s:
+        options += f" -c statement_timeout={s.db_statement_timeout_s * 1000}"
+    return create_engine(
+        database_url(s),
+        pool_pre_ping=True,
+        pool_timeout=s.db_connect_timeout_s,
+        connect_args={"options": options, "connect_timeout": s.db_connect_timeout_s},
+        **kwargs,
+    )
+
+
 def make_engine(url: str | None = None, **kwargs) -> Engine:
     """An engine on `url` (default: `database_url()`), checked to be reachable and PostGIS."""
     url = url or database_url()

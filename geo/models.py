@@ -418,7 +418,7 @@ class AuditEntry(Base):
     )
     actor: Mapped[str] = mapped_column(String(120))
     role: Mapped[str | None] = mapped_column(String(16))
-    action: Mapped[str] = mapped_column(String(80), index=True)
+    action: Mapped[str] = mapped_column(Text, index=True)
     target: Mapped[str | None] = mapped_column(Text)
     status: Mapped[int | None] = mapped_column(Integer)
     remote_addr: Mapped[str | None] = mapped_column(String(64))

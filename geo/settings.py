@@ -142,6 +142,42 @@ class Settings(BaseSettings):
         default=30, gt=0, description="Bad tokens from one address in the window before 429."
     )
 
+    # -- robustness (issue 15): bounded reports, decompression limits, database timeouts --
+    import_max_problems: int = Field(
+        default=1000,
+        ge=1,
+        description="Most problems an import report lists (JSON, CSV and errors; totals are "
+        "always given).",
+    )
+    import_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Most rows (features) an import file may hold; checked before reading them.",
+    )
+    import_max_uncompressed_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1,
+        description="Largest total uncompressed size of an XLSX workbook or a zipped "
+        "Shapefile, checked before unpacking it.",
+    )
+    db_connect_timeout_s: int = Field(
+        default=5, ge=1, description="Seconds the service waits to connect to the database."
+    )
+    db_statement_timeout_s: int = Field(
+        default=120,
+        ge=0,
+        description="Seconds one SQL statement of the service may run (0: no limit).",
+    )
+    db_watch_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds between the service's database liveness checks; a database that "
+        "does not answer within the connect timeout makes requests answer 503 at once.",
+    )
+    db_retry_after_s: int = Field(
+        default=10, ge=1, description="Retry-After (seconds) of a 503 while the database is down."
+    )
+
     @model_validator(mode="after")
     def _private_map_cache(self) -> Settings:
         """Cached map pages are data: kept under GRIDMAP_HOME unless set, and never where

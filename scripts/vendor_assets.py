@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from geo.maps.assets import (  # noqa: E402
+    DOCS_ASSETS,
     EDITOR_ASSETS,
     FOLIUM_ASSETS,
     PACKAGES,
@@ -149,6 +150,7 @@ def vendor() -> dict:
         "packages": records,
         "folium_assets": FOLIUM_ASSETS,
         "editor_assets": EDITOR_ASSETS,
+        "docs_assets": DOCS_ASSETS,
     }
     (VENDOR_DIR / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -161,7 +163,7 @@ def check(records: list[dict]) -> None:
     from another host."""
     missing = [
         url
-        for url in [*FOLIUM_ASSETS.values(), *EDITOR_ASSETS.values()]
+        for url in [*FOLIUM_ASSETS.values(), *EDITOR_ASSETS.values(), *DOCS_ASSETS.values()]
         if not (VENDOR_DIR / url.removeprefix(VENDOR_URL + "/")).is_file()
     ]
     if missing:

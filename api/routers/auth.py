@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from api.deps import get_conn
+from api.params import MAX_BIGINT, IsoDateTime
 from api.security import COOKIE, client_address, current_principal, require, same_site
 from api.web import page_language, render
 from geo import access, accounts, audit, sessions, throttle
@@ -171,11 +170,11 @@ def revoke_token(
 
 @router.get("/api/audit", summary="The audit log, newest first (admin)")
 def audit_log(
-    since: datetime | None = None,
+    since: IsoDateTime | None = None,
     action: str | None = Query(None, description="prefix, e.g. `login` or `POST`"),
     actor: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_BIGINT),
     _: Principal = Depends(require(Permission.READ_AUDIT)),
     conn=Depends(get_conn),
 ) -> list[dict]:

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import get_conn
+from api.params import MAX_BIGINT
 from api.security import require
 from geo.access import Permission, Principal
 from geo.errors import InvalidInput, PreconditionRequired
@@ -71,7 +72,7 @@ def get_boundaries(
 @router.get("/api/boundaries/changes", summary="The boundary change log, newest first")
 def list_changes(
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_BIGINT),
     principal: Principal = Depends(READ),
     conn=Depends(get_conn),
 ) -> list[dict]:

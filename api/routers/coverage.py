@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api.deps import get_conn
+from api.params import IsoDate
 from api.security import require
 from geo import coverage as cov
 from geo.access import Permission, Principal
@@ -26,10 +26,10 @@ MEDIA = {
 @router.get("", summary="Coverage per unit: holdings, who serves it, incidents, flags")
 def get_coverage(
     level: Literal["sector", "grid2", "community"] = "sector",
-    since: date | None = Query(
+    since: IsoDate | None = Query(
         None, description="first day of the period (default: 364 days before until)"
     ),
-    until: date | None = Query(
+    until: IsoDate | None = Query(
         None, description="last day of the period, included (default: today)"
     ),
     as_of: str | None = Query(

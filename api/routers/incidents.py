@@ -3,12 +3,11 @@ its states, add notes; and the incident categories with their time limits."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends, Header, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import get_conn
+from api.params import IsoDateTime
 from api.security import current_principal, require
 from geo import categories, incidents
 from geo.access import Permission, Principal
@@ -31,7 +30,7 @@ class IncidentIn(BaseModel):
     crs: str = Field("wgs84", description=f"one of {', '.join(c.value for c in CoordSystem)}")
     category: str = Field(..., max_length=32, description="a code from GET /api/categories")
     description: str | None = Field(None, max_length=2000)
-    observed_at: datetime = Field(
+    observed_at: IsoDateTime = Field(
         ..., description="when it was seen; ISO 8601, Beijing time if no offset; not in future"
     )
     reporter_contact: str | None = Field(
@@ -44,7 +43,9 @@ class TransitionIn(BaseModel):
 
     to: IncidentStatus = Field(..., description="the state to move to")
     note: str | None = Field(None, max_length=2000, description="required to reject or send back")
-    at: datetime | None = Field(None, description="when (default now); not before the last event")
+    at: IsoDateTime | None = Field(
+        None, description="when (default now); not before the last event"
+    )
     duplicate_of: str | None = Field(
         None, max_length=40, description="with to=duplicate: the original incident"
     )
@@ -54,7 +55,7 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(..., min_length=1, max_length=2000)
-    at: datetime | None = None
+    at: IsoDateTime | None = None
 
 
 class CategoryChange(BaseModel):

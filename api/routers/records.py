@@ -3,14 +3,13 @@ businesses, resources and incidents as paged GeoJSON, and one unit with its coun
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Connection
 
 from api.deps import get_conn
+from api.params import IsoDateTime
 from api.security import require
 from geo import imports, listing
 from geo.access import Permission, Principal
@@ -87,8 +86,8 @@ def _list_route(kind: str, permission: Permission, what: str):
         category: str | None = Query(None, description="Category (incidents, businesses)"),
         kind_: str | None = Query(None, alias="kind", description="Kind (businesses, resources)"),
         status: str | None = Query(None, description="Status (incidents)"),
-        since: datetime | None = Query(None, description="Observed at or after (incidents)"),
-        until: datetime | None = Query(None, description="Observed before (incidents)"),
+        since: IsoDateTime | None = Query(None, description="Observed at or after (incidents)"),
+        until: IsoDateTime | None = Query(None, description="Observed before (incidents)"),
         after: str | None = Query(None, description="The last id of the previous page"),
         limit: int = Query(100, ge=1, description="Features per page (capped by the server)"),
         principal: Principal = Depends(require(permission)),

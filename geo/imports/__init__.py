@@ -95,5 +95,9 @@ def import_file(
     check_params(importer, options)
     check_size(len(data), filename)
     progress(READING)
-    table = read_source(data, filename, options.sheet)
+    check = getattr(importer, "check_header", None)
+    header_check = (
+        (lambda headers, geometry: check(conn, headers, geometry, options)) if check else None
+    )
+    table = read_source(data, filename, options.sheet, header_check)
     return importer.load(conn, table, filename, options, progress)

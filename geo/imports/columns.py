@@ -306,6 +306,10 @@ def parse(f: Field, column: pd.Series) -> Parsed:
         values = values.where(~empty, f.default)
     elif f.required:
         problems[empty] = "required, but empty"
+    nul = text.str.contains("\x00", regex=False).to_numpy(dtype=bool)
+    if nul.any():  # PostgreSQL text cannot hold it; usually a binary file saved as text
+        problems[nul] = "contains a NUL character (\\x00); remove it"
+        values = values.where(~nul, None)
     return Parsed(values, problems, empty)
 
 

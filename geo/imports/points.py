@@ -54,6 +54,10 @@ SQL_TYPES = {
 GEOGRAPHIC = {4326, 4490, 4610, 4214}
 
 
+#: how many of the rows sharing a duplicate id its reason names (the rest are counted)
+DUPLICATES_NAMED = 5
+
+
 @dataclass
 class Values:
     """The parsed columns of a file, keyed by field, with the problems found so far."""
@@ -209,14 +213,23 @@ class PointImporter:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _parse(
-        self, table: Table, fields: list[Field], options: ImportOptions, report: ImportReport
-    ) -> Values:
-        headers = list(table.frame.columns)
+    def check_header(
+        self, conn: Connection, headers: list[str], has_geometry: bool, options: ImportOptions
+    ) -> None:
+        """InvalidInput when the file's columns cannot make this kind: called on the header
+        alone, before the rows are read (a workbook of a million rows is refused at once)."""
+        fields = self.fields(conn)
+        if self.geometry != "none":
+            fields = [*fields, LON, LAT]
+        self._check_columns(headers, has_geometry, fields, options)
+
+    def _check_columns(
+        self, headers: list[str], file_geometry: bool, fields: list[Field], options: ImportOptions
+    ) -> dict[str, str]:
+        """The file's header → field mapping, or InvalidInput naming the missing columns."""
         mapping = match_columns(headers, fields, options.columns, self.kind)
-        by_field = {target: header for header, target in mapping.items() if target != IGNORE}
-        mapped = set(by_field)
-        has_geometry = table.geometry is not None and self.geometry != "none"
+        mapped = {target for target in mapping.values() if target != IGNORE}
+        has_geometry = file_geometry and self.geometry != "none"
         required = [f for f in missing_fields(fields, mapped)]
         if not self.id_required:
             required = [f for f in required if f.name != "id"]
@@ -233,6 +246,14 @@ class PointImporter:
                 where="columns",
                 missing=[f.name for f in required],
             )
+        return mapping
+
+    def _parse(
+        self, table: Table, fields: list[Field], options: ImportOptions, report: ImportReport
+    ) -> Values:
+        headers = list(table.frame.columns)
+        mapping = self._check_columns(headers, table.geometry is not None, fields, options)
+        by_field = {target: header for header, target in mapping.items() if target != IGNORE}
         values = Values(table, by_field, {}, [])
         values.defaults = {
             f.name: "'" + f.default.replace("'", "''") + "'"
@@ -256,12 +277,23 @@ class PointImporter:
         dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy()
         if not dup.any():
             return
+        # each reason names a few of the rows sharing the id and counts the rest: a file of
+        # 20,000 identical ids gives 20,000 short reasons, not 20,000 lists of 20,000 rows
         rows = pd.Series(values.table.row_numbers[dup], index=ids[dup].to_numpy())
-        where = rows.groupby(level=0).agg(lambda r: ", ".join(str(x) for x in r))
+        groups = rows.groupby(level=0)
+        count = groups.size()
+        first = groups.agg(lambda r: ", ".join(str(x) for x in r.iloc[:DUPLICATES_NAMED]))
         label = values.table.row_label
-        reasons = np.array(
-            [f"duplicate id: it appears on {label}s {where[i]}" for i in ids[dup]], dtype=object
-        )
+        said = {
+            key: f"duplicate id: it appears on {label}s {first[key]}"
+            + (
+                f" and {count[key] - DUPLICATES_NAMED:,} more ({count[key]:,} in all)"
+                if count[key] > DUPLICATES_NAMED
+                else ""
+            )
+            for key in count.index
+        }
+        reasons = ids[dup].map(said).to_numpy(dtype=object)
         full = np.full(len(ids), None, dtype=object)
         full[dup] = reasons
         values.add(dup, "id", full)

@@ -14,11 +14,28 @@ import pandas as pd
 
 from geo import spreadsheet
 from geo.errors import InvalidInput
+from geo.settings import get_settings
 
 #: the columns of a report's problems, and of its CSV
 PROBLEM_COLUMNS = ("row", "column", "value", "reason")
-#: how many problems a JSON report or error carries (the CSV carries all)
-SHOWN_PROBLEMS = 1000
+#: longest cell value a report repeats (a problem cell of 10 MB is named, not copied)
+SHOWN_VALUE_CHARS = 200
+
+
+def shown_problems() -> int:
+    """How many problems a report lists (GRIDMAP_IMPORT_MAX_PROBLEMS); totals count all."""
+    return get_settings().import_max_problems
+
+
+def _shown(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """The first `limit` problems, long values cut to SHOWN_VALUE_CHARS characters."""
+    head = frame.head(limit).copy()
+    head["value"] = head["value"].map(
+        lambda v: (
+            v[:SHOWN_VALUE_CHARS] + "…" if isinstance(v, str) and len(v) > SHOWN_VALUE_CHARS else v
+        )
+    )
+    return head
 
 
 @dataclass
@@ -58,9 +75,9 @@ class ImportReport:
             )
         return f"{self.kind} from {self.source}: {verb}; " + ", ".join(parts)
 
-    def as_dict(self, limit: int = SHOWN_PROBLEMS) -> dict:
-        """JSON-ready: counts, notes and the first `limit` problems."""
-        shown = self.problems.head(limit)
+    def as_dict(self, limit: int | None = None) -> dict:
+        """JSON-ready: counts, notes and the first `limit` problems (default: the setting)."""
+        shown = _shown(self.problems, shown_problems() if limit is None else limit)
         return {
             "kind": self.kind,
             "source": self.source,
@@ -83,10 +100,25 @@ class ImportReport:
         }
 
     def to_csv(self, target: str | Path | io.TextIOBase | None = None) -> str | None:
-        """Every problem as CSV (row, column, value, reason), UTF-8 with a BOM so Excel shows
-        the Chinese; written to `target`, or returned as text when no target is given.
-        Cells that a spreadsheet would run as formulas are neutralised (`geo.spreadsheet`)."""
-        frame = self.problems.rename(columns={"row": self.row_label})
+        """The problems as CSV (row, column, value, reason), UTF-8 with a BOM so Excel shows
+        the Chinese; written to `target`, or returned as text when no target is given. At
+        most GRIDMAP_IMPORT_MAX_PROBLEMS lines, then one line counting the rest. Cells that a
+        spreadsheet would run as formulas are neutralised (`geo.spreadsheet`)."""
+        limit = shown_problems()
+        frame = _shown(self.problems, limit)
+        more = len(self.problems) - len(frame)
+        if more > 0:
+            tail = problems_frame(
+                [None],
+                [""],
+                [""],
+                [
+                    f"… and {more:,} more problems not listed (GRIDMAP_IMPORT_MAX_PROBLEMS = "
+                    f"{limit:,}; {len(self.problems):,} in all)"
+                ],
+            )
+            frame = pd.concat([frame.astype(object), tail.astype(object)], ignore_index=True)
+        frame = frame.rename(columns={"row": self.row_label})
         if target is None:
             return spreadsheet.to_csv(frame)
         if isinstance(target, str | Path):

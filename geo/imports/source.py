@@ -10,21 +10,28 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, TooLarge
+from geo.settings import get_settings
 
 TABULAR = {".csv", ".txt", ".tsv"}
 WORKBOOK = {".xlsx", ".xlsm"}
 VECTOR = {".geojson", ".json", ".gpkg", ".zip"}
 SUPPORTED = "CSV, XLSX, GeoJSON, GeoPackage (.gpkg) or a zipped Shapefile (.zip)"
 _DELIMITERS = (",", "\t", ";", "|")
+
+#: called with a file's column names (and whether it has geometries) before its rows are
+#: read; raises InvalidInput when the columns cannot make the kind being imported
+HeaderCheck = Callable[[list[str], bool], None]
 
 
 @dataclass
@@ -42,23 +49,33 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
-def read_source(data: bytes, filename: str, sheet: str | None = None) -> Table:
+def read_source(
+    data: bytes,
+    filename: str,
+    sheet: str | None = None,
+    check_header: HeaderCheck | None = None,
+) -> Table:
     """The rows of an import file given as bytes; `sheet` picks an XLSX sheet or a layer of
-    a GeoPackage or zip. Raises InvalidInput saying what is wrong with the file."""
+    a GeoPackage or zip. Raises InvalidInput saying what is wrong with the file, TooLarge
+    when it unpacks to more than GRIDMAP_IMPORT_MAX_UNCOMPRESSED_BYTES or holds more than
+    GRIDMAP_IMPORT_MAX_ROWS rows; workbooks and vector files are checked by their header
+    and declared size (and `check_header`) before their rows are read."""
+    check_header = check_header or (lambda headers, geometry: None)
     if not data.strip():
         raise InvalidInput(f"{filename} is empty: nothing to import", where="file")
     suffix = Path(filename).suffix.lower()
     if suffix in TABULAR:
         table = _read_csv(data, filename)
+        check_rows(len(table.frame), filename)
     elif suffix in WORKBOOK:
-        table = _read_xlsx(data, filename, sheet)
+        table = _read_xlsx(data, filename, sheet, check_header)
     elif suffix == ".xls":
         raise InvalidInput(
             f"{filename} is an old Excel 97-2003 workbook (.xls); save it as .xlsx and import that",
             where="file",
         )
     elif suffix in VECTOR:
-        table = _read_vector(data, filename, sheet)
+        table = _read_vector(data, filename, sheet, check_header)
     elif suffix in {".shp", ".dbf", ".shx"}:
         raise InvalidInput(
             f"{filename}: a Shapefile is several files; zip the .shp, .shx, .dbf, .prj "
@@ -75,6 +92,31 @@ def read_source(data: bytes, filename: str, sheet: str | None = None) -> Table:
     if frame.shape[1] == 0 or len(frame) == 0:
         raise InvalidInput(f"{filename} has no data rows: nothing to import", where="file")
     return table
+
+
+def check_rows(rows: int, filename: str, label: str = "rows") -> None:
+    """TooLarge when a file holds more rows than GRIDMAP_IMPORT_MAX_ROWS."""
+    limit = get_settings().import_max_rows
+    if rows > limit:
+        raise TooLarge(
+            f"{filename} holds {rows:,} {label}, over the limit of {limit:,} "
+            "(GRIDMAP_IMPORT_MAX_ROWS); split the file or raise the limit",
+            where="file",
+        )
+
+
+def check_unpacked(archive: zipfile.ZipFile, filename: str) -> None:
+    """TooLarge when a zip (an XLSX is one) declares more unpacked bytes than
+    GRIDMAP_IMPORT_MAX_UNCOMPRESSED_BYTES, before anything is unpacked. A member that unpacks
+    to more than it declares fails its own read (zipfile stops at the declared size)."""
+    limit = get_settings().import_max_uncompressed_bytes
+    total = sum(info.file_size for info in archive.infolist())
+    if total > limit:
+        raise TooLarge(
+            f"{filename} unpacks to {total:,} bytes, over the limit of {limit:,} "
+            "(GRIDMAP_IMPORT_MAX_UNCOMPRESSED_BYTES); split the file or raise the limit",
+            where="file",
+        )
 
 
 # -- CSV ------------------------------------------------------------------------------
@@ -208,9 +250,15 @@ def _not_blank(frame: pd.DataFrame) -> np.ndarray:
 # -- XLSX -----------------------------------------------------------------------------
 
 
-def _read_xlsx(data: bytes, filename: str, sheet: str | None) -> Table:
+def _read_xlsx(data: bytes, filename: str, sheet: str | None, check_header: HeaderCheck) -> Table:
     from openpyxl import load_workbook
 
+    _patch_openpyxl()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            check_unpacked(archive, filename)
+    except zipfile.BadZipFile:
+        pass  # load_workbook says it is not a workbook
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException
@@ -238,15 +286,9 @@ def _read_xlsx(data: bytes, filename: str, sheet: str | None) -> Table:
             raise InvalidInput(
                 f"{filename} has no sheet {sheet!r}; its sheets: {names}", where="sheet"
             )
-        rows = list(book[sheet].iter_rows(values_only=True))
+        rows, skipped = _sheet_rows(book[sheet], filename, sheet, check_header)
     finally:
         book.close()
-    skipped = 0
-    while skipped < len(rows) and all(v is None or str(v).strip() == "" for v in rows[skipped]):
-        skipped += 1  # blank rows above the header
-    rows = rows[skipped:]
-    if not rows:
-        raise InvalidInput(f"{filename}: sheet {sheet!r} is empty", where="file")
     header, body = rows[0], rows[1:]
     width = len(header)
     while width and (header[width - 1] is None or str(header[width - 1]).strip() == ""):
@@ -266,6 +308,72 @@ def _read_xlsx(data: bytes, filename: str, sheet: str | None) -> Table:
     )
 
 
+def _sheet_rows(ws, filename: str, sheet: str, check_header: HeaderCheck) -> tuple[list, int]:
+    """The rows of a sheet from its header on, and how many blank rows were above it. The
+    declared size and the header are checked before the rows are read, and the count as
+    they are read (a sheet may declare no size, or a false one)."""
+    limit = get_settings().import_max_rows
+    declared = ws.max_row  # from the sheet's <dimension>, when it has one
+    if declared is None:  # count the rows' tags in the raw XML: C speed, no cells parsed
+        declared = _count_row_tags(ws)
+    if declared - 1 > limit:
+        check_rows(declared - 1, filename)
+    cells = ws.iter_rows(values_only=True)
+    skipped = 0
+    for row in cells:
+        if any(v is not None and str(v).strip() != "" for v in row):
+            break
+        skipped += 1  # blank rows above the header
+    else:
+        raise InvalidInput(f"{filename}: sheet {sheet!r} is empty", where="file")
+    header = row
+    check_header([n for n in _unique_names(list(header)) if "no header" not in n], False)
+    rows = [header]
+    for row in cells:
+        rows.append(row)
+        if len(rows) - 1 > limit:
+            check_rows(len(rows) - 1, filename, label="rows or more")
+    return rows, skipped
+
+
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
+
+
+def _count_row_tags(ws) -> int:
+    """How many <row> elements a read-only worksheet's XML holds, read in blocks."""
+    count, tail = 0, b""
+    with ws._get_source() as source:  # the member of the workbook's zip
+        while block := source.read(1 << 20):
+            chunk = tail + block
+            count += len(_ROW_TAG.findall(chunk))
+            cut = max(chunk.rfind(b"<"), len(chunk) - 16)
+            tail = chunk[cut:]  # a tag split between blocks is counted in the next one
+            count -= len(_ROW_TAG.findall(tail))
+    return count
+
+
+def _find_dimension_early(self):
+    """openpyxl's WorkSheetParser.parse_dimensions, but stopping at the *start* of
+    <sheetData>: openpyxl waits for its end, so opening a workbook whose sheets declare no
+    size parsed every row of every sheet (27 s for a 341 kB file of a million rows) before
+    a single check could run."""
+    from openpyxl.worksheet._reader import DATA_TAG, DIMENSION_TAG, iterparse
+    from openpyxl.worksheet.dimensions import SheetDimension
+
+    for event, element in iterparse(self.source, events=("start", "end")):
+        if event == "start" and element.tag == DATA_TAG:
+            return None
+        if event == "end" and element.tag == DIMENSION_TAG:
+            return SheetDimension.from_tree(element).boundaries
+    return None
+
+
+def _patch_openpyxl() -> None:
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    WorkSheetParser.parse_dimensions = _find_dimension_early
+
+
 def _has_cells(ws) -> bool:
     for row in ws.iter_rows(max_row=50, values_only=True):
         if any(v is not None and str(v).strip() != "" for v in row):
@@ -276,7 +384,7 @@ def _has_cells(ws) -> bool:
 # -- GeoJSON, GeoPackage, zipped Shapefile --------------------------------------------
 
 
-def _read_vector(data: bytes, filename: str, layer: str | None) -> Table:
+def _read_vector(data: bytes, filename: str, layer: str | None, check_header: HeaderCheck) -> Table:
     import pyogrio
 
     suffix = Path(filename).suffix.lower()
@@ -305,6 +413,7 @@ def _read_vector(data: bytes, filename: str, layer: str | None) -> Table:
             if layer is not None and layer not in layers:
                 names = ", ".join(repr(n) for n in layers)
                 raise InvalidInput(f"{filename} has no layer {layer!r}; its layers: {names}")
+        _check_vector(target, layer if suffix == ".gpkg" else None, filename, check_header)
         try:
             frame, encoding = _read_dataframe(
                 target, layer if suffix == ".gpkg" else None, encoding
@@ -335,6 +444,19 @@ def _read_vector(data: bytes, filename: str, layer: str | None) -> Table:
         geometry=geometry,
         declared_epsg=declared,
     )
+
+
+def _check_vector(target: str, layer: str | None, filename: str, check_header: HeaderCheck):
+    """Count the features and check the fields before reading any feature."""
+    import pyogrio
+
+    try:
+        info = pyogrio.read_info(target, layer=layer)
+    except Exception:
+        return  # unreadable: reading it says why
+    if info.get("features", -1) >= 0:
+        check_rows(int(info["features"]), filename, label="features")
+    check_header([str(f) for f in info.get("fields", [])], True)
 
 
 def _read_dataframe(target: str, layer: str | None, encoding: str | None):
@@ -374,6 +496,7 @@ def _shapefile_in_zip(path: Path, filename: str, layer: str | None) -> tuple[str
     read its .dbf in (None: the file says; 'GB18030?': try UTF-8, then GB18030)."""
     try:
         with zipfile.ZipFile(path) as archive:
+            check_unpacked(archive, filename)
             members = archive.namelist()
             shapes = [m for m in members if m.lower().endswith(".shp")]
             stems = {Path(m).stem: m for m in shapes}

@@ -117,6 +117,21 @@ PACKAGES: tuple[VendoredPackage, ...] = (
         "dependencies (Turf, lodash, polyclip-ts, rbush: MIT/ISC); its source map is not "
         "vendored",
     ),
+    # the API documentation pages (/docs, /redoc), not map pages
+    VendoredPackage(
+        "swagger-ui-dist",
+        "5.35.0",
+        ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"),
+        "LICENSE",
+        note="/docs: Swagger UI, served locally (its validator badge is switched off)",
+    ),
+    VendoredPackage(
+        "redoc",
+        "2.5.4",
+        ("bundles/redoc.standalone.js",),
+        "LICENSE",
+        note="/redoc: ReDoc's standalone bundle, without Google Fonts",
+    ),
 )
 
 
@@ -169,6 +184,15 @@ EDITOR_ASSETS: dict[str, str] = {
     "leaflet": FOLIUM_ASSETS["leaflet"],
     "geoman_css": _at("@geoman-io/leaflet-geoman-free", "2.20.2", "dist/leaflet-geoman.css"),
     "geoman": _at("@geoman-io/leaflet-geoman-free", "2.20.2", "dist/leaflet-geoman.min.js"),
+}
+
+
+#: what the API documentation pages (`/docs`, `/redoc`) load
+DOCS_ASSETS: dict[str, str] = {
+    "swagger_js": _at("swagger-ui-dist", "5.35.0", "swagger-ui-bundle.js"),
+    "swagger_css": _at("swagger-ui-dist", "5.35.0", "swagger-ui.css"),
+    "swagger_favicon": _at("swagger-ui-dist", "5.35.0", "favicon-32x32.png"),
+    "redoc_js": _at("redoc", "2.5.4", "bundles/redoc.standalone.js"),
 }
 
 
