@@ -243,7 +243,6 @@ def deploy_nginx(
     )
 
 
-
 FIRST_ADMIN = (
     ".venv/bin/gridmap user create admin --role admin --display-name 管理员"
     "   # prints a one-time password"
