@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.middleware import AuditWrites, BodySizeLimit, SecurityHeaders
 from api.routers import (
+    admin,
     auth,
     boundaries,
     coverage,
@@ -76,6 +77,7 @@ def create_app() -> FastAPI:
     app.include_router(maps.router)
     app.include_router(pages.router)
     app.include_router(editor.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app
 
