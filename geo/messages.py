@@ -313,9 +313,18 @@ PAGES: dict[str, tuple[str, str]] = {
     "admin.sectors": ("各片区服务人员", "Who serves each sector"),
     "admin.sector": ("片区", "Sector"),
     "admin.sector_workers": ("本片区网格员", "Its grid workers"),
-    "admin.sector_team": ("事件派遣给", "Cases go to"),
-    "admin.sector_fallback": ("（无本片区网格员，派至二级网格）", "(none of its own: the grid's)"),
-    "admin.sector_nobody": ("无人可派", "nobody"),
+    "admin.sector_fallback": (
+        "事件派至所在二级网格的网格员：{team}",
+        "its cases go to its level-2 grid's workers: {team}",
+    ),
+    "admin.sector_nobody": ("事件无人可派", "its cases reach nobody"),
+    "admin.sectors_hint": (
+        "片区没有自己的网格员时，事件派给所在二级网格的网格员。",
+        "A sector with no worker of its own has its cases dispatched to its level-2 grid's "
+        "workers.",
+    ),
+    "admin.filter": ("筛选", "Filter"),
+    "admin.filter_placeholder": ("姓名、编号或网格", "name, id or grid"),
     "admin.sector_others": ("驻点干警、党支部、共建单位", "Officers, branches and units"),
     "admin.saved": ("已保存。", "Saved."),
     "admin.working": ("正在保存……", "Saving…"),

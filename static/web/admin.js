@@ -103,6 +103,18 @@
       });
   }
 
+  // the lists' filter: by any text of a record (name, id, the unit it serves)
+  Array.prototype.forEach.call(document.querySelectorAll("input[data-filter]"), function (input) {
+    var records = document.querySelectorAll("#" + input.dataset.filter + " > li.record");
+    input.addEventListener("input", function () {
+      var query = input.value.trim().toLowerCase();
+      Array.prototype.forEach.call(records, function (record) {
+        record.hidden = query !== "" && record.textContent.toLowerCase().indexOf(query) < 0;
+      });
+    });
+    input.parentNode.hidden = false;  // the filter needs this script
+  });
+
   Array.prototype.forEach.call(document.querySelectorAll("form.admin-form"), function (form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
