@@ -325,6 +325,7 @@ PAGES: dict[str, tuple[str, str]] = {
     ),
     "admin.filter": ("筛选", "Filter"),
     "admin.filter_placeholder": ("姓名、编号或网格", "name, id or grid"),
+    "admin.filter_placeholder_categories": ("名称或代码", "name or code"),
     "admin.sector_others": ("驻点干警、党支部、共建单位", "Officers, branches and units"),
     "admin.saved": ("已保存。", "Saved."),
     "admin.working": ("正在保存……", "Saving…"),

@@ -118,12 +118,13 @@ def staff_kind(key: str) -> StaffKind:
         ) from None
 
 
-def _kind_sql(kind: StaffKind, alias: str = "r") -> tuple[str, dict]:
+def _kind_sql(kind: StaffKind, n: int = 0) -> tuple[str, dict]:
+    """SQL over resources `r` selecting `kind`, with parameters suffixed by `n`."""
     if kind.subtype is None:
-        return f"{alias}.kind = :kind", {"kind": kind.kind.value}
-    return f"{alias}.kind = :kind AND {alias}.subtype = :subtype", {
-        "kind": kind.kind.value,
-        "subtype": str(kind.subtype),
+        return f"r.kind = :kind{n}", {f"kind{n}": kind.kind.value}
+    return f"(r.kind = :kind{n} AND r.subtype = :subtype{n})", {
+        f"kind{n}": kind.kind.value,
+        f"subtype{n}": str(kind.subtype),
     }
 
 
@@ -156,9 +157,9 @@ def people(
     kinds = [staff_kind(kind)] if kind else list(STAFF_KINDS.values())
     clauses, params = [], {}
     for i, k in enumerate(kinds):
-        clause, p = _kind_sql(k)
-        clauses.append(clause.replace(":kind", f":kind{i}").replace(":subtype", f":subtype{i}"))
-        params.update({f"{name}{i}": value for name, value in p.items()})
+        clause, bound = _kind_sql(k, i)
+        clauses.append(clause)
+        params.update(bound)
     state = "r.retired_at IS NOT NULL" if retired else "r.retired_at IS NULL"
     rows = conn.execute(
         text(f"{_SELECT} WHERE ({' OR '.join(clauses)}) AND {state} ORDER BY r.id"), params

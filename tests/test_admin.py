@@ -495,3 +495,23 @@ def test_a_retired_category_can_no_longer_be_reported_but_its_cases_keep_it(
     taken = fresh_client.post("/api/admin/categories", json=NEW_CATEGORY, headers=admin())
     assert taken.status_code == 422 and taken.json()["field"] == "code"
     assert audit_actions(fresh_engine, "noise")[-1] == "category_retire"
+
+
+def test_a_retired_category_is_refused_in_an_incident_file_too(fresh_client, fresh_engine):
+    from geo.imports import ImportOptions, ImportRejected, import_file
+
+    assert (
+        fresh_client.post("/api/admin/categories", json=NEW_CATEGORY, headers=admin()).status_code
+        == 201
+    )
+    assert fresh_client.post("/api/admin/categories/noise/retire", headers=admin()).status_code == (
+        200
+    )
+    lon, lat = surface_point(fresh_engine, A)
+    data = f"category,observed_at,lon,lat\nnoise,2026-11-01 10:00,{lon},{lat}\n".encode()
+    with pytest.raises(ImportRejected) as caught, fresh_engine.begin() as conn:
+        import_file(conn, "incidents", data, "i.csv", ImportOptions())
+    problems = caught.value.report.problems
+    assert problems["column"].tolist() == ["category"]
+    assert problems["reason"].iloc[0].startswith("not one of")
+    assert count(fresh_engine, "SELECT count(*) FROM incidents WHERE category = 'noise'") == 0
