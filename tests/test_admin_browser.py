@@ -32,15 +32,15 @@ def admin_site(browser, fresh_url):
         assert offline.outside_requests == [], "a page tried to reach beyond 127.0.0.1"
 
 
-def sign_in(site: OfflineBrowser, viewport: dict):
-    """A new context signed in as the admin through /login (swap for name and password
+def sign_in(site: OfflineBrowser, viewport: dict, role: str = "admin"):
+    """A new context signed in as `role` through /login (swap for name and password
     when accounts are merged); `page.problems` collects script errors."""
     context = site.context(viewport=viewport, has_touch=viewport is PHONE)
     page = context.new_page()
     page.problems = []
     page.on("pageerror", lambda error: page.problems.append(f"script error: {error}"))
     page.goto("/")
-    page.fill("#token", TOKENS["admin"])
+    page.fill("#token", TOKENS[role])
     page.click("form[action='/login'] button[type=submit]")
     page.wait_for_url(site.base_url + "/")
     return page
@@ -175,7 +175,7 @@ def test_an_admin_adds_and_retires_a_category_and_sees_a_refusal(admin_site):
     assert page.problems == []
 
 
-def test_the_admin_screens_on_a_desktop_and_in_english(admin_site):
+def test_the_admin_screens_on_a_desktop_in_english_and_360_pixels_wide(admin_site):
     page = sign_in(admin_site, DESKTOP)
     page.goto("/admin/people?kind=stationed_officer")
     shoot(page, "people_desktop_officers")
@@ -189,3 +189,17 @@ def test_the_admin_screens_on_a_desktop_and_in_english(admin_site):
     assert "dispatch within 30 min" in page.text_content("#categories")
     shoot(page, "categories_desktop_en")
     assert page.problems == []
+
+    narrow = sign_in(admin_site, {"width": 360, "height": 740})
+    for kind in ("grid_worker", "stationed_officer", "party_branch", "cobuilding_unit"):
+        narrow.goto(f"/admin/people?kind={kind}")
+        assert narrow.locator("#people li.record").count() > 0, kind
+        assert narrow.evaluate("document.documentElement.scrollWidth") <= 360, kind
+    narrow.goto("/admin/categories")
+    assert narrow.evaluate("document.documentElement.scrollWidth") <= 360
+    assert narrow.problems == []
+
+    official = sign_in(admin_site, DESKTOP, "official")
+    assert official.locator('[data-link^="admin."]').count() == 0
+    refused = official.goto("/admin/people")
+    assert refused.status == 403 and "领导干部" in official.text_content("main")
