@@ -22,6 +22,7 @@ from api.middleware import (
 )
 from api.routers import (
     accounts,
+    admin,
     auth,
     boundaries,
     coverage,
@@ -116,6 +117,7 @@ def create_app() -> FastAPI:
     app.include_router(pages.router)
     app.include_router(editor.router)
     app.include_router(docs.router)
+    app.include_router(admin.router)
     # only the assets: nothing under /static is data (cached map pages live in GRIDMAP_HOME)
     for prefix, folder in (
         ("/static/web", "static/web"),

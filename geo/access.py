@@ -50,6 +50,8 @@ class Permission(StrEnum):
     MANAGE_TOKENS = "tokens:manage"
     MANAGE_USERS = "users:manage"  # create, disable and reset people's accounts
     CONFIGURE = "settings:write"  # category time limits and other reference data
+    # grid workers, stationed officers, party branches, co-building units (`geo.staff`)
+    MANAGE_PEOPLE = "people:manage"
 
 
 _ALL = frozenset(Permission)
@@ -143,11 +145,16 @@ def hash_token(token: str) -> str:
 
 def _worker_scope(conn: Connection, worker_id: str) -> tuple[str, ...]:
     row = conn.execute(
-        text("SELECT serves_code FROM resources WHERE id = :id AND kind = 'grid_worker'"),
+        text(
+            "SELECT serves_code FROM resources WHERE id = :id AND kind = 'grid_worker' "
+            "AND retired_at IS NULL"
+        ),
         {"id": worker_id},
     ).first()
     if row is None or not row.serves_code:
-        raise InvalidInput(f"no grid worker with id {worker_id!r} serving a unit; see resources")
+        raise InvalidInput(
+            f"no active grid worker with id {worker_id!r} serving a unit; see resources"
+        )
     return (row.serves_code,)
 
 

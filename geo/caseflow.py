@@ -195,7 +195,7 @@ def dispatch(
             "(SELECT s.parent_code FROM units s WHERE s.code = i.sector_code "
             " AND s.valid_to IS NULL) AS grid2_code, "
             "EXISTS (SELECT 1 FROM resources r WHERE r.kind = 'grid_worker' "
-            "        AND r.serves_code = i.sector_code) AS sector_team"
+            "        AND r.retired_at IS NULL AND r.serves_code = i.sector_code) AS sector_team"
         ),
         {"id": incident_id, "at": at},
     ).first()

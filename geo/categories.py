@@ -12,13 +12,17 @@ modelled).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.errors import InvalidInput, NotFound
+from geo import audit
+from geo.access import Principal
+from geo.errors import Conflict, InvalidInput, NotFound
+from geo.terms import CLOSED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ LIMIT_RANGES: dict[str, tuple[int, int]] = {
 EDITABLE = frozenset({*LIMIT_RANGES, "urgent", "name_zh", "name_en"})
 _COLUMNS = (
     "code, name_zh, name_en, urgent, sensitive, dispatch_minutes, close_minutes, "
-    "close_working_days, sort"
+    "close_working_days, sort, retired_at"
 )
 
 
@@ -82,15 +86,17 @@ def describe_limit(row: Mapping) -> str:
     return f"dispatch within {span(row['dispatch_minutes'])}; close within {close}"
 
 
-def category_table(conn: Connection) -> list[dict]:
-    """Every category as it runs now (the table, not the defaults above), in display order,
-    each with `limit` in words."""
-    rows = conn.execute(text(f"SELECT {_COLUMNS} FROM incident_categories ORDER BY sort, code"))
+def category_table(conn: Connection, retired: bool = False) -> list[dict]:
+    """Every category that can be reported now (the table, not the defaults above), in
+    display order, each with `limit` in words; with `retired`, the retired ones too."""
+    where = "" if retired else "WHERE retired_at IS NULL "
+    rows = conn.execute(
+        text(f"SELECT {_COLUMNS} FROM incident_categories {where}ORDER BY sort, code")
+    )
     return [{**r, "limit": describe_limit(r)} for r in rows.mappings()]
 
 
-def category_row(conn: Connection, code: str) -> dict:
-    """One category's running row; InvalidInput naming the known codes when there is none."""
+def _lookup(conn: Connection, code: str) -> dict | None:
     row = (
         conn.execute(
             text(f"SELECT {_COLUMNS} FROM incident_categories WHERE code = :code"), {"code": code}
@@ -98,15 +104,46 @@ def category_row(conn: Connection, code: str) -> dict:
         .mappings()
         .first()
     )
-    if row is None:
+    return None if row is None else {**row, "limit": describe_limit(row)}
+
+
+def category_row(conn: Connection, code: str) -> dict:
+    """One category that can be reported, as it runs; InvalidInput naming the field
+    `category` and the reportable codes when there is none, or when it is retired."""
+    row = _lookup(conn, code)
+    if row is None or row["retired_at"] is not None:
         known = conn.execute(
-            text("SELECT string_agg(code, ', ' ORDER BY sort) FROM incident_categories")
+            text(
+                "SELECT string_agg(code, ', ' ORDER BY sort) FROM incident_categories "
+                "WHERE retired_at IS NULL"
+            )
         ).scalar()
-        raise InvalidInput(f"unknown incident category {code!r}; one of: {known}", field="category")
-    return {**row, "limit": describe_limit(row)}
+        why = "unknown" if row is None else "retired"
+        raise InvalidInput(
+            f"{why} incident category {code!r}; one of: {known}",
+            field="category",
+        )
+    return row
 
 
-def configure_category(conn: Connection, code: str, changes: Mapping) -> dict:
+def _existing(conn: Connection, code: str) -> dict:
+    """One category, retired or not, for the admin; NotFound when there is none."""
+    row = _lookup(conn, code)
+    if row is None:
+        raise NotFound(f"no incident category {code!r}; GET /api/admin/categories lists them")
+    return row
+
+
+def _check_limits(values: Mapping) -> None:
+    for name, (low, high) in LIMIT_RANGES.items():
+        value = values.get(name)
+        if value is not None and not low <= value <= high:
+            raise InvalidInput(f"{name} must be between {low} and {high}, got {value}", field=name)
+
+
+def configure_category(
+    conn: Connection, code: str, changes: Mapping, actor: Principal | str | None = None
+) -> dict:
     """Change a category's time limits (or names, or urgency); returns the new row.
 
     Setting `close_minutes` switches the category to a limit on the clock and clears
@@ -124,17 +161,14 @@ def configure_category(conn: Connection, code: str, changes: Mapping) -> dict:
             "give either close_minutes (a limit on the clock) or close_working_days, not both",
             fields=["close_minutes", "close_working_days"],
         )
-    for name, (low, high) in LIMIT_RANGES.items():
-        value = changes.get(name)
-        if value is not None and not low <= value <= high:
-            raise InvalidInput(f"{name} must be between {low} and {high}, got {value}", field=name)
+    _check_limits(changes)
+    changes = {k: v.strip() if isinstance(v, str) else v for k, v in changes.items()}
     for name in ("name_zh", "name_en", "urgent", "dispatch_minutes"):
         if name in changes and (changes[name] is None or changes[name] == ""):
             raise InvalidInput(f"{name} cannot be empty", field=name)
-    try:
-        row = category_row(conn, code)
-    except InvalidInput:
-        raise NotFound(f"no incident category {code!r}; GET /api/categories lists them") from None
+    row = _existing(conn, code)
+    if row["retired_at"] is not None:
+        raise Conflict(f"incident category {code!r} is retired; it cannot be changed")
     new = {**row, **changes}
     if changes.get("close_minutes") is not None:
         new["close_working_days"] = None
@@ -160,4 +194,131 @@ def configure_category(conn: Connection, code: str, changes: Mapping) -> dict:
         ),
         new,
     )
+    if actor is not None:
+        changed = sorted(k for k in changes if changes[k] != row[k])
+        audit.record(
+            conn,
+            actor,
+            "category_change",
+            target=code,
+            detail={k: {"from": row[k], "to": new[k]} for k in changed},
+        )
     return category_row(conn, code)
+
+
+# -- the admin's screen: add and retire ----------------------------------------------------
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+
+
+def _check_new_limits(new: Mapping) -> None:
+    if new.get("close_minutes") is not None and new.get("close_working_days") is not None:
+        raise InvalidInput(
+            "give either close_minutes (a limit on the clock) or close_working_days, not both",
+            fields=["close_minutes", "close_working_days"],
+        )
+    if new.get("close_minutes") is None and new.get("close_working_days") is None:
+        raise InvalidInput(
+            "a category needs a closing limit: close_minutes or close_working_days",
+            fields=["close_minutes", "close_working_days"],
+        )
+    if new.get("dispatch_minutes") is None:
+        raise InvalidInput("dispatch_minutes is required", field="dispatch_minutes")
+    _check_limits(new)
+    if new["close_minutes"] is not None and new["dispatch_minutes"] > new["close_minutes"]:
+        raise InvalidInput(
+            f"dispatch_minutes ({new['dispatch_minutes']}) cannot exceed close_minutes "
+            f"({new['close_minutes']})",
+            field="dispatch_minutes",
+        )
+
+
+def add_category(conn: Connection, actor: Principal | str, values: Mapping) -> dict:
+    """Add an incident category; returns its row. `values`: `code` (lower-case letters,
+    digits and _), `name_zh`, `name_en`, `dispatch_minutes`, one of `close_minutes` or
+    `close_working_days`, and optionally `urgent` and `sensitive` (default false; a
+    sensitive category is seen only by admins and the grid's own workers). A taken code
+    or Chinese name, a blank name, limits out of range: InvalidInput naming the field."""
+    new = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+    code = new.get("code") or ""
+    if not _CODE.match(code):
+        raise InvalidInput(
+            f"code {code!r}: 2 to 32 lower-case letters, digits and _, starting with a letter",
+            field="code",
+        )
+    for name, limit in (("name_zh", 40), ("name_en", 80)):
+        if not new.get(name):
+            raise InvalidInput(f"{name} is required and cannot be blank", field=name)
+        if len(new[name]) > limit:
+            raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
+    taken = _lookup(conn, code)
+    if taken is not None:
+        state = " (retired; codes are never reused)" if taken["retired_at"] else ""
+        raise InvalidInput(f"code {code!r} is taken by {taken['name_en']}{state}", field="code")
+    same_name = conn.execute(
+        text("SELECT code FROM incident_categories WHERE name_zh = :name AND retired_at IS NULL"),
+        {"name": new["name_zh"]},
+    ).scalar()
+    if same_name:
+        raise InvalidInput(
+            f"category {same_name!r} already has the name {new['name_zh']!r}", field="name_zh"
+        )
+    new.setdefault("close_minutes", None)
+    new.setdefault("close_working_days", None)
+    _check_new_limits(new)
+    conn.execute(
+        text(
+            "INSERT INTO incident_categories (code, name_zh, name_en, urgent, sensitive, "
+            "dispatch_minutes, close_minutes, close_working_days, sort) VALUES (:code, "
+            ":name_zh, :name_en, :urgent, :sensitive, :dispatch_minutes, :close_minutes, "
+            ":close_working_days, (SELECT coalesce(max(sort), -1) + 1 FROM incident_categories))"
+        ),
+        {
+            "code": code,
+            "name_zh": new["name_zh"],
+            "name_en": new["name_en"],
+            "urgent": bool(new.get("urgent")),
+            "sensitive": bool(new.get("sensitive")),
+            "dispatch_minutes": new["dispatch_minutes"],
+            "close_minutes": new["close_minutes"],
+            "close_working_days": new["close_working_days"],
+        },
+    )
+    row = _existing(conn, code)
+    audit.record(
+        conn,
+        actor,
+        "category_add",
+        target=code,
+        detail={k: row[k] for k in ("name_zh", "name_en", "urgent", "sensitive", "limit")},
+    )
+    return row
+
+
+def retire_category(conn: Connection, actor: Principal | str, code: str) -> dict:
+    """Retire a category: it can no longer be reported (HTTP, page, file import) and leaves
+    the report form, while the cases filed under it keep it. Refused (InvalidInput naming
+    the field `code`, with `open_cases`) while open cases still use it."""
+    row = _existing(conn, code)
+    if row["retired_at"] is not None:
+        raise Conflict(f"incident category {code!r} is already retired")
+    open_cases = conn.execute(
+        text(
+            "SELECT count(*) FROM incidents WHERE category = :code "
+            "AND status <> ALL(CAST(:closed AS text[]))"
+        ),
+        {"code": code, "closed": sorted(CLOSED_STATUSES)},
+    ).scalar_one()
+    if open_cases:
+        raise InvalidInput(
+            f"category {code!r} is still used by {open_cases} open case(s); close or "
+            "re-categorise them first",
+            field="code",
+            open_cases=open_cases,
+        )
+    conn.execute(
+        text("UPDATE incident_categories SET retired_at = now() WHERE code = :code"),
+        {"code": code},
+    )
+    audit.record(conn, actor, "category_retire", target=code)
+    return _existing(conn, code)

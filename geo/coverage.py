@@ -135,7 +135,8 @@ def sources(as_of: bool) -> dict[str, str]:
             "courtyards": "(SELECT * FROM courtyards WHERE valid_to IS NULL)",
             "households": "households",
             "businesses": "businesses",
-            "resources": "resources",
+            # retired workers, officers and organisations (`geo.staff`) count no more
+            "resources": "(SELECT * FROM resources WHERE retired_at IS NULL)",
         }
     yards = f"(SELECT id, kind, property_company_id, geom FROM {_AS_OF_YARDS})"
     surfaces = f"(SELECT id, ST_PointOnSurface(geom) AS geom FROM {_AS_OF_YARDS})"
@@ -149,7 +150,8 @@ def sources(as_of: bool) -> dict[str, str]:
         "resources": f"(SELECT r.id, r.kind, r.subtype, r.branch_type, r.serves_code, "
         f"r.has_party_org, a.sector_code FROM resources r LEFT JOIN "
         f"{_attached('(SELECT * FROM resources WHERE geom IS NOT NULL)', 't.id')} a "
-        f"ON a.id = r.id)",
+        f"ON a.id = r.id "
+        f"WHERE r.retired_at IS NULL OR r.retired_at > CAST(:at AS timestamptz))",
     }
 
 
@@ -294,8 +296,8 @@ def completeness(conn: Connection) -> dict:
     unassigned = conn.execute(
         text("""
         SELECT kind, array_agg(id ORDER BY id) FROM resources
-        WHERE serves_code IS NULL AND sector_code IS NULL
-           OR kind IN ('grid_worker', 'stationed_officer') AND serves_code IS NULL
+        WHERE retired_at IS NULL AND (serves_code IS NULL AND sector_code IS NULL
+           OR kind IN ('grid_worker', 'stationed_officer') AND serves_code IS NULL)
         GROUP BY kind ORDER BY kind""")
     ).all()
     return {

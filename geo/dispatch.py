@@ -1,7 +1,8 @@
 """Dispatch: which grid workers an incident goes to, and re-dispatch after boundary changes.
 
 The rule: the workers assigned to the incident's sector; when the sector has none, the
-workers of the sectors of its level-2 grid (and any assigned to the grid itself). When a
+workers of the sectors of its level-2 grid (and any assigned to the grid itself). Retired
+workers (`geo.staff`) are nobody's team. When a
 boundary change moves an open incident to another sector (or changes its sector's team),
 `redispatch_moved` applies the same rule again and writes why into its history.
 """
@@ -18,10 +19,11 @@ SECTOR_TEAMS = """
     SELECT s.code AS sector_code,
            coalesce(
              (SELECT array_agg(r.id ORDER BY r.id) FROM resources r
-               WHERE r.kind = 'grid_worker' AND r.serves_code = s.code),
+               WHERE r.kind = 'grid_worker' AND r.retired_at IS NULL
+                 AND r.serves_code = s.code),
              (SELECT array_agg(r.id ORDER BY r.id) FROM resources r
                LEFT JOIN units t ON t.code = r.serves_code AND t.valid_to IS NULL
-               WHERE r.kind = 'grid_worker'
+               WHERE r.kind = 'grid_worker' AND r.retired_at IS NULL
                  AND (t.parent_code = s.parent_code OR r.serves_code = s.parent_code))
            ) AS workers
     FROM units s WHERE s.valid_to IS NULL AND s.level = 'sector'

@@ -70,7 +70,8 @@ ENTITIES: dict[str, Entity] = {
         kind="kind",
     ),
     "resources": Entity(
-        "resources x",
+        # active ones: a retired worker or unit (`geo.staff`) is history, not a resource
+        "(SELECT * FROM resources WHERE retired_at IS NULL) x",
         (
             "kind",
             "subtype",
@@ -367,7 +368,11 @@ def unit_detail(conn: Connection, code: str) -> dict:
     )
     for table in ("businesses", "resources"):
         by_kind = conn.execute(
-            text(f"SELECT kind, count(*) FROM {table} WHERE {inside} GROUP BY kind ORDER BY kind"),
+            text(
+                f"SELECT kind, count(*) FROM {table} WHERE {inside}"
+                f"{' AND retired_at IS NULL' if table == 'resources' else ''} "
+                "GROUP BY kind ORDER BY kind"
+            ),
             {"code": code},
         ).all()
         counts[table] = sum(n for _, n in by_kind)

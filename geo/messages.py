@@ -19,6 +19,7 @@ from collections.abc import Callable
 from geo.access import ROLE_LABELS
 from geo.coverage import FLAGS, METRICS
 from geo.planning.coverage import RULES
+from geo.staff import STAFF_LABELS
 from geo.terms import LABELS
 
 LANGUAGES = ("zh", "en")
@@ -269,6 +270,99 @@ PAGES: dict[str, tuple[str, str]] = {
     "editor.draw.firstVertex": ("点击放置第一个点", "Click to place the first point"),
     "editor.draw.continueLine": ("点击继续画线", "Click to continue the line"),
     "editor.draw.finishLine": ("点击最后一个点结束", "Click the last point to finish"),
+    # the admin's screens: people and organisations, incident categories (geo.staff)
+    "home.admin": ("系统管理", "Administration"),
+    "admin.people": ("人员与组织", "People and organisations"),
+    "admin.people.desc": (
+        "网格员、驻点政法干警、网格党支部、共驻共建单位：新增、编辑、分配网格、退出",
+        "Grid workers, stationed officers, party branches, co-building units: add, edit, "
+        "assign, retire",
+    ),
+    "admin.categories": ("事件类别", "Incident categories"),
+    "admin.categories.desc": (
+        "新增类别、改名、设置处置时限、停用",
+        "Add, rename, set time limits, retire",
+    ),
+    "admin.people.intro": (
+        "退出的人员和组织不再接收派遣、不计入覆盖统计，但历史记录仍保留。",
+        "Retired records get no more cases and leave the coverage counts; the history keeps them.",
+    ),
+    "admin.add": ("新增", "Add"),
+    "admin.add_kind": ("新增{kind}", "Add to {kind}"),
+    "admin.field.id": ("编号（留空自动生成）", "Id (empty: the next one)"),
+    "admin.field.name_zh": ("名称（中文）", "Name (Chinese)"),
+    "admin.field.name_en": ("英文名称", "Name (English)"),
+    "admin.field.phone": ("电话", "Phone"),
+    "admin.field.branch_type": ("支部类型", "Branch type"),
+    "admin.field.serves_code": ("服务网格", "Serves"),
+    "admin.serves_none": ("— 未分配 —", "— none —"),
+    "admin.active": ("在岗（{count}）", "Active ({count})"),
+    "admin.retired": ("已退出（{count}）", "Retired ({count})"),
+    "admin.retired_at": ("{time} 退出", "retired {time}"),
+    "admin.edit": ("编辑", "Edit"),
+    "admin.save": ("保存", "Save"),
+    "admin.assign": ("分配网格", "Assign"),
+    "admin.retire": ("退出", "Retire"),
+    "admin.retire_reason": ("退出原因（可选）", "Reason (optional)"),
+    "admin.retire_confirm": (
+        "确定让 {name} 退出吗？历史记录会保留。",
+        "Retire {name}? The history keeps them.",
+    ),
+    "admin.none": ("暂无", "None"),
+    "admin.unassigned": ("未分配网格", "not assigned"),
+    "admin.sectors": ("各片区服务人员", "Who serves each sector"),
+    "admin.sector": ("片区", "Sector"),
+    "admin.sector_workers": ("本片区网格员", "Its grid workers"),
+    "admin.sector_fallback": (
+        "事件派至所在二级网格的网格员：{team}",
+        "its cases go to its level-2 grid's workers: {team}",
+    ),
+    "admin.sector_nobody": ("事件无人可派", "its cases reach nobody"),
+    "admin.sectors_hint": (
+        "片区没有自己的网格员时，事件派给所在二级网格的网格员。",
+        "A sector with no worker of its own has its cases dispatched to its level-2 grid's "
+        "workers.",
+    ),
+    "admin.filter": ("筛选", "Filter"),
+    "admin.filter_placeholder": ("姓名、编号或网格", "name, id or grid"),
+    "admin.filter_placeholder_categories": ("名称或代码", "name or code"),
+    "admin.sector_others": ("驻点干警、党支部、共建单位", "Officers, branches and units"),
+    "admin.saved": ("已保存。", "Saved."),
+    "admin.working": ("正在保存……", "Saving…"),
+    "admin.refused": ("未保存：{detail}", "Not saved: {detail}"),
+    "admin.failed": ("出错了（{status}），未保存。", "Something went wrong ({status}); not saved."),
+    "admin.categories.intro": (
+        "新时限只对之后上报的事件生效。停用的类别不能再上报；仍有未办结事件的类别不能停用。",
+        "New limits apply to cases reported from now on. A retired category can no longer be "
+        "reported; one still used by open cases cannot be retired.",
+    ),
+    "admin.field.code": (
+        "类别代码（小写字母、数字、下划线）",
+        "Code (lower-case letters, digits, _)",
+    ),
+    "admin.field.dispatch_minutes": ("派遣时限（分钟）", "Dispatch within (minutes)"),
+    "admin.field.close_minutes": ("办结时限（分钟）", "Close within (minutes)"),
+    "admin.field.close_working_days": ("或：办结时限（工作日）", "or: close within (working days)"),
+    "admin.field.urgent": ("紧急", "urgent"),
+    "admin.field.sensitive": (
+        "敏感（仅管理员和本网格网格员可见）",
+        "sensitive (admins and the grid's own workers only)",
+    ),
+    "admin.close_hint": (
+        "办结时限二选一：分钟或工作日。",
+        "Give one closing limit: minutes or working days.",
+    ),
+    "admin.minutes": ("{n} 分钟", "{n} min"),
+    "admin.working_days": ("{n} 个工作日", "{n} working day(s)"),
+    "admin.limit_text": (
+        "派遣 {dispatch}，办结 {close}",
+        "dispatch within {dispatch}, close within {close}",
+    ),
+    "admin.badge.urgent": ("紧急", "urgent"),
+    "admin.badge.sensitive": ("敏感", "sensitive"),
+    "admin.retire_category": ("停用", "Retire"),
+    "admin.retire_category_confirm": ("确定停用类别“{name}”吗？", "Retire the category {name}?"),
+    "admin.categories_retired": ("已停用（{count}）", "Retired ({count})"),
     "error.403": ("无权访问", "Not allowed"),
     "error.403.text": (
         "您的角色（{role}）无权查看此页面。",
@@ -360,6 +454,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     **{f"metric.{key}": (zh, en) for key, zh, en in METRICS},
     **{f"flag.{key}": (zh, en) for key, (zh, en, _metric) in FLAGS.items()},
     **{f"rule.{key}": pair for key, pair in RULES.items()},
+    **{f"staff.{key}": pair for key, pair in STAFF_LABELS.items()},
     **PAGES,
 }
 

@@ -228,6 +228,9 @@ class Resource(PointEntity, Base):
     serves_code: Mapped[str | None] = mapped_column(CODE, index=True)
     has_party_org: Mapped[bool | None] = mapped_column(Boolean)
     phone: Mapped[str | None] = mapped_column(String(20))
+    #: set when retired (`geo.staff`): out of active lists, dispatch and coverage, kept for
+    #: the history that names it
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # the PointEntity geometry is optional for resources (a member may have no address)
     geom: Mapped[WKBElement | None] = mapped_column(
         Geometry("POINT", srid=SRID, spatial_index=True), nullable=True
@@ -250,6 +253,8 @@ class IncidentCategory(Base):
     close_minutes: Mapped[int | None] = mapped_column(Integer)
     close_working_days: Mapped[int | None] = mapped_column(Integer)
     sort: Mapped[int] = mapped_column(Integer)
+    #: set when retired: no new reports; cases already filed keep it
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(

@@ -166,7 +166,7 @@ COLLECTIONS: dict[str, Collection] = {
             "resources",
             (*ENTITIES["resources"].properties, *_ATTACHED),
             Permission.READ_PLACES,
-            where="t.geom IS NOT NULL",
+            where="t.geom IS NOT NULL AND t.retired_at IS NULL",
             filters={
                 "kind": "kind",
                 "subtype": "subtype",

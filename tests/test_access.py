@@ -75,6 +75,19 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/ogc/collections/{collectionId}/items/{featureId}"): ALL,
     ("GET", "/"): ALL,
     ("GET", "/coverage"): {"admin", "planner", "grid_worker", "official"},
+    # the admin's screens: people and organisations, incident categories
+    ("GET", "/api/admin/people"): ADMIN,
+    ("POST", "/api/admin/people"): ADMIN,
+    ("GET", "/api/admin/people/{person_id}"): ADMIN,
+    ("PATCH", "/api/admin/people/{person_id}"): ADMIN,
+    ("POST", "/api/admin/people/{person_id}/assign"): ADMIN,
+    ("POST", "/api/admin/people/{person_id}/retire"): ADMIN,
+    ("GET", "/api/admin/sectors"): ADMIN,
+    ("GET", "/api/admin/categories"): ADMIN,
+    ("POST", "/api/admin/categories"): ADMIN,
+    ("POST", "/api/admin/categories/{code}/retire"): ADMIN,
+    ("GET", "/admin/people"): ADMIN,
+    ("GET", "/admin/categories"): ADMIN,
 }
 #: example values for path parameters, so that allowed GETs can answer 200
 EXAMPLES = {
@@ -86,6 +99,7 @@ EXAMPLES = {
     "code": "6209020030010101",
     "kind": "households",
     "change_id": "1",
+    "person_id": "W001",
 }
 
 

@@ -18,7 +18,8 @@ MAPS = {"maps.incidents", "maps.hotspots", "maps.coverage"}
 #: what each role's home page links to (the issue: patrols one tap to the incident map,
 #: officials the coverage table and map, planners also the editor)
 HOME_LINKS = {
-    "admin": MAPS | {"coverage.table", "gis", "editor", "users.title"},
+    "admin": MAPS
+    | {"coverage.table", "gis", "editor", "users.title", "admin.people", "admin.categories"},
     "planner": MAPS | {"coverage.table", "gis", "editor"},
     "patrol": {"maps.incidents", "maps.hotspots", "gis"},
     "grid_worker": MAPS | {"coverage.table", "gis"},

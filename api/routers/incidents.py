@@ -129,18 +129,25 @@ def note(
     return incidents.note_incident(conn, principal, incident_id, body.note, body.at)
 
 
-@router.get("/api/categories", summary="Incident categories and their running time limits")
+@router.get(
+    "/api/categories",
+    summary="Incident categories that can be reported, with their running time limits",
+)
 def list_categories(
     _: Principal = Depends(current_principal), conn=Depends(get_conn)
 ) -> list[dict]:
     return categories.category_table(conn)
 
 
-@router.patch("/api/categories/{code}", summary="Change a category's time limits (admin)")
+@router.patch(
+    "/api/categories/{code}", summary="Rename a category or change its time limits (admin)"
+)
 def configure_category(
     body: CategoryChange,
     code: str = Path(..., max_length=32),
-    _: Principal = Depends(require(Permission.CONFIGURE)),
+    principal: Principal = Depends(require(Permission.CONFIGURE)),
     conn=Depends(get_conn),
 ) -> dict:
-    return categories.configure_category(conn, code, body.model_dump(exclude_unset=True))
+    return categories.configure_category(
+        conn, code, body.model_dump(exclude_unset=True), actor=principal
+    )

@@ -53,6 +53,8 @@ HOME_LINKS = (
     PageLink("data", "gis", "/ogc?f=html", frozenset({Permission.READ_UNITS})),
     PageLink("planning", "editor", "/maps/planner", frozenset({Permission.EDIT_BOUNDARIES})),
     PageLink("admin", "users.title", "/admin/users", frozenset({Permission.MANAGE_USERS})),
+    PageLink("admin", "admin.people", "/admin/people", frozenset({Permission.MANAGE_PEOPLE})),
+    PageLink("admin", "admin.categories", "/admin/categories", frozenset({Permission.CONFIGURE})),
 )
 
 #: columns the table shows in their own way (the unit's name and code)

@@ -342,8 +342,12 @@ class Incidents(PointImporter):
     FUTURE_SLACK = timedelta(days=1)
 
     def fields(self, conn: Connection) -> list[Field]:
+        # a retired category can no longer be reported, from a file either
         categories = conn.execute(
-            text("SELECT code, name_zh, name_en FROM incident_categories ORDER BY sort")
+            text(
+                "SELECT code, name_zh, name_en FROM incident_categories "
+                "WHERE retired_at IS NULL ORDER BY sort"
+            )
         ).all()
         return [
             Field(

@@ -291,11 +291,13 @@ def _counts(conn: Connection, sql: str) -> dict[str, int]:
 
 HOUSEHOLDS_BY = "SELECT {col}, count(*) FROM households GROUP BY {col}"
 WORKERS_BY_UNIT = (
-    "SELECT serves_code, count(*) FROM resources WHERE kind = 'grid_worker' GROUP BY serves_code"
+    "SELECT serves_code, count(*) FROM resources WHERE kind = 'grid_worker' "
+    "AND retired_at IS NULL GROUP BY serves_code"
 )
 WORKERS_BY_GRID = (
     "SELECT s.parent_code, count(*) FROM resources r JOIN units s ON s.code = r.serves_code "
-    "AND s.valid_to IS NULL WHERE r.kind = 'grid_worker' GROUP BY s.parent_code"
+    "AND s.valid_to IS NULL WHERE r.kind = 'grid_worker' AND r.retired_at IS NULL "
+    "GROUP BY s.parent_code"
 )
 
 

@@ -150,7 +150,7 @@ def propose(conn: Connection, state: State, community: str) -> Proposal:
         conn.execute(
             text(
                 "SELECT serves_code, count(*) FROM resources WHERE kind = 'grid_worker' "
-                "AND serves_code = ANY(:codes) GROUP BY serves_code"
+                "AND retired_at IS NULL AND serves_code = ANY(:codes) GROUP BY serves_code"
             ),
             {"codes": codes},
         ).all()
