@@ -419,7 +419,6 @@ PAGES: dict[str, tuple[str, str]] = {
     "account.token_used": ("最近使用", "Last used"),
     "account.token_revoke": ("吊销", "Revoke"),
     "account.token_revoked": ("已失效", "No longer valid"),
-    "home.admin": ("系统管理", "Administration"),
     "users.title": ("用户管理", "Users"),
     "users.title.desc": (
         "创建账户、重置密码、停用账户",

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import ARTIFACTS, TOKENS, OfflineBrowser, serve
+from tests.conftest import sign_in as conftest_sign_in
 
 SHOTS = ARTIFACTS / "admin"
 PHONE = {"width": 390, "height": 844}
@@ -33,17 +34,13 @@ def admin_site(browser, fresh_url):
 
 
 def sign_in(site: OfflineBrowser, viewport: dict, role: str = "admin"):
-    """A new context signed in as `role` through /login (swap for name and password
-    when accounts are merged); `page.problems` collects script errors."""
+    """A new context signed in as `role` through /login with name and password;
+    `page.problems` collects script errors."""
     context = site.context(viewport=viewport, has_touch=viewport is PHONE)
     page = context.new_page()
     page.problems = []
     page.on("pageerror", lambda error: page.problems.append(f"script error: {error}"))
-    page.goto("/")
-    page.fill("#token", TOKENS[role])
-    page.click("form[action='/login'] button[type=submit]")
-    page.wait_for_url(site.base_url + "/")
-    return page
+    return conftest_sign_in(page, role)
 
 
 def shoot(page, name: str) -> None:
