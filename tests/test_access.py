@@ -73,6 +73,23 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/ogc/collections/{collectionId}"): ALL,
     ("GET", "/ogc/collections/{collectionId}/items"): ALL,
     ("GET", "/ogc/collections/{collectionId}/items/{featureId}"): ALL,
+    ("GET", "/ogc/collections/{collectionId}/queryables"): ALL,
+    ("GET", "/ogc/collections/{collectionId}/schema"): ALL,
+    # OGC API – Features: every resource answers HEAD like GET
+    **{
+        ("HEAD", path): ALL
+        for path in (
+            "/ogc",
+            "/ogc/api",
+            "/ogc/conformance",
+            "/ogc/collections",
+            "/ogc/collections/{collectionId}",
+            "/ogc/collections/{collectionId}/items",
+            "/ogc/collections/{collectionId}/items/{featureId}",
+            "/ogc/collections/{collectionId}/queryables",
+            "/ogc/collections/{collectionId}/schema",
+        )
+    },
     ("GET", "/"): ALL,
     ("GET", "/coverage"): {"admin", "planner", "grid_worker", "official"},
     # the admin's screens: people and organisations, incident categories
