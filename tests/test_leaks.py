@@ -627,3 +627,21 @@ def test_the_readme_access_table_is_what_each_role_really_gets(
         assert set(got) == set(table), "every field of the table is checked, and only those"
         said = {field: cells[role] for field, cells in table.items()}
         assert got == said, role
+
+
+def test_every_spreadsheet_writer_goes_through_the_one_safe_function():
+    """No CSV or XLSX is written but through `geo.spreadsheet` (geo/bulk.py's COPY feeds the
+    database, not a person; an import report's `to_csv` is itself `spreadsheet.to_csv`)."""
+    root = Path(__file__).resolve().parent.parent
+    writers = re.compile(r"\.to_csv\(|csv\.writer\(|\.to_excel\(|ExcelWriter\(|Workbook\(")
+    allowed = {root / "geo" / "spreadsheet.py", root / "geo" / "bulk.py"}
+    report = re.compile(r"\b(report|result)\.to_csv\(")  # ImportReport.to_csv: safe_cell
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("geo", "api")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path not in allowed
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if writers.search(line) and "spreadsheet." not in line and not report.search(line)
+    ]
+    assert found == [], "write spreadsheets with geo.spreadsheet (to_csv, to_xlsx, write_csv)"
