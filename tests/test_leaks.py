@@ -247,6 +247,12 @@ def test_no_non_admin_output_carries_a_whole_id_number_phone_or_birth_date(
     ids = {r[0] for r in rows(seeded_engine, "SELECT id_number FROM residents")}
     phones = {r[0] for r in rows(seeded_engine, "SELECT phone FROM residents WHERE phone <> ''")}
     phones |= {r[0] for r in rows(seeded_engine, "SELECT phone FROM resources WHERE phone <> ''")}
+    phones |= {
+        r[0]
+        for r in rows(
+            seeded_engine, "SELECT reporter_contact FROM incidents WHERE reporter_contact <> ''"
+        )
+    }
     births = {f"{r[0]:%Y-%m-%d}" for r in rows(seeded_engine, "SELECT birth_date FROM residents")}
     outputs = [
         "/api/residents?limit=1000",
@@ -259,6 +265,7 @@ def test_no_non_admin_output_carries_a_whole_id_number_phone_or_birth_date(
         "/api/coverage?level=sector&format=gpkg",
         "/maps/coverage",
         "/maps/hotspots",
+        "/maps/incidents",
     ]
     seen = 0
     for role in NON_ADMINS:
