@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from enum import StrEnum
 
+from geo.access import Principal, Role
 from geo.terms import PartyLevel, ResourceKind
 
 #: resource kinds that are people (their names and phones are personal data)
@@ -86,10 +87,8 @@ def birth_year(value: date | str | None) -> int | None:
     return value.year
 
 
-#: fields published under another name and form for non-admins: field → (name, transform)
-PUBLISHED_AS = {
-    "residents": {"birth_date": ("birth_year", birth_year)},
-}
+#: fields published under another name for non-admins (their mask says what they hold)
+PUBLISHED_AS = {"residents": {"birth_date": "birth_year"}}
 
 #: which fields of which record kind are personal, and how each is masked (`events` are a
 #: case's history, `boundary_changes` the boundary change log)
@@ -116,12 +115,12 @@ class Exposure(StrEnum):
     WITHHELD = "withheld"  # officials: no personal data at all
 
 
-def exposure(principal) -> Exposure:
+def exposure(principal: Principal) -> Exposure:
     """The caller's exposure to personal data: admins unmasked, officials nothing, the
     other roles masked."""
     if principal.sees_personal_data:
         return Exposure.UNMASKED
-    if principal.role.value == "official":
+    if principal.role == Role.OFFICIAL:
         return Exposure.WITHHELD
     return Exposure.MASKED
 
@@ -149,7 +148,7 @@ def mask_record(
         hide = _withheld(mask) if level == Exposure.WITHHELD else mask
         value = hide(out[name])
         if name in PUBLISHED_AS.get(kind, {}):
-            published, _ = PUBLISHED_AS[kind][name]
+            published = PUBLISHED_AS[kind][name]
             out = {(published if k == name else k): v for k, v in out.items()}
             name = published
         out[name] = value
@@ -161,16 +160,9 @@ MEMBER_RESOURCES = frozenset({ResourceKind.PARTY_MEMBER})
 MEMBER_SUBTYPES = frozenset({PartyLevel.CENTRAL_HOUSEHOLD})
 
 
-def is_member_point(record: Mapping) -> bool:
-    """A resource that shows where a party member lives (admins only)."""
-    return record.get("kind") in MEMBER_RESOURCES or (
-        record.get("kind") == ResourceKind.PARTY_ORG and record.get("subtype") in MEMBER_SUBTYPES
-    )
-
-
 def sql_no_member_points(alias: str = "t") -> str:
     """SQL condition keeping the resources that are not party members' homes (for
-    non-admins); `is_member_point` in SQL."""
+    non-admins): neither a member nor a central household."""
     kinds = ", ".join(f"'{k.value}'" for k in sorted(MEMBER_RESOURCES))
     subtypes = ", ".join(f"'{s.value}'" for s in sorted(MEMBER_SUBTYPES))
     return (

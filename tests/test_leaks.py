@@ -247,6 +247,12 @@ def test_no_non_admin_output_carries_a_whole_id_number_phone_or_birth_date(
     ids = {r[0] for r in rows(seeded_engine, "SELECT id_number FROM residents")}
     phones = {r[0] for r in rows(seeded_engine, "SELECT phone FROM residents WHERE phone <> ''")}
     phones |= {r[0] for r in rows(seeded_engine, "SELECT phone FROM resources WHERE phone <> ''")}
+    phones |= {
+        r[0]
+        for r in rows(
+            seeded_engine, "SELECT reporter_contact FROM incidents WHERE reporter_contact <> ''"
+        )
+    }
     births = {f"{r[0]:%Y-%m-%d}" for r in rows(seeded_engine, "SELECT birth_date FROM residents")}
     outputs = [
         "/api/residents?limit=1000",
@@ -259,6 +265,7 @@ def test_no_non_admin_output_carries_a_whole_id_number_phone_or_birth_date(
         "/api/coverage?level=sector&format=gpkg",
         "/maps/coverage",
         "/maps/hotspots",
+        "/maps/incidents",
     ]
     seen = 0
     for role in NON_ADMINS:
@@ -627,3 +634,21 @@ def test_the_readme_access_table_is_what_each_role_really_gets(
         assert set(got) == set(table), "every field of the table is checked, and only those"
         said = {field: cells[role] for field, cells in table.items()}
         assert got == said, role
+
+
+def test_every_spreadsheet_writer_goes_through_the_one_safe_function():
+    """No CSV or XLSX is written but through `geo.spreadsheet` (geo/bulk.py's COPY feeds the
+    database, not a person; an import report's `to_csv` is itself `spreadsheet.to_csv`)."""
+    root = Path(__file__).resolve().parent.parent
+    writers = re.compile(r"\.to_csv\(|csv\.writer\(|\.to_excel\(|ExcelWriter\(|Workbook\(")
+    allowed = {root / "geo" / "spreadsheet.py", root / "geo" / "bulk.py"}
+    report = re.compile(r"\b(report|result)\.to_csv\(")  # ImportReport.to_csv: safe_cell
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("geo", "api")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path not in allowed
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if writers.search(line) and "spreadsheet." not in line and not report.search(line)
+    ]
+    assert found == [], "write spreadsheets with geo.spreadsheet (to_csv, to_xlsx, write_csv)"
