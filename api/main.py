@@ -13,7 +13,9 @@ from api.middleware import AuditWrites, BodySizeLimit, SecurityHeaders
 from api.routers import (
     auth,
     boundaries,
+    cases,
     coverage,
+    desk,
     editor,
     health,
     incidents,
@@ -70,11 +72,13 @@ def create_app() -> FastAPI:
     app.include_router(coverage.router)
     app.include_router(ogc.router)
     app.include_router(incidents.router)
+    app.include_router(cases.router)
     # before records: its /api/imports/{kind} would take /api/imports/boundaries
     app.include_router(boundaries.router)
     app.include_router(records.router)
     app.include_router(maps.router)
     app.include_router(pages.router)
+    app.include_router(desk.router)
     app.include_router(editor.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app

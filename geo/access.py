@@ -31,6 +31,7 @@ class Role(StrEnum):
     PATROL = "patrol"
     GRID_WORKER = "grid_worker"
     OFFICIAL = "official"
+    SUPERVISOR = "supervisor"  # the command centre (综治中心): dispatch, verify, approve
 
 
 class Permission(StrEnum):
@@ -49,6 +50,7 @@ class Permission(StrEnum):
     READ_AUDIT = "audit:read"
     MANAGE_TOKENS = "tokens:manage"
     CONFIGURE = "settings:write"  # category time limits and other reference data
+    SUPERVISE_CASES = "incidents:supervise"  # dispatch, assign one owner, decide requests
 
 
 _ALL = frozenset(Permission)
@@ -85,6 +87,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_PLACES,
         }
     ),
+    # every case of their area (scope codes; none: the whole sub-district), personal data
+    # masked; dispatch, reassign, verify, send back, reject, approve extensions and returns
+    Role.SUPERVISOR: _PATROL
+    | {
+        Permission.READ_COVERAGE,
+        Permission.SENSITIVE_INCIDENTS,
+        Permission.SUPERVISE_CASES,
+    },
 }
 
 ROLE_LABELS = {
@@ -93,6 +103,7 @@ ROLE_LABELS = {
     Role.PATROL: ("巡查人员", "patrol"),
     Role.GRID_WORKER: ("网格员", "grid worker"),
     Role.OFFICIAL: ("领导干部", "official"),
+    Role.SUPERVISOR: ("督办员", "supervisor"),
 }
 
 
@@ -104,6 +115,8 @@ class Principal:
     name: str
     role: Role
     scope_codes: tuple[str, ...] = field(default_factory=tuple)
+    #: a grid worker's own resource id (the owner of the cases assigned to them by name)
+    worker_id: str | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]
@@ -181,7 +194,8 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
     """The principal of a valid, unrevoked token, or None. Notes the use (once a minute)."""
     row = conn.execute(
         text(
-            "SELECT id, name, role, scope_codes, last_used_at > now() - interval '1 minute' "
+            "SELECT id, name, role, scope_codes, worker_id, "
+            "last_used_at > now() - interval '1 minute' "
             "AS recent FROM api_tokens WHERE token_hash = :h AND revoked_at IS NULL"
         ),
         {"h": hash_token(token)},
@@ -192,7 +206,7 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
         conn.execute(
             text("UPDATE api_tokens SET last_used_at = now() WHERE id = :id"), {"id": row.id}
         )
-    return Principal(row.id, row.name, Role(row.role), tuple(row.scope_codes or ()))
+    return Principal(row.id, row.name, Role(row.role), tuple(row.scope_codes or ()), row.worker_id)
 
 
 @dataclass(frozen=True)
@@ -263,8 +277,18 @@ def incident_visibility(principal: Principal, alias: str = "i") -> tuple[str, di
     """SQL (and parameters) over incidents `alias` that a principal may see: every case
     for admins; sensitive categories (key population management) otherwise only for the
     grid workers whose cases they are (`own_cases`); nobody else sees them."""
+    if principal.role == Role.SUPERVISOR:
+        return supervised_area(principal, alias)
     if principal.can(Permission.SENSITIVE_INCIDENTS):
         return "TRUE", {}
     own, params = own_cases(principal, alias)
     sensitive = "SELECT code FROM incident_categories WHERE sensitive"
     return f"({alias}.category NOT IN ({sensitive}) OR {own})", params
+
+
+def supervised_area(principal: Principal, alias: str = "i") -> tuple[str, dict]:
+    """SQL (and parameters) over incidents `alias`: a supervisor's area, every case of the
+    units their token names (a community, a grid), or of the whole sub-district."""
+    if not principal.scope_codes:
+        return "TRUE", {}
+    return scope_filter(principal, f"{alias}.sector_code")

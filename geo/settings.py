@@ -97,6 +97,19 @@ class Settings(BaseSettings):
         description="Rebalancing aims at households per worker within this share of the target.",
     )
 
+    # -- the case desk: photos (issue 18) --
+    photo_max_bytes: int = Field(
+        default=10 * 1024 * 1024, description="Largest photo upload, in bytes."
+    )
+    photo_max_pixels: int = Field(
+        default=40_000_000, description="Most pixels (width × height) a photo may have."
+    )
+    photo_max_side: int = Field(
+        default=2048, description="Stored photos are scaled down to this longest side, in px."
+    )
+    photo_thumb_side: int = Field(default=320, description="Longest side of a thumbnail, px.")
+    photos_per_case: int = Field(default=12, description="Most photos one case may carry.")
+
     @property
     def street_prefix(self) -> str:
         """The nine-digit prefix every unit code starts with, e.g. `620902003`."""
