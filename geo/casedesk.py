@@ -343,7 +343,8 @@ def case_list(
         text(
             f"""
             SELECT i.id, i.category, c.name_zh AS category_zh, c.name_en AS category_en,
-                   i.status, i.description, i.sector_code, i.owner_id, i.assigned_to,
+                   c.close_minutes, c.close_working_days, i.status, i.description,
+                   i.sector_code, i.owner_id, i.assigned_to,
                    i.reported_at, i.due_at, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
                    {DEADLINE_FLAGS.format(a="i")},
                    (SELECT json_build_object('id', r.id, 'kind', r.kind, 'working_days',

@@ -312,6 +312,8 @@ CASE_DESK_PAGES: dict[str, tuple[str, str]] = {
     "cases.left": ("剩余 {time}", "{time} left"),
     "cases.due": ("办结期限", "Due"),
     "cases.limit": ("时限", "Time limit"),
+    "cases.limit.days": ("{n} 个工作日", "{n} working days"),
+    "cases.limit.minutes": ("{n} 分钟", "{n} min"),
     "cases.owner": ("责任人", "Owner"),
     "cases.team": ("处置网格员", "Team"),
     "cases.sector": ("网格片区", "Sector"),

@@ -34,6 +34,7 @@ def sign_in(offline: OfflineBrowser, role: str, viewport: dict = PHONE):
     page = context.new_page()
     page.problems = []
     page.on("pageerror", lambda error: page.problems.append(f"script error: {error}"))
+    page.on("response", lambda r: r.status >= 400 and page.problems.append(f"{r.status} {r.url}"))
     page.goto("/login")
     page.fill("#token", TOKENS[role])
     page.click("form[action='/login'] button[type=submit]")
@@ -43,7 +44,7 @@ def sign_in(offline: OfflineBrowser, role: str, viewport: dict = PHONE):
 
 def tap_map(page, map_id: str, lon: float, lat: float) -> None:
     """Tap the map where (lon, lat) is, as a finger would."""
-    page.wait_for_function(f"document.getElementById('{map_id}').gridmapMap")
+    page.locator(f"#{map_id}.leaflet-container").wait_for()
     x, y = page.evaluate(
         """([id, lon, lat]) => {
             const el = document.getElementById(id), map = el.gridmapMap;
@@ -130,6 +131,9 @@ def test_report_accept_resolve_verify_in_the_browser(desk_site):
     worker.click("[data-move='resolved']")
     worker.wait_for_selector("#case-state[data-state='resolved']")
     assert worker.locator("#photos img").count() == 2
+    assert worker.locator("#case-map .leaflet-marker-icon").count() == 1
+    for img in worker.locator("#photos img").all():
+        assert img.evaluate("i => i.decode().then(() => i.naturalWidth)") > 0
     shoot(worker, "case-390")
     assert worker.problems == []
 
@@ -141,9 +145,7 @@ def test_report_accept_resolve_verify_in_the_browser(desk_site):
     shoot(desk, "desk-390")
     row.locator("[data-move='verified']").click()
     desk.wait_for_load_state("load")
-    desk.wait_for_function(
-        f"!document.querySelector(\"#desk-list li[data-id='{case_id}']\")", timeout=15000
-    )
+    row.wait_for(state="detached", timeout=15000)
     assert desk.problems == []
     wide = sign_in(offline, "supervisor", DESKTOP)
     wide.goto("/desk")

@@ -67,7 +67,7 @@
   tick();
   setInterval(tick, 30000);
 
-  function baseMap(id, lon, lat, zoom) {
+  function baseMap(id, lon, lat, zoom, fit) {
     var el = document.getElementById(id);
     if (!el || !window.L) return null;
     var map = L.map(el, { zoomControl: true }).setView([lat, lon], zoom);
@@ -76,7 +76,9 @@
     fetch("/api/boundaries?level=sector", { headers: { Accept: "application/geo+json" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (geojson) {
-        if (geojson) L.geoJSON(geojson, { style: { color: "#3b6ea5", weight: 1, fillOpacity: 0.06 } }).addTo(map);
+        if (!geojson) return;
+        var layer = L.geoJSON(geojson, { style: { color: "#3b6ea5", weight: 1, fillOpacity: 0.06 } }).addTo(map);
+        if (fit && !el.gridmapTapped) map.fitBounds(layer.getBounds(), { padding: [8, 8] });
       })
       .catch(function () {});
     return map;
@@ -88,7 +90,7 @@
     var lonInput = document.getElementById("lon"), latInput = document.getElementById("lat");
     var place = document.getElementById("place");
     var message = document.getElementById("report-message");
-    var map = baseMap("report-map", 98.49, 39.755, 13);
+    var map = baseMap("report-map", 98.49, 39.755, 13, true);
     var marker = null;
     var key = newKey();
     var photos = [];
@@ -99,6 +101,7 @@
     }
 
     function setPlace(lon, lat, note) {
+      document.getElementById("report-map").gridmapTapped = true;
       lonInput.value = lon.toFixed(6);
       latInput.value = lat.toFixed(6);
       place.textContent = lonInput.value + ", " + latInput.value + (note ? " · " + note : "");
@@ -333,7 +336,7 @@
 
   var deskList = document.getElementById("desk-list");
   if (deskList) {
-    var deskMap = baseMap("desk-map", 98.49, 39.755, 13);
+    var deskMap = baseMap("desk-map", 98.49, 39.755, 13, true);
     var rows = Array.prototype.slice.call(deskList.querySelectorAll("li[data-id]"));
     rows.forEach(function (row) {
       var rowId = row.getAttribute("data-id");
