@@ -246,3 +246,27 @@ def test_the_override_table_changes_deadlines_for_days_the_package_gets_wrong(
         )
     # 8 Oct, 10 Oct (make-up Saturday), then Monday 12 Oct
     assert view["due_at"] == datetime(2026, 10, 12, 7, 0, tzinfo=UTC)
+
+
+def test_the_desk_pages_render_in_both_languages_for_the_roles_that_may_see_them(client):
+    case_id = client.get("/api/cases", params={"area": "me"}, headers=auth("admin")).json()[
+        "cases"
+    ][0]["id"]
+    pages = {
+        "/cases/new": {"admin", "supervisor", "grid_worker"},
+        "/cases": {"admin", "supervisor", "grid_worker"},
+        f"/cases/{case_id}": {"admin", "supervisor"},
+        "/desk": {"admin", "supervisor"},
+    }
+    for path, roles in pages.items():
+        for role in ("admin", "supervisor", "grid_worker", "official"):
+            if role == "grid_worker" and path not in ("/cases", "/cases/new", "/desk"):
+                continue  # whether a worker sees that case depends on its grid
+            for lang in ("zh", "en"):
+                page = client.get(path, params={"lang": lang}, headers=auth(role))
+                expected = 200 if role in roles else 403
+                assert page.status_code == expected, (path, role, lang, page.status_code)
+    desk = client.get("/desk", params={"lang": "en"}, headers=auth("supervisor")).text
+    assert "Command centre" in desk and 'id="desk-list"' in desk
+    case = client.get(f"/cases/{case_id}?lang=zh", headers=auth("supervisor")).text
+    assert "处置记录" in case and "data-assign" in case

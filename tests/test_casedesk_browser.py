@@ -44,7 +44,7 @@ def sign_in(offline: OfflineBrowser, role: str, viewport: dict = PHONE):
 
 def tap_map(page, map_id: str, lon: float, lat: float) -> None:
     """Tap the map where (lon, lat) is, as a finger would."""
-    page.locator(f"#{map_id}.leaflet-container").wait_for()
+    page.locator(f"#{map_id} path").first.wait_for()  # the sectors are drawn
     x, y = page.evaluate(
         """([id, lon, lat]) => {
             const el = document.getElementById(id), map = el.gridmapMap;
@@ -90,6 +90,7 @@ def test_report_accept_resolve_verify_in_the_browser(desk_site):
     patrol = sign_in(offline, "patrol")
     patrol.click('[data-link="cases.report_nav"]')
     patrol.wait_for_url("**/cases/new")
+    patrol.wait_for_selector("body[data-ready]")
     tap_map(patrol, "report-map", lon, lat)
     assert abs(float(patrol.input_value("#lon")) - lon) < 1e-4
     assert abs(float(patrol.input_value("#lat")) - lat) < 1e-4
@@ -100,7 +101,6 @@ def test_report_accept_resolve_verify_in_the_browser(desk_site):
     )
     patrol.wait_for_selector("#duplicates:not([hidden])")
     shoot(patrol, "case-new-390")
-    patrol.wait_for_timeout(300)  # the browser resizes the photo before upload
     patrol.click("#submit-report")
     patrol.wait_for_url("**/cases/I*")
     case_id = patrol.url.rsplit("/", 1)[-1].split("?")[0]
@@ -117,10 +117,12 @@ def test_report_accept_resolve_verify_in_the_browser(desk_site):
     shoot(worker, "cases-390")
     first.locator("a").click()
     worker.wait_for_url(f"**/cases/{case_id}")
+    worker.wait_for_selector("body[data-ready]")
     assert worker.locator("[data-move='duplicate']").count() == 1
     assert worker.locator("[data-move='verified']").count() == 0  # not offered: not theirs
     worker.click("[data-move='in_progress']")
     worker.wait_for_selector("#case-state[data-state='in_progress']")
+    worker.wait_for_selector("body[data-ready]")
     after = io.BytesIO()
     Image.new("RGB", (640, 480), (40, 160, 60)).save(after, "JPEG")
     worker.set_input_files(
@@ -130,6 +132,7 @@ def test_report_accept_resolve_verify_in_the_browser(desk_site):
     worker.fill("#action-note", "已清运")
     worker.click("[data-move='resolved']")
     worker.wait_for_selector("#case-state[data-state='resolved']")
+    worker.wait_for_selector("body[data-ready]")
     assert worker.locator("#photos img").count() == 2
     assert worker.locator("#case-map .leaflet-marker-icon").count() == 1
     for img in worker.locator("#photos img").all():
@@ -140,6 +143,7 @@ def test_report_accept_resolve_verify_in_the_browser(desk_site):
     # a supervisor verifies it on the command centre
     desk = sign_in(offline, "supervisor")
     desk.goto("/desk")
+    desk.wait_for_selector("body[data-ready]")
     row = desk.locator(f"#desk-list li[data-id='{case_id}']")
     assert row.get_attribute("data-state") == "resolved"
     shoot(desk, "desk-390")

@@ -72,13 +72,15 @@
     if (!el || !window.L) return null;
     var map = L.map(el, { zoomControl: true }).setView([lat, lon], zoom);
     el.gridmapMap = map;  // for the browser tests, which tap a computed point
+    var moved = false;  // once someone moved the view, the district's outline does not refit it
+    map.on("movestart", function () { moved = true; });
     // no basemap tiles (zero external requests): the district's sectors are the map
     fetch("/api/boundaries?level=sector", { headers: { Accept: "application/geo+json" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (geojson) {
         if (!geojson) return;
         var layer = L.geoJSON(geojson, { style: { color: "#3b6ea5", weight: 1, fillOpacity: 0.06 } }).addTo(map);
-        if (fit && !el.gridmapTapped) map.fitBounds(layer.getBounds(), { padding: [8, 8] });
+        if (fit && !moved) map.fitBounds(layer.getBounds(), { padding: [8, 8], animate: false });
       })
       .catch(function () {});
     return map;
@@ -94,6 +96,7 @@
     var marker = null;
     var key = newKey();
     var photos = [];
+    var resizing = Promise.resolve();  // submitting waits for the photos being resized
 
     function newKey() {
       if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -101,7 +104,6 @@
     }
 
     function setPlace(lon, lat, note) {
-      document.getElementById("report-map").gridmapTapped = true;
       lonInput.value = lon.toFixed(6);
       latInput.value = lat.toFixed(6);
       place.textContent = lonInput.value + ", " + latInput.value + (note ? " · " + note : "");
@@ -142,8 +144,7 @@
       } else {
         count.textContent = files.length ? String(files.length) : "";
       }
-      photos = [];
-      files.forEach(function (file) { resize(file).then(function (blob) { photos.push(blob); }); });
+      resizing = Promise.all(files.map(resize)).then(function (blobs) { photos = blobs; });
     });
 
     function resize(file) {
@@ -224,7 +225,8 @@
         category: form.category.value, description: form.description.value || null,
         observed_at: new Date().toISOString(),
       };
-      send("POST", "/api/incidents", report, { "Idempotency-Key": key })
+      resizing
+        .then(function () { return send("POST", "/api/incidents", report, { "Idempotency-Key": key }); })
         .then(function (res) {
           if (res.status !== 201) {
             var body = res.body || {};
@@ -375,4 +377,5 @@
       });
     });
   }
+  document.body.setAttribute("data-ready", "1");  // the handlers are in place
 })();
