@@ -25,7 +25,9 @@ from api.routers import (
     admin,
     auth,
     boundaries,
+    cases,
     coverage,
+    desk,
     docs,
     editor,
     health,
@@ -110,11 +112,13 @@ def create_app() -> FastAPI:
     app.include_router(coverage.router)
     app.include_router(ogc.router)
     app.include_router(incidents.router)
+    app.include_router(cases.router)
     # before records: its /api/imports/{kind} would take /api/imports/boundaries
     app.include_router(boundaries.router)
     app.include_router(records.router)
     app.include_router(maps.router)
     app.include_router(pages.router)
+    app.include_router(desk.router)
     app.include_router(editor.router)
     app.include_router(docs.router)
     app.include_router(admin.router)

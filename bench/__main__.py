@@ -43,6 +43,7 @@ BENCHMARKS = (
     "heatmap_page",
     "ogc_items",
     "boundary_edit",
+    "case_lists",
     "api_load",
     "import_attach",
 )

@@ -31,6 +31,7 @@ class Role(StrEnum):
     PATROL = "patrol"
     GRID_WORKER = "grid_worker"
     OFFICIAL = "official"
+    SUPERVISOR = "supervisor"  # the command centre (综治中心): dispatch, verify, approve
 
 
 class Permission(StrEnum):
@@ -52,6 +53,7 @@ class Permission(StrEnum):
     CONFIGURE = "settings:write"  # category time limits and other reference data
     # grid workers, stationed officers, party branches, co-building units (`geo.staff`)
     MANAGE_PEOPLE = "people:manage"
+    SUPERVISE_CASES = "incidents:supervise"  # dispatch, assign one owner, decide requests
 
 
 _ALL = frozenset(Permission)
@@ -88,6 +90,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_PLACES,
         }
     ),
+    # every case of their area (scope codes; none: the whole sub-district), personal data
+    # masked; dispatch, reassign, verify, send back, reject, approve extensions and returns
+    Role.SUPERVISOR: _PATROL
+    | {
+        Permission.READ_COVERAGE,
+        Permission.SENSITIVE_INCIDENTS,
+        Permission.SUPERVISE_CASES,
+    },
 }
 
 _ROLE_VALUES = frozenset(r.value for r in Role)
@@ -98,6 +108,7 @@ ROLE_LABELS = {
     Role.PATROL: ("巡查人员", "patrol"),
     Role.GRID_WORKER: ("网格员", "grid worker"),
     Role.OFFICIAL: ("领导干部", "official"),
+    Role.SUPERVISOR: ("督办员", "supervisor"),
 }
 
 
@@ -117,6 +128,8 @@ class Principal:
     user_id: int | None = None
     must_change_password: bool = False
     session_id: int | None = None
+    #: a grid worker's own resource id (the owner of the cases assigned to them by name)
+    worker_id: str | None = None
 
     @property
     def roles(self) -> tuple[Role, ...]:
@@ -209,6 +222,7 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
     row = conn.execute(
         text(
             "SELECT t.id, t.name, t.role, t.roles, t.scope_codes, t.user_id, "
+            "COALESCE(u.worker_id, t.worker_id) AS worker_id, "
             "u.display_name, u.scope_codes AS user_scope, "
             "t.last_used_at > now() - interval '1 minute' AS recent "
             "FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id "
@@ -235,6 +249,7 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
         tuple(scope or ()),
         other_roles=tuple(roles[1:]),
         user_id=row.user_id,
+        worker_id=row.worker_id,
     )
 
 
@@ -306,8 +321,18 @@ def incident_visibility(principal: Principal, alias: str = "i") -> tuple[str, di
     """SQL (and parameters) over incidents `alias` that a principal may see: every case
     for admins; sensitive categories (key population management) otherwise only for the
     grid workers whose cases they are (`own_cases`); nobody else sees them."""
+    if principal.role == Role.SUPERVISOR:
+        return supervised_area(principal, alias)
     if principal.can(Permission.SENSITIVE_INCIDENTS):
         return "TRUE", {}
     own, params = own_cases(principal, alias)
     sensitive = "SELECT code FROM incident_categories WHERE sensitive"
     return f"({alias}.category NOT IN ({sensitive}) OR {own})", params
+
+
+def supervised_area(principal: Principal, alias: str = "i") -> tuple[str, dict]:
+    """SQL (and parameters) over incidents `alias`: a supervisor's area, every case of the
+    units their token names (a community, a grid), or of the whole sub-district."""
+    if not principal.scope_codes:
+        return "TRUE", {}
+    return scope_filter(principal, f"{alias}.sector_code")

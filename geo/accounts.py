@@ -54,6 +54,7 @@ class User:
             tuple(self.scope_codes),
             other_roles=tuple(roles[1:]),
             user_id=self.id,
+            worker_id=self.worker_id,
             must_change_password=self.must_change_password,
             session_id=session_id,
         )

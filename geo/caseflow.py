@@ -7,8 +7,8 @@ append-only history.
 
 `TRANSITIONS` is the one table of legal moves and the roles that may make each; anything
 else is a conflict (409). Within a role, grid workers act on the cases of their own grids
-(or assigned to a worker of their grids) and patrols on the reports they filed. Supervisors
-of the governance centre (综治中心), who verify and close, hold `admin` tokens.
+(or assigned to a worker of their grids), patrols on the reports they filed, and supervisors
+of the governance centre (综治中心: dispatch, verify, send back, reject) on their area's.
 
 Every change appends one event (`EventKind`); the database refuses to edit one.
 
@@ -25,7 +25,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import Permission, Principal, Role, incident_visibility, own_cases
+from geo.access import (
+    Permission,
+    Principal,
+    Role,
+    incident_visibility,
+    own_cases,
+    supervised_area,
+)
 from geo.dispatch import assign_teams
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.settings import get_settings
@@ -44,10 +51,20 @@ class EventKind(StrEnum):
     TRANSITION = "transition"  # every other change of state; actor: who made it
     NOTE = "note"  # a remark, no change (from_status = to_status = the state at the time)
     REDISPATCH = "redispatch"  # a boundary change moved an open case to another grid's team
+    # the case desk (`geo.casedesk`); the names are fixed (the evaluation counts them)
+    ASSIGN = "assign"  # one named owner set or changed (reported → dispatched, or same state)
+    EXTENSION_REQUEST = "extension_request"  # a worker asks for more working days (延期)
+    EXTENSION_APPROVED = "extension_approved"  # ... granted: the deadline moved
+    EXTENSION_REFUSED = "extension_refused"
+    RETURN_REQUEST = "return_request"  # a worker asks to hand the case back (回退)
+    RETURN_APPROVED = "return_approved"  # ... granted: back to reported, no team, no owner
+    RETURN_REFUSED = "return_refused"
 
 
 S = IncidentStatus
-_DUPLICATE_MARKERS = frozenset({Role.ADMIN, Role.GRID_WORKER, Role.PATROL})
+_DUPLICATE_MARKERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.GRID_WORKER, Role.PATROL})
+#: the command centre: who dispatches, verifies, sends back and rejects
+_DESK = frozenset({Role.ADMIN, Role.SUPERVISOR})
 
 
 @dataclass(frozen=True)
@@ -62,22 +79,22 @@ class Move:
 
 #: the one table of legal moves: (from, to) → who may make it
 TRANSITIONS: dict[tuple[IncidentStatus, IncidentStatus], Move] = {
-    (S.REPORTED, S.DISPATCHED): Move(frozenset({Role.ADMIN}), "派遣", "dispatch"),
-    (S.REPORTED, S.REJECTED): Move(frozenset({Role.ADMIN}), "不予受理", "reject", True),
+    (S.REPORTED, S.DISPATCHED): Move(_DESK, "派遣", "dispatch"),
+    (S.REPORTED, S.REJECTED): Move(_DESK, "不予受理", "reject", True),
     (S.REPORTED, S.DUPLICATE): Move(_DUPLICATE_MARKERS, "标记重复", "mark duplicate"),
     (S.DISPATCHED, S.IN_PROGRESS): Move(
         frozenset({Role.ADMIN, Role.GRID_WORKER}), "接单处置", "accept"
     ),
-    (S.DISPATCHED, S.REJECTED): Move(frozenset({Role.ADMIN}), "不予受理", "reject", True),
+    (S.DISPATCHED, S.REJECTED): Move(_DESK, "不予受理", "reject", True),
     (S.DISPATCHED, S.DUPLICATE): Move(_DUPLICATE_MARKERS, "标记重复", "mark duplicate"),
     (S.IN_PROGRESS, S.RESOLVED): Move(
         frozenset({Role.ADMIN, Role.GRID_WORKER}), "办结反馈", "resolve"
     ),
-    (S.RESOLVED, S.VERIFIED): Move(frozenset({Role.ADMIN}), "核查结案", "verify and close"),
-    (S.RESOLVED, S.IN_PROGRESS): Move(frozenset({Role.ADMIN}), "退回重办", "send back", True),
+    (S.RESOLVED, S.VERIFIED): Move(_DESK, "核查结案", "verify and close"),
+    (S.RESOLVED, S.IN_PROGRESS): Move(_DESK, "退回重办", "send back", True),
 }
 #: who may add a note (any state, any case they may read)
-NOTE_ROLES = frozenset({Role.ADMIN, Role.GRID_WORKER, Role.PATROL})
+NOTE_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.GRID_WORKER, Role.PATROL})
 
 
 def next_states(status: str) -> list[str]:
@@ -100,9 +117,11 @@ def ownership(principal: Principal, alias: str = "i") -> tuple[str, dict]:
     """SQL (and parameters) over incidents `alias`: is this a case the caller acts on?
     Admins: every case. Grid workers: cases in their grids or assigned to a worker serving
     them. Patrols: the reports they filed — by identity (`Principal.id`), never by name.
-    Everyone else: none."""
+    Supervisors: the cases of their area. Everyone else: none."""
     if principal.role == Role.ADMIN:
         return "TRUE", {}
+    if principal.role == Role.SUPERVISOR:
+        return supervised_area(principal, alias)
     if principal.role == Role.GRID_WORKER:
         return own_cases(principal, alias)
     if principal.role == Role.PATROL:

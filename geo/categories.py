@@ -6,8 +6,8 @@ This is the one source of the defaults: `gridmap migrate` writes any missing cat
 Time limits follow local practice (assumptions where the case is silent): urgent safety
 cases are dispatched within 30 minutes and verified within 2 hours; ordinary cases are
 dispatched within 2 hours and closed within 1 working day; disputes, which need mediation,
-within 3 working days. Working days skip Saturdays and Sundays (public holidays are not
-modelled).
+within 3 working days. Working days are China's (`geo.workcalendar`): weekends and public
+holidays off, make-up working days (调休) on.
 """
 
 from __future__ import annotations

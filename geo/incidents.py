@@ -37,6 +37,7 @@ from geo.privacy import exposure, mask_records
 from geo.settings import get_settings
 from geo.terms import CLOSED_STATUSES, label
 from geo.timelimits import DEADLINE_FLAGS, deadlines
+from geo.workcalendar import load_calendar
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
 
@@ -120,7 +121,7 @@ def report_incident(
     place = locate_point(conn, lon, lat)
     if not place.inside:
         raise _outside(conn, lon, lat, place.outside_m)
-    dispatch_due, due = deadlines(now, category)
+    dispatch_due, due = deadlines(now, category, load_calendar(conn))
     row = conn.execute(
         text(
             "INSERT INTO incidents (category, status, description, observed_at, reported_at, "

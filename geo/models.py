@@ -287,6 +287,8 @@ class Incident(PointEntity, Base):
     duplicate_of: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+    #: the one grid worker who owns the case (the team in `assigned_to` still sees it)
+    owner_id: Mapped[str | None] = mapped_column(String(40), index=True)
 
     __table_args__ = (
         CheckConstraint(_one_of("status", IncidentStatus), name="incidents_status"),
@@ -310,7 +312,7 @@ class IncidentEvent(Base):
     )
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(80))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(24))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
@@ -441,6 +443,77 @@ class BoundaryChange(Base):
     kind: Mapped[str] = mapped_column(String(24))
     reason: Mapped[str] = mapped_column(Text)
     summary: Mapped[dict | None] = mapped_column(JSONB)
+
+
+class CaseRequest(Base):
+    """A worker's request for more time (延期, `extension`) or to hand a case back (回退,
+    `return`), and the supervisor's decision; at most one pending per case."""
+
+    __tablename__ = "case_requests"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    working_days: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(80))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('extension', 'return')", name="case_requests_kind"),
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'refused')", name="case_requests_status"
+        ),
+        Index(
+            "case_requests_one_pending",
+            "incident_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+
+class IncidentPhoto(Base):
+    """A photo of a case: the file lives under GRIDMAP_HOME/photos by its SHA-256."""
+
+    __tablename__ = "incident_photos"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(16))
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    uploaded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint("stage IN ('report', 'before', 'after')", name="incident_photos_stage"),
+    )
+
+
+class WorkingDay(Base):
+    """A day that differs from the `chinese-calendar` package (or that it does not know):
+    `working` false for a holiday, true for a make-up working day (调休)."""
+
+    __tablename__ = "working_calendar"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    working: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(String(80))
 
 
 #: tables whose changes bump the data version (cache keys of maps and statistics)

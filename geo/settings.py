@@ -178,6 +178,19 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Retry-After (seconds) of a 503 while the database is down."
     )
 
+    # -- the case desk: photos (issue 18) --
+    photo_max_bytes: int = Field(
+        default=10 * 1024 * 1024, description="Largest photo upload, in bytes."
+    )
+    photo_max_pixels: int = Field(
+        default=40_000_000, description="Most pixels (width × height) a photo may have."
+    )
+    photo_max_side: int = Field(
+        default=2048, description="Stored photos are scaled down to this longest side, in px."
+    )
+    photo_thumb_side: int = Field(default=320, description="Longest side of a thumbnail, px.")
+    photos_per_case: int = Field(default=12, description="Most photos one case may carry.")
+
     @model_validator(mode="after")
     def _private_map_cache(self) -> Settings:
         """Cached map pages are data: kept under GRIDMAP_HOME unless set, and never where

@@ -1,9 +1,10 @@
 """Deadlines of incidents from their category's time limits (vectorised).
 
 Limits on the clock count minutes; limits in working days keep the time of day and skip
-Saturdays and Sundays in Beijing time (public holidays are not modelled): a case reported
-on Friday 15:00 with one working day is due on Monday 15:00; one reported on Saturday is
-counted from Monday.
+the days off in Beijing time: with a `geo.workcalendar.WorkingCalendar` (what intake uses)
+China's public holidays and make-up working days (调休) too, without one (the synthetic
+history) Saturdays and Sundays only. A case reported on Friday 15:00 with one working day
+is due on Monday 15:00; one reported on Saturday is counted from Monday.
 
     >>> due_at(np.array(["2026-11-20T07:00"], "datetime64[s]"), np.array([np.nan]), np.array([1.0]))
     array(['2026-11-23T07:00:00'], dtype='datetime64[s]')
@@ -16,12 +17,17 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from geo.workcalendar import WorkingCalendar
+
 #: Asia/Shanghai has no daylight saving time: local = UTC + 8 h
 LOCAL_OFFSET = np.timedelta64(8, "h")
 
 
 def due_at(
-    reported_utc: np.ndarray, close_minutes: np.ndarray, close_working_days: np.ndarray
+    reported_utc: np.ndarray,
+    close_minutes: np.ndarray,
+    close_working_days: np.ndarray,
+    calendar: WorkingCalendar | None = None,
 ) -> np.ndarray:
     """The deadline (UTC, datetime64[s]) of each report; per row exactly one of
     `close_minutes` / `close_working_days` is a number, the other NaN."""
@@ -31,7 +37,12 @@ def due_at(
     day = local.astype("datetime64[D]")
     time_of_day = local - day
     days = np.nan_to_num(close_working_days).astype(int)
-    working = np.busday_offset(day, days, roll="forward") + time_of_day - LOCAL_OFFSET
+    shifted = (
+        calendar.offset(day, days)
+        if calendar is not None
+        else np.busday_offset(day, days, roll="forward")
+    )
+    working = shifted + time_of_day - LOCAL_OFFSET
     return np.where(np.isnan(close_minutes), working, on_clock).astype("datetime64[s]")
 
 
@@ -39,7 +50,9 @@ def dispatch_due_at(reported_utc: np.ndarray, dispatch_minutes: np.ndarray) -> n
     return reported_utc.astype("datetime64[s]") + dispatch_minutes.astype("timedelta64[m]")
 
 
-def deadlines(reported_at: datetime, category: Mapping) -> tuple[datetime, datetime]:
+def deadlines(
+    reported_at: datetime, category: Mapping, calendar: WorkingCalendar | None = None
+) -> tuple[datetime, datetime]:
     """(dispatch deadline, closing deadline) of one report, in UTC, from its category's row
     (`dispatch_minutes`, and `close_minutes` or `close_working_days`); the same rule as
     `due_at`, so intake and the seeded history agree."""
@@ -49,7 +62,10 @@ def deadlines(reported_at: datetime, category: Mapping) -> tuple[datetime, datet
         return np.array([np.nan if value is None else float(value)])
 
     due = due_at(
-        reported, number(category["close_minutes"]), number(category["close_working_days"])
+        reported,
+        number(category["close_minutes"]),
+        number(category["close_working_days"]),
+        calendar,
     )
     dispatch = dispatch_due_at(reported, number(category["dispatch_minutes"]))
 

@@ -17,16 +17,17 @@ from tests.incident_support import inside, other_sector, report_body, worker_sec
 PROBLEM = "application/problem+json"
 
 #: the documented table (README, "The case loop"): (from, to) → roles that may make the move
+DESK = {"admin", "supervisor"}
 SPEC = {
-    ("reported", "dispatched"): {"admin"},
-    ("reported", "rejected"): {"admin"},
-    ("reported", "duplicate"): {"admin", "grid_worker", "patrol"},
+    ("reported", "dispatched"): DESK,
+    ("reported", "rejected"): DESK,
+    ("reported", "duplicate"): {"admin", "supervisor", "grid_worker", "patrol"},
     ("dispatched", "in_progress"): {"admin", "grid_worker"},
-    ("dispatched", "rejected"): {"admin"},
-    ("dispatched", "duplicate"): {"admin", "grid_worker", "patrol"},
+    ("dispatched", "rejected"): DESK,
+    ("dispatched", "duplicate"): {"admin", "supervisor", "grid_worker", "patrol"},
     ("in_progress", "resolved"): {"admin", "grid_worker"},
-    ("resolved", "verified"): {"admin"},
-    ("resolved", "in_progress"): {"admin"},
+    ("resolved", "verified"): DESK,
+    ("resolved", "in_progress"): DESK,
 }
 STATES = ("reported", "dispatched", "in_progress", "resolved", "verified", "rejected", "duplicate")
 
@@ -274,3 +275,22 @@ def test_the_history_is_append_only_in_the_database(fresh_client, fresh_engine):
             )
     read = fresh_client.get(f"/api/incidents/{case['id']}", headers=auth("admin")).json()
     assert read["history"] == case["history"]
+
+
+def test_a_supervisor_verifies_sends_back_and_sees_cases_masked(fresh_client, fresh_engine):
+    case = file(fresh_client, fresh_engine, role="patrol", reporter_contact="13812341234")
+    seen = fresh_client.get(f"/api/incidents/{case['id']}", headers=auth("supervisor")).json()
+    assert seen["reporter_contact"] != "13812341234" and "*" in seen["reporter_contact"]
+    assert seen["next"] == ["duplicate", "rejected"] or set(seen["next"]) == {
+        "rejected",
+        "duplicate",
+    }
+    assert move(fresh_client, case["id"], "supervisor", "in_progress").status_code == 403
+    assert move(fresh_client, case["id"], "grid_worker", "in_progress").status_code == 200
+    assert move(fresh_client, case["id"], "grid_worker", "resolved").status_code == 200
+    back = move(fresh_client, case["id"], "supervisor", "in_progress", note="复核: 仍有残留")
+    assert back.status_code == 200 and back.json()["status"] == "in_progress"
+    assert move(fresh_client, case["id"], "grid_worker", "resolved").status_code == 200
+    done = move(fresh_client, case["id"], "supervisor", "verified")
+    assert done.status_code == 200 and done.json()["closed"]
+    assert done.json()["history"][-1]["actor"] == "supervisor:test supervisor"

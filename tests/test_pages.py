@@ -12,18 +12,23 @@ from sqlalchemy import text
 from api.main import create_app
 from tests.conftest import TOKENS, auth
 
-ROLES = ["admin", "planner", "patrol", "grid_worker", "official"]
-COVERAGE_ROLES = {"admin", "planner", "grid_worker", "official"}
+ROLES = ["admin", "planner", "patrol", "grid_worker", "official", "supervisor"]
+COVERAGE_ROLES = {"admin", "planner", "grid_worker", "official", "supervisor"}
 MAPS = {"maps.incidents", "maps.hotspots", "maps.coverage"}
+#: the case desk's links: my cases and report (case roles), the command centre (the desk)
+CASES = {"cases.nav", "cases.report_nav"}
 #: what each role's home page links to (the issue: patrols one tap to the incident map,
 #: officials the coverage table and map, planners also the editor)
 HOME_LINKS = {
     "admin": MAPS
-    | {"coverage.table", "gis", "editor", "users.title", "admin.people", "admin.categories"},
+    | CASES
+    | {"cases.desk_nav", "coverage.table", "gis", "editor"}
+    | {"users.title", "admin.people", "admin.categories"},
     "planner": MAPS | {"coverage.table", "gis", "editor"},
-    "patrol": {"maps.incidents", "maps.hotspots", "gis"},
-    "grid_worker": MAPS | {"coverage.table", "gis"},
+    "patrol": CASES | {"maps.incidents", "maps.hotspots", "gis"},
+    "grid_worker": MAPS | CASES | {"coverage.table", "gis"},
     "official": MAPS | {"coverage.table", "gis"},
+    "supervisor": MAPS | CASES | {"cases.desk_nav", "coverage.table", "gis"},
 }
 CJK = re.compile(r"[\u3400-\u9fff]")
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -110,7 +115,7 @@ def test_each_role_sees_the_links_its_permissions_allow(pages, role):
     }
     assert downloads == (expected if role in COVERAGE_ROLES else set())
     assert ('id="own-grids"' in page.html) == (role == "grid_worker")
-    assert ("重点人群事件" in page.text) == (role != "admin")
+    assert ("重点人群事件" in page.text) == (role not in ("admin", "supervisor"))
 
 
 def test_the_home_page_counts_what_the_role_may_see(pages, seeded_engine):

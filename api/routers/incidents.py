@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import get_conn
 from api.params import IsoDateTime
 from api.security import current_principal, require
-from geo import categories, incidents
+from geo import casedesk, categories, incidents
 from geo.access import Permission, Principal
 from geo.coords import CoordSystem
 from geo.incidents import IncidentReport
@@ -95,13 +95,16 @@ def report(
     return view
 
 
-@router.get("/api/incidents/{incident_id}", summary="One incident with its history")
+@router.get(
+    "/api/incidents/{incident_id}",
+    summary="One incident with its history, photos, requests and the caller's actions",
+)
 def read(
     incident_id: str = INCIDENT_ID,
     principal: Principal = Depends(require(Permission.READ_INCIDENTS)),
     conn=Depends(get_conn),
 ) -> dict:
-    return incidents.read_incident(conn, principal, incident_id)
+    return casedesk.case_view(conn, principal, incident_id)
 
 
 @router.post(

@@ -41,6 +41,9 @@ class PageLink:
 
 #: the home page's links, in order; a role sees those whose permissions it has
 HOME_LINKS = (
+    PageLink("cases", "cases.nav", "/cases", frozenset({Permission.READ_INCIDENTS})),
+    PageLink("cases", "cases.report_nav", "/cases/new", frozenset({Permission.REPORT_INCIDENTS})),
+    PageLink("cases", "cases.desk_nav", "/desk", frozenset({Permission.SUPERVISE_CASES})),
     PageLink("maps", "maps.incidents", "/maps/incidents", frozenset({Permission.VIEW_MAPS})),
     PageLink("maps", "maps.hotspots", "/maps/hotspots", frozenset({Permission.VIEW_MAPS})),
     PageLink(
