@@ -33,7 +33,7 @@ CHALLENGE = 'Bearer realm="gridmap", Basic realm="gridmap"'
 INVALID_TOKEN = 'Bearer realm="gridmap", error="invalid_token", Basic realm="gridmap"'
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: what a person who still holds a one-time password may reach: their account, and out
-FIRST_SIGN_IN_PATHS = ("/account", "/logout", "/api/me")
+FIRST_SIGN_IN_PATHS = frozenset({"/account", "/account/password", "/logout", "/api/me"})
 
 
 def _token(request: Request) -> str | None:
