@@ -125,7 +125,7 @@ async def current_principal(request: Request) -> Principal:
         request.state.csrf_token = sessions.csrf_token(cookie)
         if request.method in WRITE_METHODS:
             await _check_csrf(request, cookie)
-        if principal.must_change_password and not request.url.path.startswith(FIRST_SIGN_IN_PATHS):
+        if principal.must_change_password and request.url.path not in FIRST_SIGN_IN_PATHS:
             if request.method == "GET" and not request.url.path.startswith(("/api/", "/ogc")):
                 raise HTTPException(
                     303, "change your password first", headers={"Location": "/account"}
