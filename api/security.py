@@ -33,7 +33,7 @@ CHALLENGE = 'Bearer realm="gridmap", Basic realm="gridmap"'
 INVALID_TOKEN = 'Bearer realm="gridmap", error="invalid_token", Basic realm="gridmap"'
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: what a person who still holds a one-time password may reach: their account, and out
-FIRST_SIGN_IN_PATHS = ("/account", "/logout", "/api/me")
+FIRST_SIGN_IN_PATHS = frozenset({"/account", "/account/password", "/logout", "/api/me"})
 
 
 def _token(request: Request) -> str | None:
@@ -125,7 +125,7 @@ async def current_principal(request: Request) -> Principal:
         request.state.csrf_token = sessions.csrf_token(cookie)
         if request.method in WRITE_METHODS:
             await _check_csrf(request, cookie)
-        if principal.must_change_password and not request.url.path.startswith(FIRST_SIGN_IN_PATHS):
+        if principal.must_change_password and request.url.path not in FIRST_SIGN_IN_PATHS:
             if request.method == "GET" and not request.url.path.startswith(("/api/", "/ogc")):
                 raise HTTPException(
                     303, "change your password first", headers={"Location": "/account"}

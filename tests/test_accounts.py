@@ -77,6 +77,12 @@ def test_cli_user_create_prints_only_a_one_time_password_that_must_be_changed(
     home = fresh_client.get("/", headers={"Accept": "text/html"}, follow_redirects=False)
     assert home.status_code == 303 and home.headers["location"] == "/account"
     assert fresh_client.get("/api/coverage").status_code == 403
+    early_token = fresh_client.post(
+        "/account/tokens",
+        data={"name": "x", "days": "30", "csrf_token": csrf_of(fresh_client, "/account")},
+        headers={"Origin": "http://testserver"},
+    )
+    assert early_token.status_code == 403
     assert change_password(fresh_client, password, "Jiuquan-2026-xb").status_code == 303
     assert fresh_client.get("/", headers={"Accept": "text/html"}).status_code == 200
     assert count(fresh_engine, "SELECT count(*) FROM users WHERE password_hash LIKE '$argon2id$%'")
@@ -405,3 +411,20 @@ def test_owslib_reads_with_the_token_as_the_basic_password(live_url):
     ogc = Features(f"{live_url}/ogc", auth=Authentication("gridmap", TOKENS["official"]))
     items = ogc.collection_items("sectors", limit=5)
     assert items["numberReturned"] == 5
+
+
+def test_the_accounts_migration_has_a_real_downgrade(empty_engine):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from geo.migrate import alembic_config, upgrade
+
+    upgrade(empty_engine)
+    config = alembic_config(empty_engine.url.render_as_string(hide_password=False))
+    command.downgrade(config, "0009")
+    tables = set(inspect(empty_engine).get_table_names())
+    assert not {"users", "user_sessions", "auth_failures"} & tables
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("api_tokens")}
+    assert not {"user_id", "roles", "expires_at"} & columns
+    command.upgrade(config, "head")
+    assert "users" in inspect(empty_engine).get_table_names()
