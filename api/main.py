@@ -15,6 +15,7 @@ from api.routers import (
     boundaries,
     coverage,
     editor,
+    evaluation,
     health,
     incidents,
     maps,
@@ -76,6 +77,7 @@ def create_app() -> FastAPI:
     app.include_router(maps.router)
     app.include_router(pages.router)
     app.include_router(editor.router)
+    app.include_router(evaluation.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app
 

@@ -282,6 +282,9 @@ class Incident(PointEntity, Base):
     duplicate_of: Mapped[str | None] = mapped_column(ForeignKey("incidents.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
+    #: kept from the case's events by a trigger (0015): sent back (返工), extensions approved
+    times_sent_back: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    extensions_approved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (CheckConstraint(_one_of("status", IncidentStatus), name="incidents_status"),)
 
@@ -297,7 +300,7 @@ class IncidentEvent(Base):
     )
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(80))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)

@@ -97,6 +97,27 @@ class Settings(BaseSettings):
         description="Rebalancing aims at households per worker within this share of the target.",
     )
 
+    evaluation_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "closed": 0.25,
+            "closed_in_time": 0.30,
+            "first_time_fixed": 0.20,
+            "dispatched_in_time": 0.15,
+            "extended": 0.10,
+        },
+        description="Weights of the evaluation's composite score, per rate (extended and "
+        "sent_back enter as 1 − rate); JSON in the environment.",
+    )
+    evaluation_grade_bounds: list[float] = Field(
+        default_factory=lambda: [90.0, 80.0, 70.0],
+        description="Lowest score of grades A, B and C (below the last: D).",
+    )
+    evaluation_small_sample: int = Field(
+        default=20,
+        ge=1,
+        description="Evaluation rows with fewer filed cases are marked small_sample, not ranked.",
+    )
+
     @property
     def street_prefix(self) -> str:
         """The nine-digit prefix every unit code starts with, e.g. `620902003`."""

@@ -18,11 +18,11 @@ MAPS = {"maps.incidents", "maps.hotspots", "maps.coverage"}
 #: what each role's home page links to (the issue: patrols one tap to the incident map,
 #: officials the coverage table and map, planners also the editor)
 HOME_LINKS = {
-    "admin": MAPS | {"coverage.table", "gis", "editor"},
-    "planner": MAPS | {"coverage.table", "gis", "editor"},
+    "admin": MAPS | {"coverage.table", "eval.table", "gis", "editor"},
+    "planner": MAPS | {"coverage.table", "eval.table", "gis", "editor"},
     "patrol": {"maps.incidents", "maps.hotspots", "gis"},
-    "grid_worker": MAPS | {"coverage.table", "gis"},
-    "official": MAPS | {"coverage.table", "gis"},
+    "grid_worker": MAPS | {"coverage.table", "eval.table", "gis"},
+    "official": MAPS | {"coverage.table", "eval.table", "gis"},
 }
 CJK = re.compile(r"[\u3400-\u9fff]")
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'

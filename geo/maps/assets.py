@@ -117,6 +117,13 @@ PACKAGES: tuple[VendoredPackage, ...] = (
         "dependencies (Turf, lodash, polyclip-ts, rbush: MIT/ISC); its source map is not "
         "vendored",
     ),
+    VendoredPackage(
+        "echarts",
+        "5.6.0",
+        ("dist/echarts.min.js",),
+        "LICENSE",
+        note="the evaluation page's charts (Apache-2.0; its NOTICE is vendored beside it)",
+    ),
 )
 
 
@@ -170,6 +177,10 @@ EDITOR_ASSETS: dict[str, str] = {
     "geoman_css": _at("@geoman-io/leaflet-geoman-free", "2.20.2", "dist/leaflet-geoman.css"),
     "geoman": _at("@geoman-io/leaflet-geoman-free", "2.20.2", "dist/leaflet-geoman.min.js"),
 }
+
+
+#: what the evaluation page (`/evaluation`) loads
+CHART_ASSETS: dict[str, str] = {"echarts": _at("echarts", "5.6.0", "dist/echarts.min.js")}
 
 
 class UnvendoredAsset(LookupError):
