@@ -339,13 +339,17 @@ def evaluation(
     until: date | None = None,
     parent: str | None = None,
     now: datetime | None = None,
+    raw: bool = False,
 ) -> Evaluation:
     """One graded row per unit, worker or category at `level` (with `parent`: only the
-    units inside that one) for the cases observed on the Beijing days since..until."""
+    units inside that one) for the cases observed on the Beijing days since..until
+    (`raw`: counted from the incidents and events instead of the rollups, to compare)."""
     check_level(level)
     settings = get_settings()
     since, until = check_period(since, until, now or datetime.now(UTC))
-    if level == "worker":
+    if raw:
+        sums = recount(conn, principal, level, since, until)
+    elif level == "worker":
         sums = worker_sums(conn, principal, since, until)
     else:
         sums = rolled_sums(conn, principal, level, since, until)

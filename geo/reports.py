@@ -89,27 +89,34 @@ def _shift(first: date, months: int) -> date:
 
 
 def monthly_report(
-    conn: Connection, principal: Principal, month: str | None = None, now: datetime | None = None
+    conn: Connection,
+    principal: Principal,
+    month: str | None = None,
+    now: datetime | None = None,
+    raw: bool = False,
 ) -> MonthlyReport:
     """The month's report as `principal` may see it (key-population cases only for those
-    allowed them)."""
+    allowed them); `raw`: the case figures counted from the incidents and events instead
+    of the rollups (the benchmark's baseline)."""
     now = now or datetime.now(UTC)
     first = parse_month(month, now)
     last = _month_end(first)
     previous, year_before = _shift(first, -1), _shift(first, -12)
     report = MonthlyReport(first, last, previous, year_before, data_version(conn).version, now)
     for key, start in (("current", first), ("previous", previous), ("year_before", year_before)):
-        by_category = evaluation(conn, principal, "category", start, _month_end(start), now=now)
+        by_category = evaluation(
+            conn, principal, "category", start, _month_end(start), now=now, raw=raw
+        )
         report.headline[key] = by_category.total
         if key == "current":
             rows = [r for r in by_category.rows if r["filed"] or r["voided"]]
             report.categories = sorted(rows, key=lambda r: (-r["filed"], r["code"]))[
                 :TOP_CATEGORIES
             ]
-    report.grids = evaluation(conn, principal, "grid2", first, last, now=now).rows
+    report.grids = evaluation(conn, principal, "grid2", first, last, now=now, raw=raw).rows
     report.workers = [
         r
-        for r in evaluation(conn, principal, "worker", first, last, now=now).rows
+        for r in evaluation(conn, principal, "worker", first, last, now=now, raw=raw).rows
         if r["filed"] or r["voided"]
     ]
     for rows in (report.grids, report.workers):

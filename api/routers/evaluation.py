@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.deps import get_conn
 from api.security import require
-from api.web import _switch_url as switch_url
 from api.web import page_language, render, templates
 from geo import evaluation as ev
 from geo import reports
 from geo.access import Permission, Principal
+from geo.errors import InvalidInput
 from geo.maps.assets import CHART_ASSETS
 from geo.messages import messages_for, translator
 from geo.settings import get_settings
@@ -114,8 +114,6 @@ def monthly_report(
     conn=Depends(get_conn),
 ) -> Response:
     if format not in ("html", "pdf", "xlsx"):
-        from geo.errors import InvalidInput
-
         raise InvalidInput(f"unknown format {format!r}; one of: html, pdf, xlsx", field="format")
     report = reports.monthly_report(conn, principal, month)
     name = f"monthly_{report.month:%Y%m}"
@@ -125,29 +123,37 @@ def monthly_report(
             media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )
+    if format == "pdf":
+        return Response(
+            reports.to_pdf(print_html(report, lang, principal)),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
+        )
+    return render(request, "monthly_report.html", lang, principal, **report_context(report))
+
+
+def report_context(report: reports.MonthlyReport, printing: bool = False) -> dict:
     settings = get_settings()
-    context = {
+    return {
         "report": report,
         "rates": ev.RATES,
         "change": reports.change,
         "grade_bounds": settings.evaluation_grade_bounds,
         "small_sample": settings.evaluation_small_sample,
+        "printing": printing,
     }
-    if format == "pdf":
-        other = next(code for code in ("zh", "en") if code != lang)
-        html = templates.get_template("monthly_report.html").render(
-            request=request,
-            lang=lang,
-            t=translator(lang),
-            principal=principal,
-            switch_url=switch_url(request, other),
-            other_lang=other,
-            printing=True,
-            **context,
-        )
-        return Response(
-            reports.to_pdf(html),
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
-        )
-    return render(request, "monthly_report.html", lang, principal, printing=False, **context)
+
+
+def print_html(
+    report: reports.MonthlyReport, lang: str = "zh", principal: Principal | None = None
+) -> str:
+    """The report page as printed (no buttons), for the PDF."""
+    other = next(code for code in ("zh", "en") if code != lang)
+    return templates.get_template("monthly_report.html").render(
+        lang=lang,
+        t=translator(lang),
+        principal=principal,
+        switch_url=f"?lang={other}",
+        other_lang=other,
+        **report_context(report, printing=True),
+    )
