@@ -500,10 +500,11 @@ def unit_cases(
         raise InvalidInput(f"unknown unit {unit!r}", field="unit")
     rows = conn.execute(
         text(f"""
-        SELECT i.id, i.category, i.status, i.sector_code, i.observed_at, i.due_at, i.closed_at,
+        SELECT i.id, i.category, c.name_zh AS category_zh, c.name_en AS category_en, i.status,
+               i.sector_code, i.observed_at, i.due_at, i.closed_at,
                i.times_sent_back, i.extensions_approved,
                (i.status = 'verified' AND i.closed_at <= i.due_at) AS closed_in_time
-        FROM incidents i
+        FROM incidents i JOIN incident_categories c ON c.code = i.category
         WHERE i.observed_at >= :start AND i.observed_at < :end
           AND i.sector_code IN (SELECT s.code FROM units s LEFT JOIN units g
                 ON g.code = s.parent_code AND g.valid_to IS NULL WHERE s.valid_to IS NULL

@@ -177,14 +177,23 @@ def change(current: float | None, before: float | None) -> str:
     return f"{100.0 * (current - before) / before:+.1f}%"
 
 
-def _static_fetcher(url: str, timeout: int = 10, ssl_context=None) -> dict:
-    """WeasyPrint may read the service's own static files, nothing else (no network)."""
-    path = unquote(urlparse(url).path)
-    if url.startswith("file:") and path.startswith("/static/"):
-        local = (PROJECT_ROOT / path.lstrip("/")).resolve()
-        if local.is_relative_to(PROJECT_ROOT / "static") and local.is_file():
-            return {"string": local.read_bytes(), "mime_type": _mime(local.suffix)}
-    raise ValueError(f"the report may not load {url}")
+def _static_fetcher():
+    """A WeasyPrint URL fetcher that reads the service's own static files and nothing else
+    (the PDF never touches the network)."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class StaticFiles(URLFetcher):
+        def fetch(self, url, headers=None):
+            path = unquote(urlparse(url).path)
+            if url.startswith("file:") and path.startswith("/static/"):
+                local = (PROJECT_ROOT / path.lstrip("/")).resolve()
+                if local.is_relative_to(PROJECT_ROOT / "static") and local.is_file():
+                    return URLFetcherResponse(
+                        url, local.read_bytes(), {"Content-Type": _mime(local.suffix)}
+                    )
+            raise ValueError(f"the report may not load {url}")
+
+    return StaticFiles()
 
 
 def _mime(suffix: str) -> str:
@@ -197,7 +206,7 @@ def to_pdf(html: str) -> bytes:
     """The printed page as PDF (A4, the stylesheet's print rules, Debian's CJK fonts)."""
     from weasyprint import HTML
 
-    return HTML(string=html, base_url="file:///", url_fetcher=_static_fetcher).write_pdf()
+    return HTML(string=html, base_url="file:///", url_fetcher=_static_fetcher()).write_pdf()
 
 
 def to_xlsx(report: MonthlyReport) -> bytes:

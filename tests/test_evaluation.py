@@ -277,6 +277,7 @@ def test_a_sectors_cases_are_listed_with_their_fate(fresh_client, fates):
     assert got["T-SENT-BACK"]["times_sent_back"] == 1
     assert got["T-EXTENDED"]["extensions_approved"] == 1
     assert got["T-LATE"]["closed_in_time"] is False
+    assert got["T-LATE"]["category_zh"] == "环境卫生"
     assert "description" not in got["T-LATE"] and "reporter_contact" not in got["T-LATE"]
     by_grid = fresh_client.get(
         "/api/evaluation/cases", params={"unit": fates["community"], **MARCH_2020},

@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from geo.evaluation import evaluation
-from tests.conftest import auth
+from tests.conftest import ARTIFACTS, auth
 from tests.incident_support import principal
 
 MONTH = "2026-10"
@@ -42,6 +42,8 @@ def test_the_pdf_has_the_months_figures_in_chinese(client, seeded_engine):
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
+    (ARTIFACTS / "reports").mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "reports" / f"monthly-{MONTH}.pdf").write_bytes(response.content)
     words = subprocess.run(
         ["pdftotext", "-layout", "-", "-"], input=response.content, capture_output=True, check=True
     ).stdout.decode("utf-8")

@@ -240,7 +240,7 @@
         if (c.status === "verified") fate.push(m(c.closed_in_time ? "eval.case.in_time" : "eval.case.late"));
         tr.append(
           id,
-          el("td", c.category),
+          el("td", (config.lang === "en" ? c.category_en : c.category_zh) || c.category),
           el("td", m("term." + c.status)),
           el("td", c.observed_at.slice(0, 16).replace("T", " ")),
           el("td", fate.join(" · ")),
