@@ -103,6 +103,11 @@ OWNERS_SQL = """
     WHERE e.kind = 'assign'
     ORDER BY e.incident_id, e.at DESC, e.id DESC
 """
+#: the incidents of the period, each with its histogram bucket computed once (OFFSET 0
+#: keeps the planner from folding the call back into each of the 64 aggregates)
+_PERIOD_INCIDENTS = """(SELECT i.*, incident_close_bucket(i.closed_at, i.reported_at) AS bucket
+    FROM incidents i WHERE i.observed_at >= :start AND i.observed_at < :end AND {visible}
+    OFFSET 0)"""
 #: the figures of raw incidents `i` (the rollup's columns), for level worker and recounts
 RAW_COUNTS = ", ".join(
     [
@@ -118,8 +123,7 @@ RAW_COUNTS = ", ".join(
         "count(*) FILTER (WHERE i.dispatched_at IS NOT NULL) AS dispatched",
         "count(*) FILTER (WHERE i.dispatched_at <= i.dispatch_due_at) AS dispatched_in_time",
         *(
-            f"count(*) FILTER (WHERE i.status = 'verified' AND "
-            f"incident_close_bucket(i.closed_at, i.reported_at) = {k}) AS {c}"
+            f"count(*) FILTER (WHERE i.status = 'verified' AND i.bucket = {k}) AS {c}"
             for k, c in enumerate(HIST)
         ),
     ]
@@ -296,13 +300,14 @@ def worker_sums(
 ) -> dict[str, dict]:
     """Summed figures per worker, read from the incidents (see the module's rule)."""
     start, end = period_bounds(since, until)
+    # materialised: computed once (the planner guesses one row and would re-run it per case)
     sql = f"""
-        WITH owners AS ({OWNERS_SQL})
+        WITH owners AS MATERIALIZED ({OWNERS_SQL})
         SELECT w.worker AS key, {RAW_COUNTS}
-        FROM incidents i LEFT JOIN owners o ON o.incident_id = i.id
+        FROM {_PERIOD_INCIDENTS.format(visible=_categories(principal, "i"))} i
+        LEFT JOIN owners o ON o.incident_id = i.id
         CROSS JOIN LATERAL unnest(CASE WHEN o.worker IS NOT NULL THEN ARRAY[o.worker]
                                        ELSE i.assigned_to END) AS w(worker)
-        WHERE i.observed_at >= :start AND i.observed_at < :end AND {_categories(principal, "i")}
         GROUP BY 1"""
     rows = conn.execute(text(sql), {"start": start, "end": end}).mappings()
     return {r["key"]: _ints(r) for r in rows}
@@ -533,27 +538,28 @@ def recount(
     their events (slow; for checking that the triggers kept the rollups exact)."""
     check_level(level)
     start, end = period_bounds(since, until)
+    period = _PERIOD_INCIDENTS.format(visible=_categories(principal, "i"))
     counts = RAW_COUNTS.replace("i.times_sent_back", "coalesce(k.sent_back, 0)").replace(
         "i.extensions_approved", "coalesce(k.extended, 0)"
     )
     if level == "worker":
         source = f"""
-            FROM incidents i LEFT JOIN ({_MARKS}) k ON k.incident_id = i.id
-            LEFT JOIN ({OWNERS_SQL}) o ON o.incident_id = i.id
+            FROM {period} i LEFT JOIN ({_MARKS}) k ON k.incident_id = i.id
+            LEFT JOIN owners o ON o.incident_id = i.id
             CROSS JOIN LATERAL unnest(CASE WHEN o.worker IS NOT NULL THEN ARRAY[o.worker]
                                            ELSE i.assigned_to END) AS u(key)"""
         key = "u.key"
     elif level == "category":
-        source = f"FROM incidents i LEFT JOIN ({_MARKS}) k ON k.incident_id = i.id"
+        source = f"FROM {period} i LEFT JOIN ({_MARKS}) k ON k.incident_id = i.id"
         key = "i.category"
     else:
-        source = f"""FROM incidents i LEFT JOIN ({_MARKS}) k ON k.incident_id = i.id
+        source = f"""FROM {period} i LEFT JOIN ({_MARKS}) k ON k.incident_id = i.id
             JOIN ({sector_map_sql()}) m ON m.sector_code = i.sector_code"""
         key = "m.unit_code"
     rows = conn.execute(
         text(f"""
+        WITH owners AS MATERIALIZED ({OWNERS_SQL})
         SELECT {key} AS key, {counts} {source}
-        WHERE i.observed_at >= :start AND i.observed_at < :end AND {_categories(principal, "i")}
         GROUP BY 1"""),
         {"start": start, "end": end, "level": level},
     ).mappings()

@@ -284,3 +284,35 @@ def test_a_sectors_cases_are_listed_with_their_fate(fresh_client, fates):
         headers=auth("admin"),
     ).json()  # fmt: skip
     assert len(by_grid["cases"]) == 6
+
+
+def test_migration_0015_goes_down_and_up_again_with_exact_rollups(fresh_url, fresh_engine, fates):
+    from alembic import command
+
+    from geo.migrate import alembic_config
+
+    config = alembic_config(fresh_url)
+    command.downgrade(config, "0009")
+    with fresh_engine.connect() as conn:
+        columns = set(
+            conn.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name IN ('incidents', 'incident_daily_stats')"
+                )
+            ).scalars()
+        )
+    assert not {"times_sent_back", "extensions_approved", "sent_back", "voided"} & columns
+    command.upgrade(config, "head")
+    # the counters are rebuilt from the events, the rollups from the incidents
+    row = _row_direct(fresh_engine, "sector", fates["sector"])
+    assert (row["filed"], row["sent_back"], row["extended"]) == (4, 1, 1)
+    _assert_matches_recount(fresh_engine, date(2020, 3, 1), date(2020, 3, 31))
+
+
+def _row_direct(engine, level, code):
+    with engine.connect() as conn:
+        report = evaluation(
+            conn, principal(conn, "admin"), level, date(2020, 3, 1), date(2020, 3, 31)
+        )
+    return next(r for r in report.rows if r["code"] == code)

@@ -112,3 +112,16 @@ def test_the_evaluation_page_fits_a_phone(offline_browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / "evaluation-phone.png", full_page=True)
     assert page.problems == []
+
+
+def test_the_monthly_report_reads_on_a_phone_and_a_desktop(offline_browser):
+    for name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        page = sign_in(offline_browser, "official", viewport)
+        page.goto("/reports/monthly?month=2026-10")
+        assert "2026年10月月度分析报告" in page.text_content("h1")
+        assert page.query_selector("#headline tr[data-figure='filed']")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= viewport["width"], "the report scrolls sideways (only tables may)"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SHOTS / f"monthly-report-{name}.png", full_page=True)
+        assert page.problems == []
