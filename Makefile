@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench bench-quick lint db-up db-down clean-db vendor chromium test-tools
+.PHONY: setup run test bench bench-quick lint db-up db-down clean-db vendor chromium test-tools pdf-libs
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 ## run: set everything up, load the district if the database is empty, serve on :8000
-run: setup
+run: setup pdf-libs
 	$(BIN)/gridmap db up
 	$(BIN)/gridmap migrate
 	$(BIN)/gridmap seed --if-empty
@@ -48,8 +48,21 @@ test-tools:
 	  fi; \
 	fi
 
+## pdf-libs: what WeasyPrint (the monthly report's PDF) needs from Debian: Pango and a CJK
+## font, installed with apt, as root, when missing
+pdf-libs:
+	@if ! ldconfig -p | grep -q libpangoft2-1.0 || ! fc-list | grep -qi "WenQuanYi Micro Hei"; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei; \
+	  else \
+	    echo "the monthly PDF needs: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
 ## test: the same set-up, then every test against a real PostGIS
-test: setup chromium test-tools
+test: setup chromium test-tools pdf-libs
 	$(BIN)/ruff check geo api tests bench
 	$(BIN)/python -m pytest
 

@@ -30,6 +30,7 @@ from api.routers import (
     desk,
     docs,
     editor,
+    evaluation,
     health,
     incidents,
     maps,
@@ -122,6 +123,7 @@ def create_app() -> FastAPI:
     app.include_router(editor.router)
     app.include_router(docs.router)
     app.include_router(admin.router)
+    app.include_router(evaluation.router)
     # only the assets: nothing under /static is data (cached map pages live in GRIDMAP_HOME)
     for prefix, folder in (
         ("/static/web", "static/web"),

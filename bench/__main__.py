@@ -40,6 +40,7 @@ from bench.harness import (
 #: in the order they run: the ones that write come last, the import (the most) at the end
 BENCHMARKS = (
     "coverage",
+    "evaluation",
     "heatmap_page",
     "ogc_items",
     "boundary_edit",

@@ -320,6 +320,49 @@ def _flat(report: CoverageReport) -> pd.DataFrame:
     return frame[keys]
 
 
+#: rows above the header of the XLSX export: title, period, boundaries
+XLSX_HEADING_ROWS = 3
+
+
+def _xlsx(report: CoverageReport, frame: pd.DataFrame) -> bytes:
+    """The workbook: its period in the first rows, flags in Chinese, columns wide enough to
+    read, the header row frozen."""
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    flags_column = _headers(["flags"], {})[0]
+    frame = frame.copy()
+    frame[flags_column] = ["；".join(f["label_zh"] for f in row["flags"]) for row in report.rows]
+    book = spreadsheet.workbook()
+    sheet = book.active
+    sheet.title = f"coverage_{report.level}"
+    level_zh = {"sector": "网格片区", "grid2": "二级网格", "community": "社区"}[report.level]
+    boundaries = (
+        f"边界版本 boundaries as of: {report.as_of.isoformat()}"
+        if report.as_of
+        else "边界版本 boundaries: 现行 current"
+    )
+    spreadsheet.append_safe(sheet, [f"覆盖情况 coverage · {level_zh} {report.level}"])
+    spreadsheet.append_safe(
+        sheet, [f"统计期间 period: {report.since} 至 {report.until} (北京时间 Beijing days)"]
+    )
+    spreadsheet.append_safe(sheet, [boundaries])
+    sheet["A1"].font = Font(bold=True, size=13)
+    spreadsheet.append_safe(sheet, list(frame.columns))
+    for cell in sheet[XLSX_HEADING_ROWS + 1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDE6F0")
+    for values in frame.itertuples(index=False):
+        spreadsheet.append_safe(sheet, values)
+    sheet.freeze_panes = sheet.cell(row=XLSX_HEADING_ROWS + 2, column=3)
+    for k, column in enumerate(frame.columns, start=1):
+        longest = max([len(str(v)) for v in frame[column].tolist()] + [len(column) // 2 + 2])
+        sheet.column_dimensions[get_column_letter(k)].width = min(max(longest + 2, 8), 48)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 def _headers(keys: list[str], category_names: dict[str, tuple[str, str]]) -> list[str]:
     labels = {**LABELS, "flags": ("预警", "flags")}
     for code, (zh, en) in category_names.items():
@@ -358,5 +401,5 @@ def export(conn: Connection, report: CoverageReport, fmt: str) -> bytes:
     if fmt == "csv":
         return spreadsheet.to_csv(frame).encode("utf-8-sig")
     if fmt == "xlsx":
-        return spreadsheet.to_xlsx(frame, f"coverage_{report.level}")
+        return _xlsx(report, frame)
     raise InvalidInput(f"unknown format {fmt!r}; one of: json, csv, xlsx, gpkg")

@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 from geo.access import ROLE_LABELS
 from geo.coverage import FLAGS, METRICS
+from geo.evaluation import FIGURES as EVALUATION_FIGURES
+from geo.evaluation import RATES as EVALUATION_RATES
 from geo.planning.coverage import RULES
 from geo.staff import STAFF_LABELS
 from geo.terms import LABELS
@@ -579,6 +581,105 @@ CASE_DESK_PAGES: dict[str, tuple[str, str]] = {
 }
 PAGES.update(CASE_DESK_PAGES)
 
+
+#: the evaluation page and the monthly report (issue 20)
+EVALUATION_PAGES: dict[str, tuple[str, str]] = {
+    "eval.title": ("考核评价", "Evaluation"),
+    "eval.table": ("考核评价", "Evaluation"),
+    "eval.table.desc": (
+        "立案、结案、按期结案、返工、延期等考核指标，按社区、网格、网格员和类别评级排名",
+        "Cases filed, closed, closed in time, sent back and extended: graded and ranked per "
+        "community, grid, worker and category",
+    ),
+    "eval.intro": (
+        "按北京时间统计所选期间内发生的案件；点击名称逐级查看：社区 → 二级网格 → 片区 → 案件。",
+        "Cases observed on the Beijing days of the period; click a name to drill down: "
+        "community → level-2 grid → sector → its cases.",
+    ),
+    "eval.period": ("统计期间", "Period"),
+    "eval.preset.this_month": ("本月", "This month"),
+    "eval.preset.last_month": ("上月", "Last month"),
+    "eval.preset.quarter": ("本季度", "This quarter"),
+    "eval.preset.custom": ("自定义", "Custom"),
+    "eval.since": ("开始日期", "From"),
+    "eval.until": ("结束日期", "To"),
+    "eval.apply": ("查询", "Show"),
+    "eval.level": ("统计层级", "Level"),
+    "eval.level.community": ("社区", "Communities"),
+    "eval.level.grid2": ("二级网格", "Level-2 grids"),
+    "eval.level.sector": ("网格片区", "Sectors"),
+    "eval.level.worker": ("网格员", "Grid workers"),
+    "eval.level.category": ("事件类别", "Categories"),
+    "eval.all": ("全街道", "Whole sub-district"),
+    "eval.unit": ("名称", "Name"),
+    "eval.filed": ("立案数", "Filed"),
+    "eval.median": ("结案时长中位数(小时)", "Median hours to close"),
+    "eval.p90": ("结案时长P90(小时)", "90th percentile hours"),
+    "eval.score": ("综合得分", "Score"),
+    "eval.grade": ("等级", "Grade"),
+    "eval.rank": ("排名", "Rank"),
+    "eval.small_sample": ("样本不足", "small sample"),
+    "eval.sort_hint": ("点击表头排序", "Click a column heading to sort"),
+    "eval.loading": ("加载中…", "Loading…"),
+    "eval.error": ("加载失败", "Could not load"),
+    "eval.cases": ("片区案件", "Cases of the sector"),
+    "eval.case.id": ("编号", "Case"),
+    "eval.case.category": ("类别", "Category"),
+    "eval.case.status": ("状态", "State"),
+    "eval.case.observed": ("发生时间", "Observed"),
+    "eval.case.fate": ("情况", "Fate"),
+    "eval.case.sent_back": ("返工", "sent back"),
+    "eval.case.extended": ("延期", "extended"),
+    "eval.case.late": ("超期结案", "closed late"),
+    "eval.case.in_time": ("按期结案", "closed in time"),
+    "eval.no_cases": ("本期间无案件", "No cases in this period"),
+    "eval.chart.trend": ("案件数量趋势(按类别)", "Cases by category"),
+    "eval.chart.in_time": ("按期结案率趋势(%)", "Closed in time over time (%)"),
+    "eval.chart.rank": ("综合得分排名", "Ranking by score"),
+    "eval.every.day": ("按日", "per day"),
+    "eval.every.week": ("按周", "per week"),
+    "eval.every.month": ("按月", "per month"),
+    "eval.formula": (
+        "综合得分 = 各项比率按权重加权平均(延期率、返工率以 1 − 比率计入)；A ≥ {a}，B ≥ {b}，"
+        "C ≥ {c}，其余为 D；立案数少于 {n} 的单元标为样本不足，不参与排名。",
+        "Score = the weighted mean of the rates (extended and sent back enter as 1 − rate); "
+        "A ≥ {a}, B ≥ {b}, C ≥ {c}, else D; units with fewer than {n} filed cases are marked "
+        "small sample and not ranked.",
+    ),
+    "eval.report": ("月度分析报告", "Monthly report"),
+    "report.title": ("{month}月度分析报告", "Monthly report, {month}"),
+    "report.period": (
+        "统计期间：{since} 至 {until}(北京时间)· 数据版本 {version} · 生成于 {at}",
+        "Period: {since} to {until} (Beijing time) · data version {version} · made {at}",
+    ),
+    "report.empty": ("本月无案件。", "There were no cases this month."),
+    "report.headline": ("主要指标", "Headline figures"),
+    "report.indicator": ("指标", "Indicator"),
+    "report.current": ("本月", "This month"),
+    "report.previous": ("上月", "Month before"),
+    "report.year_before": ("去年同期", "A year before"),
+    "report.change": ("环比", "vs month before"),
+    "report.change_year": ("同比", "vs a year before"),
+    "report.categories": ("主要事件类别", "Top categories"),
+    "report.hotspots": ("热点区域(Gi*)", "Hotspots (Gi*)"),
+    "report.hotspots_none": ("本月无显著热点。", "No significant hotspot this month."),
+    "report.hotspot_cells": (
+        "99% 置信热点 {hot99} 个网格单元，95% 置信 {hot95} 个。",
+        "{hot99} cells hot at 99 % confidence, {hot95} at 95 %.",
+    ),
+    "report.confidence": ("置信度", "Confidence"),
+    "report.count": ("事件数", "Cases"),
+    "report.sector": ("片区", "Sector"),
+    "report.grids": ("二级网格评级", "Level-2 grids graded"),
+    "report.workers": ("网格员评级", "Grid workers graded"),
+    "report.flags": ("覆盖预警", "Coverage flags"),
+    "report.flags_none": ("无覆盖预警。", "No coverage flag."),
+    "report.download": ("下载", "Download"),
+    "report.print": ("打印", "Print"),
+    "format.pdf": ("PDF", "PDF"),
+    "coverage.period_form": ("统计期间", "Period"),
+}
+
 #: every label, both languages: the vocabulary of the domain modules and the pages' wording
 MESSAGES: dict[str, tuple[str, str]] = {
     **{f"term.{value}": pair for value, pair in LABELS.items()},
@@ -588,6 +689,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     **{f"rule.{key}": pair for key, pair in RULES.items()},
     **{f"staff.{key}": pair for key, pair in STAFF_LABELS.items()},
     **PAGES,
+    **EVALUATION_PAGES,
+    **{f"rate.{key}": (zh, en) for key, (_n, _d, zh, en) in EVALUATION_RATES.items()},
+    **{f"figure.{key}": pair for key, pair in EVALUATION_FIGURES.items()},
 }
 
 

@@ -289,6 +289,9 @@ class Incident(PointEntity, Base):
     source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
     #: the one grid worker who owns the case (the team in `assigned_to` still sees it)
     owner_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    #: kept from the case's events by a trigger (0015): sent back (返工), extensions approved
+    times_sent_back: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    extensions_approved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         CheckConstraint(_one_of("status", IncidentStatus), name="incidents_status"),
@@ -312,7 +315,7 @@ class IncidentEvent(Base):
     )
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(80))
-    kind: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(32))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)

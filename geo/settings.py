@@ -191,6 +191,27 @@ class Settings(BaseSettings):
     photo_thumb_side: int = Field(default=320, description="Longest side of a thumbnail, px.")
     photos_per_case: int = Field(default=12, description="Most photos one case may carry.")
 
+    evaluation_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "closed": 0.25,
+            "closed_in_time": 0.30,
+            "first_time_fixed": 0.20,
+            "dispatched_in_time": 0.15,
+            "extended": 0.10,
+        },
+        description="Weights of the evaluation's composite score, per rate (extended and "
+        "sent_back enter as 1 − rate); JSON in the environment.",
+    )
+    evaluation_grade_bounds: list[float] = Field(
+        default_factory=lambda: [90.0, 80.0, 70.0],
+        description="Lowest score of grades A, B and C (below the last: D).",
+    )
+    evaluation_small_sample: int = Field(
+        default=20,
+        ge=1,
+        description="Evaluation rows with fewer filed cases are marked small_sample, not ranked.",
+    )
+
     @model_validator(mode="after")
     def _private_map_cache(self) -> Settings:
         """Cached map pages are data: kept under GRIDMAP_HOME unless set, and never where

@@ -88,3 +88,24 @@ def to_xlsx(frame: pd.DataFrame, sheet: str) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def workbook():
+    """An empty openpyxl workbook for a formatted report (headings, widths, a frozen header);
+    fill it only with `append_safe`, which keeps every text cell a string."""
+    from openpyxl import Workbook
+
+    return Workbook()
+
+
+def append_safe(sheet, values: Sequence[Any]) -> None:
+    """Append one row to an openpyxl `sheet`, each text cell made safe by `safe_cell` and
+    stored as a string (never a formula); numbers and empty cells as they are."""
+    sheet.append([None if _missing(v) else safe_cell(v) for v in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from geo.maps.assets import (  # noqa: E402
+    CHART_ASSETS,
     DOCS_ASSETS,
     EDITOR_ASSETS,
     FOLIUM_ASSETS,
@@ -85,6 +86,8 @@ def derived(package, source: Path, target: Path) -> None:
     elif package.npm == "bootstrap" and package.version.startswith("3."):
         (target / "dist/css").mkdir(parents=True, exist_ok=True)
         (target / "dist/css/glyphicons.css").write_text(glyphicons_css(source), encoding="utf-8")
+    elif package.npm == "echarts":
+        shutil.copyfile(source / "NOTICE", target / "NOTICE")
     elif package.npm == "leaflet.awesome-markers":
         (target / "dist/leaflet.awesome.rotate.min.css").write_text(rotate_css(), encoding="utf-8")
     elif package.npm == "leaflet-timedimension":
@@ -151,6 +154,7 @@ def vendor() -> dict:
         "folium_assets": FOLIUM_ASSETS,
         "editor_assets": EDITOR_ASSETS,
         "docs_assets": DOCS_ASSETS,
+        "chart_assets": CHART_ASSETS,
     }
     (VENDOR_DIR / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -163,7 +167,12 @@ def check(records: list[dict]) -> None:
     from another host."""
     missing = [
         url
-        for url in [*FOLIUM_ASSETS.values(), *EDITOR_ASSETS.values(), *DOCS_ASSETS.values()]
+        for url in [
+            *FOLIUM_ASSETS.values(),
+            *EDITOR_ASSETS.values(),
+            *DOCS_ASSETS.values(),
+            *CHART_ASSETS.values(),
+        ]
         if not (VENDOR_DIR / url.removeprefix(VENDOR_URL + "/")).is_file()
     ]
     if missing:

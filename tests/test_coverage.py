@@ -298,7 +298,7 @@ def test_exports_carry_the_same_figures_with_bilingual_headers(client):
     xlsx = client.get(
         "/api/coverage", params={**common, "format": "xlsx"}, headers=auth("official")
     )
-    sheet = pd.read_excel(io.BytesIO(xlsx.content), dtype={"编码 code": str})
+    sheet = pd.read_excel(io.BytesIO(xlsx.content), dtype={"编码 code": str}, header=3)
     assert list(sheet.columns) == list(table.columns) and len(sheet) == len(json_rows)
     gpkg = client.get(
         "/api/coverage", params={**common, "format": "gpkg"}, headers=auth("official")

@@ -22,13 +22,13 @@ CASES = {"cases.nav", "cases.report_nav"}
 HOME_LINKS = {
     "admin": MAPS
     | CASES
-    | {"cases.desk_nav", "coverage.table", "gis", "editor"}
+    | {"cases.desk_nav", "coverage.table", "eval.table", "gis", "editor"}
     | {"users.title", "admin.people", "admin.categories"},
-    "planner": MAPS | {"coverage.table", "gis", "editor"},
+    "planner": MAPS | {"coverage.table", "eval.table", "gis", "editor"},
     "patrol": CASES | {"maps.incidents", "maps.hotspots", "gis"},
-    "grid_worker": MAPS | CASES | {"coverage.table", "gis"},
-    "official": MAPS | {"coverage.table", "gis"},
-    "supervisor": MAPS | CASES | {"cases.desk_nav", "coverage.table", "gis"},
+    "grid_worker": MAPS | CASES | {"coverage.table", "eval.table", "gis"},
+    "official": MAPS | {"coverage.table", "eval.table", "gis"},
+    "supervisor": MAPS | CASES | {"cases.desk_nav", "coverage.table", "eval.table", "gis"},
 }
 CJK = re.compile(r"[\u3400-\u9fff]")
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import get_conn
@@ -19,6 +20,7 @@ from api.security import require
 from api.web import page_language, render
 from geo import coverage as cov
 from geo.access import Permission, Principal
+from geo.evaluation import period_presets
 from geo.summary import district_summary
 
 router = APIRouter(tags=["pages"])
@@ -53,6 +55,7 @@ HOME_LINKS = (
         frozenset({Permission.VIEW_MAPS, Permission.READ_COVERAGE}),
     ),
     PageLink("data", "coverage.table", "/coverage", frozenset({Permission.READ_COVERAGE})),
+    PageLink("data", "eval.table", "/evaluation", frozenset({Permission.READ_COVERAGE})),
     PageLink("data", "gis", "/ogc?f=html", frozenset({Permission.READ_UNITS})),
     PageLink("planning", "editor", "/maps/planner", frozenset({Permission.EDIT_BOUNDARIES})),
     PageLink("admin", "users.title", "/admin/users", frozenset({Permission.MANAGE_USERS})),
@@ -103,11 +106,14 @@ def home(
 def coverage_page(
     request: Request,
     level: Literal["sector", "grid2", "community"] = "sector",
+    since: date | None = Query(None, description="first Beijing day of the period"),
+    until: date | None = Query(None, description="last Beijing day of the period, included"),
     lang: str = Depends(page_language),
     principal: Principal = Depends(require(Permission.READ_COVERAGE)),
     conn=Depends(get_conn),
 ) -> HTMLResponse:
-    report = cov.coverage(conn, principal, level)
+    report = cov.coverage(conn, principal, level, since, until)
+    period = {"since": report.since.isoformat(), "until": report.until.isoformat()}
     columns = [
         {"key": key, "extra": key not in cov.KEY_METRICS}
         for key, _zh, _en in cov.METRICS
@@ -127,4 +133,7 @@ def coverage_page(
         flag_counts=flag_counts,
         flagged_units=sum(1 for row in report.rows if row["flags"]),
         formats=EXPORT_FORMATS,
+        period=period,
+        presets=period_presets(),
+        chosen=bool(since or until),
     )

@@ -132,6 +132,13 @@ PACKAGES: tuple[VendoredPackage, ...] = (
         "LICENSE",
         note="/redoc: ReDoc's standalone bundle, without Google Fonts",
     ),
+    VendoredPackage(
+        "echarts",
+        "5.6.0",
+        ("dist/echarts.min.js",),
+        "LICENSE",
+        note="the evaluation page's charts (Apache-2.0; its NOTICE is vendored beside it)",
+    ),
 )
 
 
@@ -194,6 +201,10 @@ DOCS_ASSETS: dict[str, str] = {
     "swagger_favicon": _at("swagger-ui-dist", "5.35.0", "favicon-32x32.png"),
     "redoc_js": _at("redoc", "2.5.4", "bundles/redoc.standalone.js"),
 }
+
+
+#: what the evaluation page (`/evaluation`) loads
+CHART_ASSETS: dict[str, str] = {"echarts": _at("echarts", "5.6.0", "dist/echarts.min.js")}
 
 
 class UnvendoredAsset(LookupError):

@@ -1,0 +1,114 @@
+"""Benchmark: the evaluation for officials (issue 20), warm, at the database's incident count.
+
+- **a year's evaluation at every level**: `geo.evaluation.evaluation` for community, grid2,
+  sector, worker and category over the year that ends on the last day of the history,
+  against `geo.coverage.coverage` at its three levels over the same year in the same run
+  (target: no slower than 2× coverage). The area and category figures come from the
+  rollups; level `worker` is read from the incidents.
+- **the monthly PDF**: `geo.reports.monthly_report` + the printed page + WeasyPrint for the
+  last whole month of the history, against the same report whose case figures are
+  counted by raw GROUP BY over incidents and events (`raw=True`; the same hotspots,
+  coverage and PDF rendering). Target: under 1/4 of the baseline's time. The headline
+  figures of both are checked to agree.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from bench.harness import Context, Figure, Target, interleaved, log, summary
+
+NAME = "evaluation"
+
+
+def run(ctx: Context) -> list[Figure]:
+    from api.routers.evaluation import print_html
+    from geo.access import Principal, Role
+    from geo.coverage import LEVELS as COVERAGE_LEVELS
+    from geo.coverage import coverage, period_days
+    from geo.evaluation import LEVELS, evaluation
+    from geo.incident_stats import BEIJING
+    from geo.reports import monthly_report, to_pdf
+
+    admin = Principal(0, "bench", Role.ADMIN)
+    repeat, warmup = (3, 1) if ctx.quick else (10, 2)
+    engine = ctx.engine()
+    now = datetime.now(UTC)
+    with engine.connect() as conn:
+        last = conn.execute(text("SELECT max(observed_at) FROM incidents")).scalar_one()
+        total = conn.execute(text("SELECT count(*) FROM incidents")).scalar_one()
+        conn.rollback()
+    until = last.astimezone(BEIJING).date()
+    since, until = period_days(None, until, now)
+    month = (until.replace(day=1) - timedelta(days=1)).replace(day=1)
+    figures = []
+    with engine.connect() as conn:
+
+        def every_level():
+            return {lv: evaluation(conn, admin, lv, since, until, now=now) for lv in LEVELS}
+
+        def coverage_levels():
+            return {lv: coverage(conn, admin, lv, since, until, now) for lv in COVERAGE_LEVELS}
+
+        runs = interleaved(
+            {"evaluation": every_level, "coverage": coverage_levels}, repeat=repeat, warmup=warmup
+        )
+        ms = {k: [s * 1000 for s in v] for k, v in runs.seconds.items()}
+        o, b = summary(ms["evaluation"]), summary(ms["coverage"])
+        log(f"evaluation every level: p50 {o['p50']:.1f} ms; coverage p50 {b['p50']:.1f} ms")
+        figures.append(
+            Figure(
+                NAME,
+                "a year's evaluation at every level (5), warm",
+                f"{total:,} incidents, the year {since}..{until}",
+                "ms",
+                o["median"],
+                b["median"],
+                "coverage at its 3 levels, same run",
+                Target("ratio_max", 2.0, "≤ 2× coverage"),
+                ours_note=f"p99 {o['p99']:.0f} ms",
+                detail={"ours_ms": o, "baseline_ms": b},
+            )
+        )
+
+        def pdf(raw: bool):
+            def build():
+                t0 = time.perf_counter()
+                report = monthly_report(conn, admin, month.strftime("%Y-%m"), now, raw=raw)
+                document = to_pdf(print_html(report))
+                return {
+                    "seconds": time.perf_counter() - t0,
+                    "filed": report.headline["current"]["filed"],
+                    "bytes": len(document),
+                }
+
+            return build
+
+        runs = interleaved(
+            {"ours": pdf(False), "raw": pdf(True)}, repeat=max(2, repeat // 2), warmup=1
+        )
+        if runs.last("ours")["filed"] != runs.last("raw")["filed"]:
+            raise AssertionError("monthly report: rollup figures differ from the raw count")
+        ms = {k: [s * 1000 for s in v] for k, v in runs.seconds.items()}
+        o, b = summary(ms["ours"]), summary(ms["raw"])
+        log(f"monthly PDF: ours p50 {o['p50']:.0f} ms; raw p50 {b['p50']:.0f} ms")
+        figures.append(
+            Figure(
+                NAME,
+                f"monthly report PDF {month:%Y-%m} (figures + hotspots + WeasyPrint)",
+                f"{total:,} incidents",
+                "ms",
+                o["median"],
+                b["median"],
+                "same report, case figures by raw GROUP BY",
+                Target("ratio_max", 0.25, "≤ 1/4 of raw"),
+                ours_note=f"{runs.last('ours')['bytes'] / 1e3:.0f} kB",
+                detail={"ours_ms": o, "baseline_ms": b},
+            )
+        )
+        conn.rollback()
+    engine.dispose()
+    return figures

@@ -1,0 +1,562 @@
+"""Evaluation for officials: the GB/T 30428.4-style case indicators per community, level-2
+grid, sector, worker or category, graded A–D, and their trend over time.
+
+    >>> nov = date(2026, 11, 1), date(2026, 11, 30)
+    >>> report = evaluation(conn, principal, "grid2", *nov)        # doctest: +SKIP
+    >>> report.rows[0]["rates"]["closed_in_time"]   # {"value": 93.1, "numerator": 27, ...}
+
+Definitions (cases observed on the Beijing days of the period):
+- filed (立案数): the cases not rejected or marked duplicate;
+- closed (结案): verified; closed rate = closed / filed;
+- closed in time (按期结案): verified by the deadline; rate = closed_in_time / closed;
+- sent back (返工): resolved then sent back to in_progress at least once; rate = / filed;
+- extended (延期): with at least one `extension_approved` event; rate = / filed;
+- first-time fixed (一次完成): closed without ever being sent back; rate = / closed;
+- dispatched in time (按时派遣): dispatched by the dispatch deadline; rate = / dispatched;
+- median and 90th-percentile hours from report to close (from the rollup's histogram,
+  within half a 15 % bucket of the exact value).
+Score = 100 × Σ wᵢ·rateᵢ / Σ wᵢ over the rates that have a denominator, with the weights of
+the setting `evaluation_weights` (an extension counts against: its rate enters as
+1 − extended rate); grade A/B/C/D at `evaluation_grade_bounds` (default 90/80/70). A row
+whose filed count is under `evaluation_small_sample` is marked `small_sample` and not ranked.
+
+Area levels and categories are read from the rollups (`incident_daily_stats` and
+`incident_monthly_stats`, kept exact by triggers, migration 0015). Level `worker` is read
+from the incidents: a case counts for its single owner when one was named
+(`incidents.owner_id`, set by an `assign`), else for every worker of the team it was
+dispatched to (`assigned_to`). Key-population categories count only for callers allowed
+to see them anywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from geo.access import Permission, Principal
+from geo.coverage import period_days
+from geo.errors import InvalidInput
+from geo.incident_stats import (
+    BEIJING,
+    HIST,
+    bucket_edges,
+    period_bounds,
+    sector_map_sql,
+    whole_months,
+)
+from geo.settings import get_settings
+
+LEVELS = ("community", "grid2", "sector", "worker", "category")
+#: the rollup columns the evaluation sums (0008 and 0015)
+COUNTS = (
+    "incidents",
+    "voided",
+    "verified",
+    "verified_in_time",
+    "sent_back",
+    "extended",
+    "first_time_fixed",
+    "dispatched",
+    "dispatched_in_time",
+)
+#: rate key → (numerator, denominator, 中文, English); the one table pages and exports use
+RATES: dict[str, tuple[str, str, str, str]] = {
+    "closed": ("closed", "filed", "结案率", "closed rate"),
+    "closed_in_time": ("closed_in_time", "closed", "按期结案率", "closed in time"),
+    "sent_back": ("sent_back", "filed", "返工率", "sent back"),
+    "extended": ("extended", "filed", "延期率", "extended"),
+    "first_time_fixed": ("first_time_fixed", "closed", "一次完成率", "fixed first time"),
+    "dispatched_in_time": ("dispatched_in_time", "dispatched", "按时派遣率", "dispatched in time"),
+}
+#: figure key → (中文, English)
+FIGURES = {
+    "filed": ("立案数", "filed"),
+    "closed": ("结案数", "closed"),
+    "closed_in_time": ("按期结案数", "closed in time"),
+    "closed_late": ("超期结案数", "closed late"),
+    "sent_back": ("返工数", "sent back"),
+    "extended": ("延期数", "extended"),
+    "first_time_fixed": ("一次完成数", "fixed first time"),
+    "dispatched": ("派遣数", "dispatched"),
+    "dispatched_in_time": ("按时派遣数", "dispatched in time"),
+    "voided": ("不予受理/重复", "rejected or duplicate"),
+    "median_hours_to_close": ("结案时长中位数(小时)", "median hours to close"),
+    "p90_hours_to_close": ("结案时长P90(小时)", "90th percentile hours to close"),
+    "score": ("综合得分", "score"),
+    "grade": ("等级", "grade"),
+}
+#: grade → colour (A green … D red), as the page, the report and the API show it
+GRADE_COLOURS = {"A": "#2e7d32", "B": "#1565c0", "C": "#ef6c00", "D": "#c62828"}
+
+_SENSITIVE = "SELECT code FROM incident_categories WHERE sensitive"
+_SUMS = ", ".join(f"sum({c}) AS {c}" for c in (*COUNTS, *HIST))
+_COLUMNS = ", ".join((*COUNTS, *HIST))
+#: the one owner a supervisor named (`POST /api/incidents/{id}/assign`, `incidents.owner_id`)
+OWNERS_SQL = """
+    SELECT id AS incident_id, owner_id AS worker FROM incidents WHERE owner_id IS NOT NULL
+"""
+#: the incidents of the period, each with its histogram bucket computed once (OFFSET 0
+#: keeps the planner from folding the call back into each of the 64 aggregates)
+_PERIOD_INCIDENTS = """(SELECT i.*, incident_close_bucket(i.closed_at, i.reported_at) AS bucket
+    FROM incidents i WHERE i.observed_at >= :start AND i.observed_at < :end AND {visible}
+    OFFSET 0)"""
+#: the figures of raw incidents `i` (the rollup's columns), for level worker and recounts
+RAW_COUNTS = ", ".join(
+    [
+        "count(*) AS incidents",
+        "count(*) FILTER (WHERE i.status IN ('rejected', 'duplicate')) AS voided",
+        "count(*) FILTER (WHERE i.status = 'verified') AS verified",
+        "count(*) FILTER (WHERE i.status = 'verified' AND i.closed_at <= i.due_at) "
+        "AS verified_in_time",
+        "count(*) FILTER (WHERE i.times_sent_back > 0) AS sent_back",
+        "count(*) FILTER (WHERE i.extensions_approved > 0) AS extended",
+        "count(*) FILTER (WHERE i.status = 'verified' AND i.times_sent_back = 0) "
+        "AS first_time_fixed",
+        "count(*) FILTER (WHERE i.dispatched_at IS NOT NULL) AS dispatched",
+        "count(*) FILTER (WHERE i.dispatched_at <= i.dispatch_due_at) AS dispatched_in_time",
+        *(
+            f"count(*) FILTER (WHERE i.status = 'verified' AND i.bucket = {k}) AS {c}"
+            for k, c in enumerate(HIST)
+        ),
+    ]
+)
+
+
+@dataclass
+class Evaluation:
+    level: str
+    since: date
+    until: date
+    weights: dict[str, float]
+    grade_bounds: list[float]
+    small_sample: int
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def total(self) -> dict:
+        """The figures of all rows together (area levels and categories; for workers a
+        case with a team counts once per worker)."""
+        acc = {c: 0 for c in (*COUNTS, *HIST)}
+        for row in self.rows:
+            for c in acc:
+                acc[c] += row["_raw"][c]
+        return indicators(acc)
+
+
+def check_level(level: str) -> str:
+    if level not in LEVELS:
+        raise InvalidInput(
+            f"unknown level {level!r}; one of: {', '.join(LEVELS)}", field="level", allowed=LEVELS
+        )
+    return level
+
+
+def check_period(since: date | None, until: date | None, now: datetime) -> tuple[date, date]:
+    """The Beijing days of the period (default: the 365 days to today); since after until
+    is refused, naming `since`."""
+    if since and until and since > until:
+        raise InvalidInput(f"since ({since}) must not be after until ({until})", field="since")
+    return period_days(since, until, now)
+
+
+def period_presets(now: datetime | None = None) -> dict[str, tuple[date, date]]:
+    """The period picker's choices in Beijing days: this month (to today), last month,
+    this quarter (to today)."""
+    today = (now or datetime.now(UTC)).astimezone(BEIJING).date()
+    month = today.replace(day=1)
+    last_month = (month - timedelta(days=1)).replace(day=1)
+    quarter = month.replace(month=(month.month - 1) // 3 * 3 + 1)
+    return {
+        "this_month": (month, today),
+        "last_month": (last_month, month - timedelta(days=1)),
+        "quarter": (quarter, today),
+    }
+
+
+def percentile_from_histogram(counts: list[int], q: float) -> float | None:
+    """The q-quantile (0 < q < 1) interpolated log-linearly in the bucket where it falls."""
+    n = sum(counts)
+    if n == 0:
+        return None
+    target, seen = n * q, 0
+    for (lo, hi), c in zip(bucket_edges(), counts, strict=True):
+        if c and seen + c >= target:
+            share = (target - seen) / c
+            if lo == 0.0:
+                return hi * share
+            if math.isinf(hi):
+                return lo
+            return lo * (hi / lo) ** share
+        seen += c
+    return None
+
+
+def _rate(numerator: int, denominator: int) -> dict:
+    value = round(100.0 * numerator / denominator, 1) if denominator else None
+    return {"value": value, "numerator": numerator, "denominator": denominator}
+
+
+def indicators(acc: dict) -> dict:
+    """Counts, rates (each with numerator and denominator), percentiles, score and grade of
+    summed rollup columns `acc`."""
+    settings = get_settings()
+    figures = {
+        "filed": acc["incidents"] - acc["voided"],
+        "closed": acc["verified"],
+        "closed_in_time": acc["verified_in_time"],
+        "closed_late": acc["verified"] - acc["verified_in_time"],
+        "sent_back": acc["sent_back"],
+        "extended": acc["extended"],
+        "first_time_fixed": acc["first_time_fixed"],
+        "dispatched": acc["dispatched"],
+        "dispatched_in_time": acc["dispatched_in_time"],
+        "voided": acc["voided"],
+    }
+    hist = [acc[c] for c in HIST]
+    for key, q in (("median_hours_to_close", 0.5), ("p90_hours_to_close", 0.9)):
+        value = percentile_from_histogram(hist, q)
+        figures[key] = round(value, 2) if value is not None else None
+    rates = {key: _rate(figures[num], figures[den]) for key, (num, den, _, _) in RATES.items()}
+    weights = settings.evaluation_weights
+    parts = []
+    for key, weight in weights.items():
+        rate = rates.get(key)
+        if rate is None or rate["value"] is None or weight <= 0:
+            continue
+        share = rate["value"] / 100.0
+        parts.append((weight, 1.0 - share if key in ("extended", "sent_back") else share))
+    score = (
+        round(100.0 * sum(w * s for w, s in parts) / sum(w for w, _ in parts), 1) if parts else None
+    )
+    grade = _grade(score, settings.evaluation_grade_bounds)
+    return {
+        **figures,
+        "rates": rates,
+        "score": score,
+        "grade": grade,
+        "grade_colour": GRADE_COLOURS.get(grade) if grade else None,
+        "small_sample": figures["filed"] < settings.evaluation_small_sample,
+    }
+
+
+def _grade(score: float | None, bounds: list[float]) -> str | None:
+    if score is None:
+        return None
+    for grade, bound in zip("ABC", bounds, strict=False):
+        if score >= bound:
+            return grade
+    return "D"
+
+
+def _categories(principal: Principal, alias: str) -> str:
+    if principal.can(Permission.SENSITIVE_INCIDENTS):
+        return "TRUE"
+    return f"{alias}.category NOT IN ({_SENSITIVE})"
+
+
+def rolled_sums(
+    conn: Connection, principal: Principal, group: str, since: date, until: date
+) -> dict[str, dict]:
+    """Summed rollup columns per `group` (a level of units, or `category`) for the days
+    since..until: whole months from the monthly rollup, the days at either end from the
+    daily one."""
+    first_month, end_month = whole_months(since, until)
+    visible = _categories(principal, "d")
+    parts = f"""
+        SELECT sector_code, category, {_COLUMNS} FROM incident_monthly_stats d
+        WHERE d.month >= :first_month AND d.month < :end_month AND {visible}
+        UNION ALL
+        SELECT sector_code, category, {_COLUMNS} FROM incident_daily_stats d
+        WHERE d.day >= :since AND d.day <= :until
+          AND (d.day < :first_month OR d.day >= :end_month) AND {visible}"""
+    if group == "category":
+        sql = f"SELECT d.category AS key, {_SUMS} FROM ({parts}) d GROUP BY 1"
+    else:
+        sql = f"""
+        WITH per_sector AS (SELECT d.sector_code, {_SUMS} FROM ({parts}) d GROUP BY 1)
+        SELECT m.unit_code AS key, {_SUMS}
+        FROM per_sector d JOIN ({sector_map_sql()}) m ON m.sector_code = d.sector_code
+        GROUP BY 1"""
+    params = {
+        "level": group,
+        "since": since,
+        "until": until,
+        "first_month": first_month,
+        "end_month": end_month,
+    }
+    return {r["key"]: _ints(r) for r in conn.execute(text(sql), params).mappings()}
+
+
+def worker_sums(
+    conn: Connection, principal: Principal, since: date, until: date
+) -> dict[str, dict]:
+    """Summed figures per worker, read from the incidents (see the module's rule)."""
+    start, end = period_bounds(since, until)
+    # materialised: computed once (the planner guesses one row and would re-run it per case)
+    sql = f"""
+        WITH owners AS MATERIALIZED ({OWNERS_SQL})
+        SELECT w.worker AS key, {RAW_COUNTS}
+        FROM {_PERIOD_INCIDENTS.format(visible=_categories(principal, "i"))} i
+        LEFT JOIN owners o ON o.incident_id = i.id
+        CROSS JOIN LATERAL unnest(CASE WHEN o.worker IS NOT NULL THEN ARRAY[o.worker]
+                                       ELSE i.assigned_to END) AS w(worker)
+        GROUP BY 1"""
+    rows = conn.execute(text(sql), {"start": start, "end": end}).mappings()
+    return {r["key"]: _ints(r) for r in rows}
+
+
+def _ints(row) -> dict:
+    return {c: int(row[c] or 0) for c in (*COUNTS, *HIST)}
+
+
+def _units(conn: Connection, level: str, parent: str | None) -> list[dict]:
+    if level == "category":
+        sql = "SELECT code, name_zh, name_en, NULL AS parent_code FROM incident_categories"
+    elif level == "worker":
+        sql = (
+            "SELECT r.id AS code, r.id AS name_zh, r.id AS name_en, r.serves_code AS parent_code "
+            "FROM resources r WHERE r.kind = 'grid_worker'"
+        )
+    else:
+        sql = (
+            "SELECT code, name_zh, name_en, parent_code FROM units "
+            "WHERE valid_to IS NULL AND level = :level"
+        )
+    rows = [dict(r) for r in conn.execute(text(sql + " ORDER BY 1"), {"level": level}).mappings()]
+    if parent:
+        rows = [r for r in rows if r["parent_code"] == parent]
+    return rows
+
+
+def evaluation(
+    conn: Connection,
+    principal: Principal,
+    level: str = "community",
+    since: date | None = None,
+    until: date | None = None,
+    parent: str | None = None,
+    now: datetime | None = None,
+    raw: bool = False,
+) -> Evaluation:
+    """One graded row per unit, worker or category at `level` (with `parent`: only the
+    units inside that one) for the cases observed on the Beijing days since..until
+    (`raw`: counted from the incidents and events instead of the rollups, to compare)."""
+    check_level(level)
+    settings = get_settings()
+    since, until = check_period(since, until, now or datetime.now(UTC))
+    if raw:
+        sums = recount(conn, principal, level, since, until)
+    elif level == "worker":
+        sums = worker_sums(conn, principal, since, until)
+    else:
+        sums = rolled_sums(conn, principal, level, since, until)
+    units = _units(conn, level, parent)
+    known = {u["code"] for u in units}
+    if level == "category" and not principal.can(Permission.SENSITIVE_INCIDENTS):
+        sensitive = set(conn.execute(text(_SENSITIVE)).scalars())
+        units = [u for u in units if u["code"] not in sensitive]
+    # cases whose worker or category is not listed still count (nothing silently dropped)
+    units += [
+        {"code": k, "name_zh": k, "name_en": k, "parent_code": None}
+        for k in sorted(set(sums) - known)
+        if k and not parent
+    ]
+    empty = {c: 0 for c in (*COUNTS, *HIST)}
+    rows = []
+    for unit in units:
+        raw = sums.get(unit["code"], empty)
+        rows.append({**unit, **indicators(raw), "_raw": raw})
+    ranked = sorted(
+        (r for r in rows if not r["small_sample"] and r["score"] is not None),
+        key=lambda r: (-r["score"], r["code"]),
+    )
+    for position, row in enumerate(ranked, start=1):
+        row["rank"] = position
+    for row in rows:
+        row.setdefault("rank", None)
+    return Evaluation(
+        level,
+        since,
+        until,
+        dict(settings.evaluation_weights),
+        list(settings.evaluation_grade_bounds),
+        settings.evaluation_small_sample,
+        rows,
+    )
+
+
+def public_rows(report: Evaluation) -> list[dict]:
+    """The rows without their internal sums (what the API answers)."""
+    return [{k: v for k, v in row.items() if k != "_raw"} for row in report.rows]
+
+
+TREND_STEPS = ("day", "week", "month")
+
+
+def trend(
+    conn: Connection,
+    principal: Principal,
+    since: date | None = None,
+    until: date | None = None,
+    every: str = "day",
+    unit: str | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """Cases filed per day, week or month by category, and the closed-in-time rate per
+    step, from the daily rollup (inside `unit`, any level, when given)."""
+    if every not in TREND_STEPS:
+        raise InvalidInput(
+            f"unknown step {every!r}; one of: {', '.join(TREND_STEPS)}", field="every"
+        )
+    since, until = check_period(since, until, now or datetime.now(UTC))
+    where = ""
+    if unit:
+        where = (
+            " AND d.sector_code IN (SELECT s.code FROM units s LEFT JOIN units g "
+            "ON g.code = s.parent_code AND g.valid_to IS NULL WHERE s.valid_to IS NULL "
+            "AND s.level = 'sector' AND :unit IN (s.code, g.code, g.parent_code))"
+        )
+    rows = conn.execute(
+        text(f"""
+        SELECT date_trunc(:every, d.day)::date AS step, d.category,
+               sum(d.incidents - d.voided) AS filed, sum(d.verified) AS closed,
+               sum(d.verified_in_time) AS closed_in_time
+        FROM incident_daily_stats d
+        WHERE d.day >= :since AND d.day <= :until AND {_categories(principal, "d")}{where}
+        GROUP BY 1, 2 ORDER BY 1, 2"""),
+        {"every": every, "since": since, "until": until, "unit": unit},
+    ).mappings()
+    steps: list[date] = []
+    first = since
+    if every == "week":
+        first = since - timedelta(days=since.weekday())
+    elif every == "month":
+        first = since.replace(day=1)
+    day = first
+    while day <= until:
+        steps.append(day)
+        day = (
+            day + timedelta(days=1)
+            if every == "day"
+            else day + timedelta(days=7)
+            if every == "week"
+            else (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        )
+    index = {s: k for k, s in enumerate(steps)}
+    by_category: dict[str, list[int]] = {}
+    closed = [0] * len(steps)
+    in_time = [0] * len(steps)
+    for r in rows:
+        k = index[r["step"]]
+        by_category.setdefault(r["category"], [0] * len(steps))[k] += int(r["filed"])
+        closed[k] += int(r["closed"])
+        in_time[k] += int(r["closed_in_time"])
+    names = dict(
+        (c, (zh, en))
+        for c, zh, en in conn.execute(
+            text("SELECT code, name_zh, name_en FROM incident_categories")
+        )
+    )
+    return {
+        "since": since,
+        "until": until,
+        "every": every,
+        "steps": [s.isoformat() for s in steps],
+        "categories": [
+            {
+                "code": c,
+                "name_zh": names.get(c, (c, c))[0],
+                "name_en": names.get(c, (c, c))[1],
+                "filed": counts,
+            }
+            for c, counts in sorted(by_category.items())
+        ],
+        "closed_in_time_pct": [
+            round(100.0 * t / c, 1) if c else None for t, c in zip(in_time, closed, strict=True)
+        ],
+    }
+
+
+def unit_cases(
+    conn: Connection,
+    principal: Principal,
+    unit: str,
+    since: date | None = None,
+    until: date | None = None,
+    limit: int = 500,
+    now: datetime | None = None,
+) -> dict:
+    """The cases of a unit (any level) in the period, newest first, with their fate: the
+    end of the drill-down. No personal data (no description, no contact)."""
+    since, until = check_period(since, until, now or datetime.now(UTC))
+    start, end = period_bounds(since, until)
+    known = conn.execute(
+        text("SELECT 1 FROM units WHERE code = :unit AND valid_to IS NULL"), {"unit": unit}
+    ).first()
+    if known is None:
+        raise InvalidInput(f"unknown unit {unit!r}", field="unit")
+    rows = conn.execute(
+        text(f"""
+        SELECT i.id, i.category, c.name_zh AS category_zh, c.name_en AS category_en, i.status,
+               i.sector_code, i.observed_at, i.due_at, i.closed_at,
+               i.times_sent_back, i.extensions_approved,
+               (i.status = 'verified' AND i.closed_at <= i.due_at) AS closed_in_time
+        FROM incidents i JOIN incident_categories c ON c.code = i.category
+        WHERE i.observed_at >= :start AND i.observed_at < :end
+          AND i.sector_code IN (SELECT s.code FROM units s LEFT JOIN units g
+                ON g.code = s.parent_code AND g.valid_to IS NULL WHERE s.valid_to IS NULL
+                AND s.level = 'sector' AND :unit IN (s.code, g.code, g.parent_code))
+          AND {_categories(principal, "i")}
+        ORDER BY i.observed_at DESC, i.id LIMIT :limit"""),
+        {"start": start, "end": end, "unit": unit, "limit": limit},
+    ).mappings()
+    return {"unit": unit, "since": since, "until": until, "cases": [dict(r) for r in rows]}
+
+
+#: sent back and extended counted from the events themselves (not the trigger's counters)
+_MARKS = """
+    SELECT incident_id,
+           count(*) FILTER (WHERE kind = 'transition' AND from_status = 'resolved'
+                            AND to_status = 'in_progress') AS sent_back,
+           count(*) FILTER (WHERE kind = 'extension_approved') AS extended
+    FROM incident_events WHERE kind IN ('transition', 'extension_approved') GROUP BY 1
+"""
+
+
+def recount(
+    conn: Connection, principal: Principal, level: str, since: date, until: date
+) -> dict[str, dict]:
+    """What `evaluation` sums from the rollups, counted again from the raw incidents and
+    their events (slow; for checking that the triggers kept the rollups exact)."""
+    check_level(level)
+    start, end = period_bounds(since, until)
+    period = _PERIOD_INCIDENTS.format(visible=_categories(principal, "i"))
+    counts = RAW_COUNTS.replace("i.times_sent_back", "coalesce(k.sent_back, 0)").replace(
+        "i.extensions_approved", "coalesce(k.extended, 0)"
+    )
+    if level == "worker":
+        source = f"""
+            FROM {period} i LEFT JOIN ({_MARKS}) k ON k.incident_id = i.id
+            LEFT JOIN owners o ON o.incident_id = i.id
+            CROSS JOIN LATERAL unnest(CASE WHEN o.worker IS NOT NULL THEN ARRAY[o.worker]
+                                           ELSE i.assigned_to END) AS u(key)"""
+        key = "u.key"
+    elif level == "category":
+        source = f"FROM {period} i LEFT JOIN ({_MARKS}) k ON k.incident_id = i.id"
+        key = "i.category"
+    else:
+        source = f"""FROM {period} i LEFT JOIN ({_MARKS}) k ON k.incident_id = i.id
+            JOIN ({sector_map_sql()}) m ON m.sector_code = i.sector_code"""
+        key = "m.unit_code"
+    rows = conn.execute(
+        text(f"""
+        WITH owners AS MATERIALIZED ({OWNERS_SQL})
+        SELECT {key} AS key, {counts} {source}
+        GROUP BY 1"""),
+        {"start": start, "end": end, "level": level},
+    ).mappings()
+    return {r["key"]: _ints(r) for r in rows}
