@@ -496,7 +496,7 @@ class DatabaseGuard:
         if watch is None or path.startswith(NO_DATABASE):
             return await self.app(scope, receive, send)
         if not watch.reachable:
-            return await self._unavailable(scope, send)
+            return await self._unavailable(scope, send, watch)
         started, given_up = asyncio.Event(), False
 
         async def guarded(message: Message) -> None:
@@ -514,16 +514,16 @@ class DatabaseGuard:
                 # the worker thread stays blocked until the database answers; its
                 # outcome is dropped and the task ends by itself
                 task.add_done_callback(_discard)
-                return await self._unavailable(scope, send)
+                return await self._unavailable(scope, send, watch)
         await task
 
-    async def _unavailable(self, scope: Scope, send: Send) -> None:
+    async def _unavailable(self, scope: Scope, send: Send, watch) -> None:
         await send_problem(
             send,
             503,
             "Database unreachable",
-            "the database is not answering (down, stopped or overloaded); the service "
-            f"recovers by itself when it is back: retry in {self.retry_after} s",
+            f"{watch.reason()}. The service recovers by itself when it is back: retry in "
+            f"{self.retry_after} s",
             scope["path"],
             headers={"Retry-After": str(self.retry_after)},
             request_id=request_id_of(scope),

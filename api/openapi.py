@@ -10,6 +10,7 @@ follow from what the route is, so they are derived here, not copied into each ro
 | 409 | a write (POST, PUT, PATCH, DELETE) that can contradict the current state |
 | 412, 428 | the route takes `If-Match` |
 | 413 | a write with a body |
+| 400 | a body that cannot be parsed (not JSON, broken multipart) |
 | 422 | always: parameters and bodies are validated (NUL characters too) |
 | 400 | OGC API routes (a query they do not understand) |
 | 500, 503 | always: a server error, or the database unreachable (with Retry-After) |
@@ -18,6 +19,7 @@ follow from what the route is, so they are derived here, not copied into each ro
 from __future__ import annotations
 
 import json
+import re
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -55,6 +57,22 @@ DESCRIPTIONS = {
 
 WRITES = {"post", "put", "patch", "delete"}
 
+JSON, GEOJSON, HTML = "application/json", "application/geo+json", "text/html"
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+GPKG = "application/geopackage+sqlite3"
+#: what the routes answer on success besides (or instead of) plain JSON, by path: the
+#: routes build these responses themselves, so FastAPI cannot see them. First match wins.
+SUCCESS_MEDIA: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"^/ogc/api$", ("application/vnd.oai.openapi+json;version=3.0",)),
+    (r"^/ogc", (JSON, GEOJSON, HTML)),
+    (r"^/api/(households|residents|businesses|resources|incidents)$", (GEOJSON,)),
+    (r"^/api/(units/|hotspots$|boundaries$|boundaries/units/)", (GEOJSON,)),
+    (r"^/api/(boundaries|imports/boundaries|communities)/", (JSON, HTML)),
+    (r"^/api/coverage$", (JSON, CSV, XLSX, GPKG)),
+    (r"^/api/imports/", (JSON, CSV)),
+)
+
 
 def api_routes(app: FastAPI) -> list:
     """The app's routes as the OpenAPI document sees them (path_format, methods, dependant,
@@ -80,9 +98,24 @@ def _needs_auth(route) -> bool:
     return False
 
 
+def _declare_success_media(path: str, operation: dict) -> None:
+    media = next((m for pattern, m in SUCCESS_MEDIA if re.search(pattern, path)), None)
+    if media is None:
+        return
+    for status, response in operation.get("responses", {}).items():
+        if not status.startswith("2") or "content" not in response:
+            continue
+        schema = response["content"].get(JSON, {}).get("schema", {})
+        response["content"] = {
+            m: ({"schema": schema} if m in (JSON, GEOJSON) and schema else {}) for m in media
+        }
+
+
 def problem_statuses(route, method: str, operation: dict) -> set[str]:
     """The error statuses `route` can answer for `method` (see the module's table)."""
     statuses = {"422", "500", "503"}
+    if "requestBody" in operation:
+        statuses.add("400")  # a body that is not well-formed JSON or multipart
     params = operation.get("parameters", [])
     if _needs_auth(route):
         statuses |= {"401", "403"}
@@ -127,6 +160,7 @@ def install(app: FastAPI) -> None:
                 operation = document["paths"][route.path_format].get(method.lower())
                 if operation is None:
                     continue
+                _declare_success_media(route.path_format, operation)
                 responses = operation.setdefault("responses", {})
                 for status in sorted(problem_statuses(route, method.lower(), operation)):
                     # FastAPI's own 422 says application/json; the service answers problems

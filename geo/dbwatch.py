@@ -28,6 +28,8 @@ class DatabaseWatch:
         self.engine, self.interval, self.timeout = engine, interval, timeout
         self._ping_started: float | None = None  # monotonic time of the ping in flight
         self._failed = False
+        #: why the last ping failed, for people (the URL's password masked)
+        self.last_error = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gridmap-dbwatch", daemon=True)
         self._conn: Connection | None = None
@@ -39,6 +41,14 @@ class DatabaseWatch:
     def stop(self) -> None:
         self._stop.set()
 
+    def reason(self) -> str:
+        """Where the database is (password masked) and why it is not answering."""
+        from geo.database import masked
+
+        url = masked(self.engine.url.render_as_string(hide_password=False))
+        why = self.last_error if self._failed else f"no answer within {self.timeout:g} s"
+        return f"cannot reach the database at {url}: {why}"
+
     @property
     def reachable(self) -> bool:
         started = self._ping_started
@@ -49,17 +59,26 @@ class DatabaseWatch:
         while not self._stop.is_set():
             self._ping_started = time.monotonic()
             try:
-                if self._conn is None:
-                    self._conn = self.engine.connect()
-                self._conn.execute(text("SELECT 1")).scalar()
-                self._conn.rollback()
+                try:
+                    self._ping()
+                except Exception:  # a connection gone stale: judge by a fresh one
+                    self._drop()
+                    self._ping()
                 self._failed = False
-            except Exception:  # down, refused, reset: try a new connection next time
+            except Exception as exc:  # down, refused, reset: a new connection next time
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+                self.last_error = reason[0] if reason else exc.__class__.__name__
                 self._failed = True
                 self._drop()
             self._ping_started = None
             self._stop.wait(self.interval)
         self._drop()
+
+    def _ping(self) -> None:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        self._conn.execute(text("SELECT 1")).scalar()
+        self._conn.rollback()
 
     def _drop(self) -> None:
         if self._conn is not None:

@@ -39,6 +39,10 @@ from geo.maps.assets import (  # noqa: E402
 EXTERNAL_URL = re.compile(r"url\(\s*['\"]?(?:https?:)?//", re.IGNORECASE)
 
 
+REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+EMPTY_SVG = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
+
+
 def npm_pack(spec: str, into: Path) -> tuple[Path, dict]:
     """Download one package tarball with `npm pack`; returns its folder and npm's record."""
     out = subprocess.run(
@@ -90,6 +94,11 @@ def derived(package, source: Path, target: Path) -> None:
         shutil.copyfile(source / "NOTICE", target / "NOTICE")
     elif package.npm == "leaflet.awesome-markers":
         (target / "dist/leaflet.awesome.rotate.min.css").write_text(rotate_css(), encoding="utf-8")
+    elif package.npm == "redoc":
+        bundle = target / "bundles/redoc.standalone.js"
+        # the "API docs by Redocly" footer fetches its logo from a CDN: an empty local SVG
+        text = bundle.read_text(encoding="utf-8").replace(REDOC_LOGO, EMPTY_SVG)
+        bundle.write_text(text, encoding="utf-8")
     elif package.npm == "leaflet-timedimension":
         css = target / "dist/leaflet.timedimension.control.css"
         fonts = "../../bootstrap-3.4.1/dist/fonts/"

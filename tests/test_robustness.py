@@ -383,7 +383,8 @@ def test_a_database_that_is_down_gives_503_with_retry_after_then_recovers(proxie
     proxy.up()
     wait_for(lambda: client.get("/api/health").status_code == 200)
     for route in ROUTES:
-        assert client.get(route, headers=auth("admin")).status_code == 200, route
+        answer = client.get(route, headers=auth("admin"))
+        assert answer.status_code == 200, (route, answer.text[:300])
 
 
 def test_a_frozen_database_gives_503_within_seconds_not_a_hang_then_recovers(proxied):

@@ -413,7 +413,14 @@ def _read_vector(data: bytes, filename: str, layer: str | None, check_header: He
             if layer is not None and layer not in layers:
                 names = ", ".join(repr(n) for n in layers)
                 raise InvalidInput(f"{filename} has no layer {layer!r}; its layers: {names}")
-        _check_vector(target, layer if suffix == ".gpkg" else None, filename, check_header)
+        # a .dbf of unknown code page: its field names are checked once it is read
+        guessed = encoding == "GB18030?"
+        _check_vector(
+            target,
+            layer if suffix == ".gpkg" else None,
+            filename,
+            None if guessed else check_header,
+        )
         try:
             frame, encoding = _read_dataframe(
                 target, layer if suffix == ".gpkg" else None, encoding
@@ -446,7 +453,7 @@ def _read_vector(data: bytes, filename: str, layer: str | None, check_header: He
     )
 
 
-def _check_vector(target: str, layer: str | None, filename: str, check_header: HeaderCheck):
+def _check_vector(target: str, layer: str | None, filename: str, check_header: HeaderCheck | None):
     """Count the features and check the fields before reading any feature."""
     import pyogrio
 
@@ -456,7 +463,8 @@ def _check_vector(target: str, layer: str | None, filename: str, check_header: H
         return  # unreadable: reading it says why
     if info.get("features", -1) >= 0:
         check_rows(int(info["features"]), filename, label="features")
-    check_header([str(f) for f in info.get("fields", [])], True)
+    if check_header is not None:
+        check_header([str(f) for f in info.get("fields", [])], True)
 
 
 def _read_dataframe(target: str, layer: str | None, encoding: str | None):

@@ -130,7 +130,8 @@ PACKAGES: tuple[VendoredPackage, ...] = (
         "2.5.4",
         ("bundles/redoc.standalone.js",),
         "LICENSE",
-        note="/redoc: ReDoc's standalone bundle, without Google Fonts",
+        note="/redoc: ReDoc's standalone bundle, without Google Fonts; the footer's Redocly "
+        "logo (loaded from cdn.redoc.ly) is replaced by an empty inline SVG",
     ),
     VendoredPackage(
         "echarts",
