@@ -61,6 +61,8 @@ JSON, GEOJSON, HTML = "application/json", "application/geo+json", "text/html"
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GPKG = "application/geopackage+sqlite3"
+PDF = "application/pdf"
+IMAGES = ("image/jpeg", "image/png", "image/webp")
 #: what the routes answer on success besides (or instead of) plain JSON, by path: the
 #: routes build these responses themselves, so FastAPI cannot see them. First match wins.
 SUCCESS_MEDIA: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -71,6 +73,8 @@ SUCCESS_MEDIA: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"^/api/(boundaries|imports/boundaries|communities)/", (JSON, HTML)),
     (r"^/api/coverage$", (JSON, CSV, XLSX, GPKG)),
     (r"^/api/imports/", (JSON, CSV)),
+    (r"^/reports/monthly$", (HTML, PDF, XLSX)),
+    (r"^/api/incidents/\{incident_id\}/photos/\{photo_id\}$", IMAGES),
 )
 
 
