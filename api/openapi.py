@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -134,18 +135,30 @@ def problem_statuses(route, method: str, operation: dict) -> set[str]:
     return statuses
 
 
+def _unique_head_ids(document: dict) -> None:
+    """HEAD operations (the OGC API's) get ids of their own, so generated clients work."""
+    for operations in document.get("paths", {}).values():
+        head = operations.get("head")
+        if head and "operationId" in head:
+            head["operationId"] = head["operationId"].removesuffix("_get") + "_head"
+
+
 def install(app: FastAPI) -> None:
     """Make `app.openapi()` declare the problem answers (and bearer auth) of every route."""
 
     def openapi() -> dict:
         if app.openapi_schema:
             return app.openapi_schema
-        document = get_openapi(
-            title=app.title,
-            version=app.version,
-            summary=app.summary,
-            routes=app.routes,
-        )
+        with warnings.catch_warnings():
+            # a GET+HEAD route gives both methods one id; `_unique_head_ids` mends that below
+            warnings.filterwarnings("ignore", "Duplicate Operation ID", UserWarning)
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                routes=app.routes,
+            )
+        _unique_head_ids(document)
         components = document.setdefault("components", {})
         components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
         components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
