@@ -32,6 +32,18 @@ STATUS: dict[type[errors.GridmapError], int] = {
 }
 
 
+def problem_body(status: int, title: str, detail: str, instance: str, **extra) -> dict:
+    """The members of an RFC 9457 problem; `extra` ones (where, rows, ...) after the five."""
+    return {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+
+
 def problem(
     status: int,
     title: str,
@@ -42,14 +54,7 @@ def problem(
 ) -> JSONResponse:
     """An RFC 9457 problem response; `extra` members (where, rows, ...) go into the body."""
     extra.setdefault("request_id", None)
-    body = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-        **extra,
-    }
+    body = problem_body(status, title, detail, instance, **extra)
     if status == 503:
         headers = {"Retry-After": str(get_settings().db_retry_after_s), **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)

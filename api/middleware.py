@@ -39,31 +39,6 @@ def _caller(principal) -> str | None:
     return role
 
 
-async def _internal_error(scope: Scope, send: Send, request_id: str) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Internal server error",
-            "status": 500,
-            "detail": "the service failed on this request; quote the request id when you "
-            "report it (the log line with this id says where)",
-            "instance": scope["path"],
-            "request_id": request_id,
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 class RequestContext:
     """The outermost layer: a request id (the caller's `X-Request-ID` if sane, else a new
     one) on `request.state.request_id` and on the answer, and one JSON log line per request:
@@ -99,7 +74,15 @@ class RequestContext:
         except Exception as exc:
             failed = exc
             if not started_answer:  # a problem body with the id, not a bare text/plain 500
-                await _internal_error(scope, send_with_id, request_id)
+                await send_problem(
+                    send_with_id,
+                    500,
+                    "Internal server error",
+                    "the service failed on this request; quote the request id when you "
+                    "report it (the log line with this id says where)",
+                    scope["path"],
+                    request_id=request_id,
+                )
             raise
         finally:
             self._log(scope, request_id, status, time.perf_counter() - started, failed)
@@ -319,14 +302,9 @@ class RootPath:
 
 
 def _problem_bytes(status: int, title: str, detail: str, instance: str, **extra) -> bytes:
-    body = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-        **extra,
-    }
+    from api.errors import problem_body
+
+    body = problem_body(status, title, detail, instance, **extra)
     return json.dumps(body, ensure_ascii=False).encode()
 
 

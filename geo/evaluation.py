@@ -30,7 +30,6 @@ to see them anywhere.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -43,7 +42,7 @@ from geo.errors import InvalidInput
 from geo.incident_stats import (
     BEIJING,
     HIST,
-    bucket_edges,
+    percentile_from_histogram,
     period_bounds,
     sector_map_sql,
     whole_months,
@@ -175,24 +174,6 @@ def period_presets(now: datetime | None = None) -> dict[str, tuple[date, date]]:
         "last_month": (last_month, month - timedelta(days=1)),
         "quarter": (quarter, today),
     }
-
-
-def percentile_from_histogram(counts: list[int], q: float) -> float | None:
-    """The q-quantile (0 < q < 1) interpolated log-linearly in the bucket where it falls."""
-    n = sum(counts)
-    if n == 0:
-        return None
-    target, seen = n * q, 0
-    for (lo, hi), c in zip(bucket_edges(), counts, strict=True):
-        if c and seen + c >= target:
-            share = (target - seen) / c
-            if lo == 0.0:
-                return hi * share
-            if math.isinf(hi):
-                return lo
-            return lo * (hi / lo) ** share
-        seen += c
-    return None
 
 
 def _rate(numerator: int, denominator: int) -> dict:

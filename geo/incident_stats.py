@@ -84,16 +84,16 @@ def bucket_edges() -> list[tuple[float, float]]:
     return edges
 
 
-def median_from_histogram(counts: list[int]) -> float | None:
-    """The median interpolated in the bucket where half the values are reached
-    (log-linear inside a bucket, as the buckets are log-spaced)."""
+def percentile_from_histogram(counts: list[int], q: float) -> float | None:
+    """The q-quantile (0 < q < 1) interpolated in the bucket where it falls (log-linear
+    inside a bucket, as the buckets are log-spaced)."""
     n = sum(counts)
     if n == 0:
         return None
-    half, seen = n / 2.0, 0
+    target, seen = n * q, 0
     for (lo, hi), c in zip(bucket_edges(), counts, strict=True):
-        if c and seen + c >= half:
-            share = (half - seen) / c
+        if c and seen + c >= target:
+            share = (target - seen) / c
             if lo == 0.0:
                 return hi * share
             if math.isinf(hi):
@@ -101,6 +101,11 @@ def median_from_histogram(counts: list[int]) -> float | None:
             return lo * (hi / lo) ** share
         seen += c
     return None
+
+
+def median_from_histogram(counts: list[int]) -> float | None:
+    """The median interpolated in the bucket where half the values are reached."""
+    return percentile_from_histogram(counts, 0.5)
 
 
 def period_bounds(since_day: date, until_day: date) -> tuple[datetime, datetime]:
