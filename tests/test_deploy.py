@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from geo.deploy import nginx_site
-from tests.conftest import TOKENS, auth, serve
+from tests.conftest import TEST_PASSWORD, USERS, auth, serve
 
 NGINX = "/usr/sbin/nginx"
 
@@ -165,12 +165,15 @@ def test_the_committed_nginx_examples_are_what_the_command_writes():
 
 
 def sign_in(context, base: str, role: str, next_path: str) -> None:
-    """Sign in through the login form (the accounts engineer's form replaces this helper)."""
+    """Sign in through the login form with name and password, under whatever prefix `base`
+    has (the form's action carries it, so conftest.sign_in's selector does not fit)."""
     page = context.new_page()
     page.goto(f"{base}/login?next={next_path}")
-    page.fill("#token", TOKENS[role])
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    page.fill("#username", USERS[role])
+    page.fill("#password", TEST_PASSWORD)
+    with page.expect_navigation():
+        page.click("form[action$='/login'] button[type=submit]")
+    assert "/login" not in page.url, f"signing in as {role} under {base} failed"
     page.close()
 
 
