@@ -71,6 +71,7 @@ class RequestContext:
         failed = None
         try:
             await self.app(scope, receive, send_with_id)
+            failed = scope["state"].get("unhandled_error")  # answered by LastResort
         except Exception as exc:
             failed = exc
             if not started_answer:  # a problem body with the id, not a bare text/plain 500
@@ -329,6 +330,16 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+def _unhandled(scope: Scope, exc: Exception) -> None:
+    """An error no handler took: RequestContext's one log line for the request carries it
+    (type and frames); without that layer around, it is logged here."""
+    state = scope.setdefault("state", {})
+    if "request_id" in state:
+        state["unhandled_error"] = exc
+    else:
+        http_log.error("unhandled error on %s", scope["path"], exc_info=exc)
+
+
 class LastResort:
     """No exception leaves the app: whatever escaped the handlers becomes problem+json (503
     when the database is unreachable, else 500), logged with its traceback, and the
@@ -353,12 +364,11 @@ class LastResort:
         except Exception as exc:
             from api.errors import answer_for_exception
 
-            if started:  # too late for an answer: the client sees a cut-off response
-                http_log.exception("error after the response started: %s", scope["path"])
-                return
             status, title, detail, headers = answer_for_exception(exc)
             if status >= 500:
-                http_log.error("unhandled error on %s", scope["path"], exc_info=exc)
+                _unhandled(scope, exc)
+            if started:  # too late for an answer: the client sees a cut-off response
+                return
             await send_problem(
                 send,
                 status,
