@@ -534,6 +534,15 @@ VERSIONED_TABLES = (
 
 #: buckets of the close-time histogram the rollups keep (0008: `incident_close_bucket`)
 CLOSE_BUCKETS = 64
+#: the evaluation's counts the rollups keep besides (0015)
+EVALUATION_COUNTS = (
+    "voided",
+    "sent_back",
+    "extended",
+    "first_time_fixed",
+    "dispatched",
+    "dispatched_in_time",
+)
 
 
 def _rollup_columns(period: str) -> dict:
@@ -548,6 +557,8 @@ def _rollup_columns(period: str) -> dict:
     }
     for k in range(CLOSE_BUCKETS):
         columns[f"h{k:02d}"] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    for name in EVALUATION_COUNTS:
+        columns[name] = mapped_column(Integer, nullable=False, server_default=text("0"))
     return columns
 
 

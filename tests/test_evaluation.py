@@ -293,7 +293,7 @@ def test_migration_0015_goes_down_and_up_again_with_exact_rollups(fresh_url, fre
     from geo.migrate import alembic_config
 
     config = alembic_config(fresh_url)
-    command.downgrade(config, "0009")
+    command.downgrade(config, "0013")
     with fresh_engine.connect() as conn:
         columns = set(
             conn.execute(

@@ -150,3 +150,4 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER incident_events_marks ON incident_events")
     op.execute("DROP FUNCTION incident_events_marks()")
     op.execute("ALTER TABLE incidents DROP COLUMN times_sent_back, DROP COLUMN extensions_approved")
+    op.execute("ALTER TABLE incident_events ALTER COLUMN kind TYPE varchar(24)")  # as 0013 left it
