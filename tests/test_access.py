@@ -121,6 +121,12 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/cases"): CASE_ROLES,
     ("GET", "/cases/{incident_id}"): CASE_ROLES,
     ("GET", "/desk"): {"admin", "supervisor"},
+    # evaluation for officials: indicators, trend, a unit's cases, the page, the monthly report
+    ("GET", "/api/evaluation"): COVERAGE_ROLES,
+    ("GET", "/api/evaluation/trend"): COVERAGE_ROLES,
+    ("GET", "/api/evaluation/cases"): COVERAGE_ROLES,
+    ("GET", "/evaluation"): COVERAGE_ROLES,
+    ("GET", "/reports/monthly"): COVERAGE_ROLES,
     ("GET", "/coverage"): COVERAGE_ROLES,
 }
 #: example values for path parameters, so that allowed GETs can answer 200
@@ -143,6 +149,7 @@ EXAMPLES = {
 EXAMPLE_STATUS = {
     ("GET", "/api/incidents/{incident_id}/photos/{photo_id}"): 404,  # the seed has no photos
     ("GET", "/api/cases/nearby"): 422,  # lon, lat and category are required
+    ("GET", "/api/evaluation/cases"): 422,  # the unit is required
 }
 
 
