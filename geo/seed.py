@@ -33,6 +33,8 @@ from geo.synth import incidents as incident_history
 #: every table `seed --replace` empties (the schema, tokens and audit log stay)
 DATA_TABLES = (
     "boundary_changes",
+    "case_requests",
+    "incident_photos",
     "incident_events",
     "incidents",
     "residents",
