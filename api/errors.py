@@ -11,8 +11,8 @@ from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException
 
 from api import web
-from geo import errors
-from geo.settings import get_settings
+from geo.core import errors
+from geo.core.settings import get_settings
 
 PROBLEM = "application/problem+json"
 

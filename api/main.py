@@ -38,11 +38,11 @@ from api.routers import (
     pages,
     records,
 )
-from geo import logs
-from geo.basemap import basemap
-from geo.database import service_engine
-from geo.dbwatch import DatabaseWatch
-from geo.settings import PROJECT_ROOT, get_settings
+from geo.core import logs
+from geo.core.settings import PROJECT_ROOT, get_settings
+from geo.maps.basemap import basemap
+from geo.ops.database import service_engine
+from geo.ops.dbwatch import DatabaseWatch
 
 
 @asynccontextmanager

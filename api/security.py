@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from geo import audit, sessions, throttle
-from geo.access import Permission, Principal, authenticate
+from geo.access import audit, sessions, throttle
+from geo.access.roles import Permission, Principal, authenticate
 
 COOKIE = "gridmap_session"
 CSRF_HEADER = "X-CSRF-Token"

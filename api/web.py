@@ -1,7 +1,7 @@
 """The web pages' rendering: one set of templates, the page's language, its labels.
 
 A page's language is `?lang=zh|en` (then remembered in the `lang` cookie), else the
-cookie, else Simplified Chinese. Templates get `t("key", ...)` (`geo.messages`), `lang`,
+cookie, else Simplified Chinese. Templates get `t("key", ...)` (`geo.publish.messages`), `lang`,
 the signed-in `principal` (or None) and `switch_url`, the same page in the other language.
 Jinja2 autoescapes everything they print.
 """
@@ -15,8 +15,8 @@ from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from geo.access import Principal
-from geo.messages import DEFAULT_LANGUAGE, LANGUAGES, translator
+from geo.access.roles import Principal
+from geo.publish.messages import DEFAULT_LANGUAGE, LANGUAGES, translator
 
 LANG_COOKIE = "lang"
 BEIJING = timezone(timedelta(hours=8), "CST")

@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(combine(parts, out)))
         return 0
     args = parse_args(argv)
-    from geo.settings import get_settings
+    from geo.core.settings import get_settings
 
     started = time.perf_counter()
     if args.database_url:

@@ -6,7 +6,7 @@ every point from scratch (issue 7).
   width), with validation, versions, incremental re-attach, re-dispatch and commit. The
   edits alternate: out, back, out, ... (each from the state the previous one left);
 - **baseline** = re-attaching every point of every point table and the courtyards from
-  scratch (`geo.attach.attach_points` / `attach_courtyards` over everything), rolled back;
+  scratch (`geo.grid.attach.attach_points` / `attach_courtyards` over everything), rolled back;
   then (untimed) VACUUM ANALYZE of those tables, so that the next edit does not wade
   through the million row versions the rollback left.
 
@@ -63,7 +63,7 @@ def _pick(conn, state, points: int):
 
 
 def run(ctx: Context) -> list[Figure]:
-    from geo.attach import POINT_TABLES, attach_courtyards, attach_points
+    from geo.grid.attach import POINT_TABLES, attach_courtyards, attach_points
     from geo.planning import edits
     from geo.planning.layer import load_state
 

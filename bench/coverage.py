@@ -3,7 +3,7 @@
 For each level (sector, level-2 grid, community), over the year of incidents that ends on
 the last day of the history:
 
-- **ours** = `geo.coverage.coverage(conn, admin, level, until=...)`: the units' holdings
+- **ours** = `geo.insight.coverage.coverage(conn, admin, level, until=...)`: the units' holdings
   (`geo/sql/coverage_units.sql`) and the incident figures from the daily/monthly rollups;
 - **baseline** = the same rows computed from raw incident rows: the same units query plus
   one `GROUP BY GROUPING SETS` over `incidents` with `percentile_cont` for the median hours
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from bench.harness import Context, Figure, Request, Target, interleaved, load, log, summary
-from geo.incident_stats import RAW_FIGURES
+from geo.cases.stats import RAW_FIGURES
 
 NAME = "coverage"
 TARGET = Target("ours_max", 200.0, "< 200 ms")
@@ -42,7 +42,7 @@ RAW_SQL = f"""
 
 def _raw(conn, level: str, start, end, now) -> dict[str, int]:
     """The baseline: units' holdings and raw incident figures; unit → incidents."""
-    from geo.coverage import _sql, sources
+    from geo.insight.coverage import _sql, sources
 
     units_sql = _sql("coverage_units.sql").format(**sources(as_of=False))
     units = conn.execute(text(units_sql), {"level": level}).mappings().all()
@@ -54,9 +54,9 @@ def _raw(conn, level: str, start, end, now) -> dict[str, int]:
 
 
 def run(ctx: Context) -> list[Figure]:
-    from geo.access import Principal, Role
-    from geo.coverage import LEVELS, coverage, period_days
-    from geo.incident_stats import BEIJING, period_bounds
+    from geo.access.roles import Principal, Role
+    from geo.cases.stats import BEIJING, period_bounds
+    from geo.insight.coverage import LEVELS, coverage, period_days
 
     admin = Principal(0, "bench", Role.ADMIN)
     repeat, warmup = (5, 1) if ctx.quick else (30, 3)
@@ -94,7 +94,7 @@ def run(ctx: Context) -> list[Figure]:
             figures.append(
                 Figure(
                     NAME,
-                    f"coverage, all {len(ours)} {level} units, warm (geo.coverage)",
+                    f"coverage, all {len(ours)} {level} units, warm (geo.insight.coverage)",
                     size,
                     "ms",
                     o["median"],

@@ -1,11 +1,11 @@
 """Benchmark: the evaluation for officials (issue 20), warm, at the database's incident count.
 
-- **a year's evaluation at every level**: `geo.evaluation.evaluation` for community, grid2,
+- **a year's evaluation at every level**: `geo.insight.evaluation.evaluation` for community, grid2,
   sector, worker and category over the year that ends on the last day of the history,
-  against `geo.coverage.coverage` at its three levels over the same year in the same run
+  against `geo.insight.coverage.coverage` at its three levels over the same year in the same run
   (target: no slower than 2× coverage). The area and category figures come from the
   rollups; level `worker` is read from the incidents.
-- **the monthly PDF**: `geo.reports.monthly_report` + the printed page + WeasyPrint for the
+- **the monthly PDF**: `geo.publish.reports.monthly_report` + the printed page + WeasyPrint for the
   last whole month of the history, against the same report whose case figures are
   counted by raw GROUP BY over incidents and events (`raw=True`; the same hotspots,
   coverage and PDF rendering). Target: under 1/4 of the baseline's time. The headline
@@ -26,12 +26,12 @@ NAME = "evaluation"
 
 def run(ctx: Context) -> list[Figure]:
     from api.routers.evaluation import print_html
-    from geo.access import Principal, Role
-    from geo.coverage import LEVELS as COVERAGE_LEVELS
-    from geo.coverage import coverage, period_days
-    from geo.evaluation import LEVELS, evaluation
-    from geo.incident_stats import BEIJING
-    from geo.reports import monthly_report, to_pdf
+    from geo.access.roles import Principal, Role
+    from geo.cases.stats import BEIJING
+    from geo.insight.coverage import LEVELS as COVERAGE_LEVELS
+    from geo.insight.coverage import coverage, period_days
+    from geo.insight.evaluation import LEVELS, evaluation
+    from geo.publish.reports import monthly_report, to_pdf
 
     admin = Principal(0, "bench", Role.ADMIN)
     repeat, warmup = (3, 1) if ctx.quick else (10, 2)

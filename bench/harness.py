@@ -249,9 +249,9 @@ def server_url(source_url: str | None = None) -> str:
     the local cluster when it is the one and is not running)."""
     if source_url:
         return source_url
-    from geo.database import database_url
-    from geo.localdb import LocalCluster
-    from geo.settings import get_settings
+    from geo.core.settings import get_settings
+    from geo.ops.database import database_url
+    from geo.ops.localdb import LocalCluster
 
     if not get_settings().database_url:
         cluster = LocalCluster.from_settings()
@@ -288,8 +288,8 @@ def ensure_database(server: str, name: str, scale: float) -> str:
     """URL of database `name` on `server`, holding the seeded district. Created, migrated,
     seeded at `scale` and VACUUM ANALYZEd when missing or empty (at scale 40, about ten
     minutes; the next runs reuse it)."""
-    from geo.migrate import upgrade
-    from geo.seed import seed
+    from geo.ops.migrate import upgrade
+    from geo.ops.seed import seed
 
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
     admin = _admin(server)
@@ -349,7 +349,7 @@ def scratch_copy(source_url: str) -> Iterator[str]:
 
 def bench_token(url: str, role: str = "admin", name: str = "bench") -> str:
     """A new API token of `role` in the database at `url` (the scratch copy)."""
-    from geo.access import create_token
+    from geo.access.roles import create_token
 
     engine = create_engine(url)
     try:
@@ -644,7 +644,7 @@ class Context:
     _tokens: dict = field(default_factory=dict)
 
     def engine(self, **kwargs) -> Engine:
-        from geo.database import engine_for
+        from geo.ops.database import engine_for
 
         return engine_for(self.url, **kwargs)
 

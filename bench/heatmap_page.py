@@ -54,7 +54,7 @@ def naive_page(conn, since) -> dict:
 
 def our_page(conn, since) -> dict:
     """Bytes of the aggregated page, built without the cache."""
-    from geo.access import Principal, Role
+    from geo.access.roles import Principal, Role
     from geo.maps.filters import IncidentFilter
     from geo.maps.incidents import build_incident_map
 

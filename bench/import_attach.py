@@ -71,8 +71,8 @@ def incidents_csv(conn, size: int, path: Path, rng: np.random.Generator) -> pd.D
 
 def stored_rows(conn, frame: pd.DataFrame) -> pd.DataFrame:
     """The rows as the incidents table stores them (what the baseline COPYs)."""
-    from geo.bulk import ewkb_hex
-    from geo.timelimits import dispatch_due_at, due_at
+    from geo.cases.deadlines import dispatch_due_at, due_at
+    from geo.core.bulk import ewkb_hex
 
     limits = pd.read_sql(text("SELECT * FROM incident_categories"), conn).set_index("code")
     per_row = limits.loc[frame["category"].to_numpy()]
@@ -104,7 +104,7 @@ def stored_rows(conn, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(ctx: Context) -> list[Figure]:
-    from geo.bulk import copy_columns
+    from geo.core.bulk import copy_columns
     from geo.imports import ImportOptions, import_file, read_file
 
     size = ctx.options.import_size

@@ -78,7 +78,7 @@ def _same_page(ours_base: str, tipg_base: str, headers: dict, limit: int, offset
 
 
 def run(ctx: Context) -> list[Figure]:
-    from geo.ogc import COLLECTIONS
+    from geo.publish.ogc import COLLECTIONS
 
     opts = ctx.options
     rounds, warmup = opts.ogc_rounds, 1

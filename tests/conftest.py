@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
-from geo.localdb import LocalCluster
-from geo.settings import get_settings
+from geo.core.settings import get_settings
+from geo.ops.localdb import LocalCluster
 
 #: the seeded history ends here in every test run, so figures are reproducible
 SEED_END = datetime(2026, 11, 2, 4, 0, tzinfo=UTC)
@@ -103,10 +103,10 @@ TEST_PASSWORD = "Test-password-2026"
 @pytest.fixture(scope="session")
 def template_db(databases: Databases) -> str:
     """A migrated, seeded database with a token per role, the template of every other."""
-    from geo.access import Role, create_token
-    from geo.accounts import create_user, set_password
-    from geo.migrate import upgrade
-    from geo.seed import seed
+    from geo.access.accounts import create_user, set_password
+    from geo.access.roles import Role, create_token
+    from geo.ops.migrate import upgrade
+    from geo.ops.seed import seed
 
     name = databases.create()
     engine = create_engine(databases.url(name))

@@ -8,7 +8,7 @@ from pyproj import Transformer
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from geo.access import Principal, authenticate
+from geo.access.roles import Principal, authenticate
 from tests.conftest import TOKENS
 
 _TO_METRIC = Transformer.from_crs(4326, 4542, always_xy=True)

@@ -11,8 +11,8 @@ from sqlalchemy.exc import DBAPIError
 
 from api.main import create_app
 from api.security import COOKIE
-from geo.access import ROLE_PERMISSIONS, Role
-from geo.settings import get_settings
+from geo.access.roles import ROLE_PERMISSIONS, Role
+from geo.core.settings import get_settings
 from tests.conftest import TEST_PASSWORD, TOKENS, USERS, auth, login
 
 ALL = {r.value for r in Role}

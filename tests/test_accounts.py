@@ -417,7 +417,7 @@ def test_the_accounts_migration_has_a_real_downgrade(empty_engine):
     from alembic import command
     from sqlalchemy import inspect
 
-    from geo.migrate import alembic_config, upgrade
+    from geo.ops.migrate import alembic_config, upgrade
 
     upgrade(empty_engine)
     config = alembic_config(empty_engine.url.render_as_string(hide_password=False))

@@ -16,7 +16,7 @@ import threading
 import pytest
 from sqlalchemy import create_engine, text
 
-from geo import accounts
+from geo.access import accounts
 from tests.conftest import ARTIFACTS, USERS, OfflineBrowser, serve, sign_in
 from tests.test_pages import HOME_LINKS
 

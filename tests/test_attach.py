@@ -21,8 +21,8 @@ from pyproj import Geod
 from shapely import MultiPolygon, Polygon
 from sqlalchemy import text
 
-from geo.attach import attach_points, locate_points
-from geo.bulk import ewkb_hex
+from geo.core.bulk import ewkb_hex
+from geo.grid.attach import attach_points, locate_points
 
 LON0, LAT0, H = 98.46, 39.75, 0.002
 COMMUNITY, GRID2 = "620902003001", "62090200300101"

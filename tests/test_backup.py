@@ -20,7 +20,7 @@ def gridmap(*args: str, url: str, home: Path) -> subprocess.CompletedProcess[str
 
 
 def counts(url: str) -> dict[str, int]:
-    from geo.backup import table_counts
+    from geo.ops.backup import table_counts
 
     engine = create_engine(url)
     try:

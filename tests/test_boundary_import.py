@@ -15,7 +15,7 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 from geo.planning.importer import import_boundaries
 from tests.conftest import auth
 from tests.planning_support import coverage_is_clean, metric, neighbours, sectors, strip

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import chinese_calendar
 from sqlalchemy import text
 
-from geo.access import authenticate
-from geo.incidents import IncidentReport, report_incident
-from geo.workcalendar import WorkingCalendar, package_years
+from geo.access.roles import authenticate
+from geo.cases.incidents import IncidentReport, report_incident
+from geo.cases.workcalendar import WorkingCalendar, package_years
 from tests.conftest import TOKENS, auth
 from tests.incident_support import inside, other_sector, report_body, worker_sector
 

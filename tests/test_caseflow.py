@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from geo.caseflow import TRANSITIONS
-from geo.privacy import mask_actor
+from geo.access.privacy import mask_actor
+from geo.cases.flow import TRANSITIONS
 from tests.conftest import auth
 from tests.incident_support import inside, other_sector, report_body, worker_sector
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from pyproj import Geod, Transformer
 
-from geo import coords
-from geo.coords import CoordSystem, parse_crs, to_wgs84
-from geo.errors import InvalidInput
+from geo.core import coords
+from geo.core.coords import CoordSystem, parse_crs, to_wgs84
+from geo.core.errors import InvalidInput
 
 GEOD = Geod(ellps="WGS84")
 

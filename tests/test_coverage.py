@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from geo.incident_stats import BUCKETS, bucket_edges, median_from_histogram, rollup_differences
+from geo.cases.stats import BUCKETS, bucket_edges, median_from_histogram, rollup_differences
 from tests.conftest import auth
 
 LEVELS = ["sector", "grid2", "community"]
@@ -253,7 +253,7 @@ def test_the_target_comes_from_settings(seeded_url, monkeypatch):
     from fastapi.testclient import TestClient
 
     from api.main import create_app
-    from geo.settings import get_settings
+    from geo.core.settings import get_settings
 
     monkeypatch.setenv("GRIDMAP_HOUSEHOLDS_PER_WORKER_TARGET", "5000")
     get_settings.cache_clear()

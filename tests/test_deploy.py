@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from geo.deploy import nginx_site
+from geo.ops.deploy import nginx_site
 from tests.conftest import TEST_PASSWORD, USERS, auth, serve
 
 NGINX = "/usr/sbin/nginx"

@@ -9,9 +9,9 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from geo import facts
-from geo.district import LAYER_FILES, ROW_BAND_M, write_dataset
-from geo.settings import PROJECT_ROOT
+from geo.core.settings import PROJECT_ROOT
+from geo.grid import facts
+from geo.grid.district import LAYER_FILES, ROW_BAND_M, write_dataset
 
 COMMITTED = PROJECT_ROOT / "data" / "boundaries"
 

@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from sqlalchemy import text
 
-from geo.messages import message
+from geo.publish.messages import message
 from tests.conftest import ARTIFACTS, OfflineBrowser, auth, serve
 from tests.test_web_browser import DESKTOP, PHONE, sign_in
 

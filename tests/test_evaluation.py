@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from geo.evaluation import evaluation, recount
-from geo.incident_stats import BEIJING, HIST
+from geo.cases.stats import BEIJING, HIST
+from geo.insight.evaluation import evaluation, recount
 from tests.conftest import auth
 from tests.incident_support import inside, other_sector, principal, worker_sector
 
@@ -290,7 +290,7 @@ def test_a_sectors_cases_are_listed_with_their_fate(fresh_client, fates):
 def test_migration_0015_goes_down_and_up_again_with_exact_rollups(fresh_url, fresh_engine, fates):
     from alembic import command
 
-    from geo.migrate import alembic_config
+    from geo.ops.migrate import alembic_config
 
     config = alembic_config(fresh_url)
     command.downgrade(config, "0013")

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from api.main import create_app
-from geo.settings import get_settings
+from geo.core.settings import get_settings
 
 
 def test_health_reports_postgis_schema_and_data_version(seeded_url):

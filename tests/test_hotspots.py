@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.errors import InvalidInput
-from geo.hotspots import gi_star_hotspots, lattice_over
+from geo.core.errors import InvalidInput
+from geo.insight.hotspots import gi_star_hotspots, lattice_over
 
 #: a 3 km x 3 km square in metric coordinates: 30 x 30 cells of 100 m
 AREA = shapely.box(0, 0, 3000, 3000)

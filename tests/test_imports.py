@@ -21,13 +21,13 @@ from openpyxl import Workbook
 from pyproj import Transformer
 from sqlalchemy import text
 
-from geo import coords
-from geo.attach import locate_points
-from geo.dispatch import SECTOR_TEAMS
-from geo.errors import InvalidInput, TooLarge
+from geo.cases.deadlines import dispatch_due_at, due_at
+from geo.cases.dispatch import SECTOR_TEAMS
+from geo.core import coords
+from geo.core.errors import InvalidInput, TooLarge
+from geo.core.settings import get_settings
+from geo.grid.attach import locate_points
 from geo.imports import ImportOptions, ImportRejected, import_file
-from geo.settings import get_settings
-from geo.timelimits import dispatch_due_at, due_at
 from tests.conftest import sector_surface_points
 
 

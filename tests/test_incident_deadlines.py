@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import text
 
-from geo import facts
-from geo.caseflow import TRANSITIONS, EventKind
-from geo.incidents import IncidentReport, read_incident, report_incident
-from geo.timelimits import DEADLINE_FLAGS
+from geo.cases.deadlines import DEADLINE_FLAGS
+from geo.cases.flow import TRANSITIONS, EventKind
+from geo.cases.incidents import IncidentReport, read_incident, report_incident
+from geo.grid import facts
 from tests.conftest import SEED_END, auth
 from tests.incident_support import inside, principal, worker_sector
 
@@ -71,7 +71,7 @@ def test_a_case_verified_late_is_no_longer_overdue_but_closed_late(fresh_engine)
         case = file_at(conn, fresh_engine, FRIDAY_3PM, "traffic")  # 2 h on the clock
         admin = principal(conn, "admin")
         worker = principal(conn, "grid_worker")
-        from geo.incidents import change_status
+        from geo.cases.incidents import change_status
 
         t = FRIDAY_3PM + timedelta(minutes=10)
         change_status(conn, worker, case["id"], "in_progress", at=t, now=t)
@@ -109,7 +109,7 @@ def test_categories_are_listed_for_every_signed_in_role(client):
 
 
 def facts_categories():
-    from geo.categories import CATEGORIES
+    from geo.cases.categories import CATEGORIES
 
     return CATEGORIES
 

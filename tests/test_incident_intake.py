@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from geo.access import create_token
+from geo.access.roles import create_token
 from tests.conftest import auth
 from tests.incident_support import inside, offset, other_sector, report_body, worker_sector
 
@@ -50,7 +50,7 @@ def test_report_is_attached_dispatched_to_its_sector_team_and_recorded(fresh_cli
     assert body["history"][0]["actor"] == "patrol:test patrol"
     assert body["history"][1]["actor"] == "system"
     # the same codes as the bulk attach gives the same point
-    from geo.attach import attach_points
+    from geo.grid.attach import attach_points
 
     with fresh_engine.begin() as conn:
         conn.execute(
@@ -280,7 +280,7 @@ def test_duplicate_hint_lists_open_cases_of_the_category_within_radius_and_windo
 
 
 def test_duplicate_radius_is_configurable(fresh_client, fresh_engine, monkeypatch):
-    from geo.settings import get_settings
+    from geo.core.settings import get_settings
 
     lon, lat = inside(fresh_engine, worker_sector(fresh_engine))
     first = fresh_client.post(

@@ -18,10 +18,10 @@ from openpyxl import load_workbook
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from geo.access.privacy import mask_actor, mask_id_number, mask_name, mask_phone
+from geo.core.settings import PROJECT_ROOT, Settings, get_settings
+from geo.core.spreadsheet import safe_cell
 from geo.planning.importer import import_boundaries
-from geo.privacy import mask_actor, mask_id_number, mask_name, mask_phone
-from geo.settings import PROJECT_ROOT, Settings, get_settings
-from geo.spreadsheet import safe_cell
 from tests.conftest import auth, sector_surface_points
 from tests.test_boundary_import import sector_layer
 
@@ -50,7 +50,7 @@ def viewers(fresh_engine):
     """A token per role on a private database, the grid worker's scoped to the sector with
     the most households and key-population cases (the session's grid worker serves a
     sector without households)."""
-    from geo.access import create_token
+    from geo.access.roles import create_token
 
     with fresh_engine.begin() as conn:
         sector = conn.execute(
@@ -637,11 +637,11 @@ def test_the_readme_access_table_is_what_each_role_really_gets(
 
 
 def test_every_spreadsheet_writer_goes_through_the_one_safe_function():
-    """No CSV or XLSX is written but through `geo.spreadsheet` (geo/bulk.py's COPY feeds the
-    database, not a person; an import report's `to_csv` is itself `spreadsheet.to_csv`)."""
+    """No CSV or XLSX is written but through `geo.core.spreadsheet` (geo/core/bulk.py's COPY
+    feeds the database, not a person; an import report's `to_csv` is `spreadsheet.to_csv`)."""
     root = Path(__file__).resolve().parent.parent
     writers = re.compile(r"\.to_csv\(|csv\.writer\(|\.to_excel\(|ExcelWriter\(|Workbook\(")
-    allowed = {root / "geo" / "spreadsheet.py", root / "geo" / "bulk.py"}
+    allowed = {root / "geo" / "core" / "spreadsheet.py", root / "geo" / "core" / "bulk.py"}
     report = re.compile(r"\b(report|result)\.to_csv\(")  # ImportReport.to_csv: safe_cell
     found = [
         f"{path.relative_to(root)}:{n}"
@@ -651,4 +651,4 @@ def test_every_spreadsheet_writer_goes_through_the_one_safe_function():
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
         if writers.search(line) and "spreadsheet." not in line and not report.search(line)
     ]
-    assert found == [], "write spreadsheets with geo.spreadsheet (to_csv, to_xlsx, write_csv)"
+    assert found == [], "write spreadsheets with geo.core.spreadsheet (to_csv, to_xlsx, write_csv)"

@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from geo.database import make_engine
-from geo.errors import DatabaseUnreachable, SetupError
-from geo.localdb import FALLBACK_ROOT, LocalCluster
+from geo.core.errors import DatabaseUnreachable, SetupError
+from geo.ops.database import make_engine
+from geo.ops.localdb import FALLBACK_ROOT, LocalCluster
 
 
 @pytest.fixture
@@ -54,6 +54,6 @@ def test_unreachable_database_names_the_url_with_the_password_masked():
 
 
 def test_missing_postgis_is_created_when_the_role_may(empty_engine):
-    from geo.database import require_postgis
+    from geo.ops.database import require_postgis
 
     assert require_postgis(empty_engine).startswith("3.")

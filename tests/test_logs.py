@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from geo.logs import JsonFormatter
+from geo.core.logs import JsonFormatter
 from tests.conftest import auth
 
 
@@ -92,7 +92,7 @@ def test_log_lines_never_carry_names_phones_or_id_numbers(client, log_lines):
 
 
 def test_the_level_is_configurable(monkeypatch):
-    from geo import logs
+    from geo.core import logs
 
     logs.configure("WARNING")
     try:

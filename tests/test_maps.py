@@ -14,13 +14,13 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from geo.access import Principal, Role
-from geo.district import BOUNDARY_DIR
+from geo.access.roles import Principal, Role
+from geo.core.settings import get_settings
+from geo.grid.district import BOUNDARY_DIR
 from geo.maps.assets import FOLIUM_ASSETS, VENDOR_DIR, VENDOR_URL, manifest
 from geo.maps.filters import LOCAL, IncidentFilter
 from geo.maps.heat import incident_heat, pack
 from geo.maps.incidents import build_incident_map
-from geo.settings import get_settings
 from tests.conftest import SEED_END, auth
 
 PAGES = ["/maps/incidents", "/maps/incidents/weekly", "/maps/hotspots"]

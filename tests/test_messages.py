@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from geo import coverage
-from geo.access import ROLE_LABELS, Role
-from geo.messages import MESSAGES, PAGES, message, translator
-from geo.terms import LABELS, Level
+from geo.access.roles import ROLE_LABELS, Role
+from geo.core.terms import LABELS, Level
+from geo.insight import coverage
+from geo.publish.messages import MESSAGES, PAGES, message, translator
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 

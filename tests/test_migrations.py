@@ -15,9 +15,9 @@ from alembic.migration import MigrationContext
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, text
 
-from geo.localdb import find_bindir
-from geo.migrate import current_revision, migrate_to, revisions, upgrade
-from geo.models import Base
+from geo.core.models import Base
+from geo.ops.localdb import find_bindir
+from geo.ops.migrate import current_revision, migrate_to, revisions, upgrade
 
 GRIDMAP = str(Path(sys.executable).parent / "gridmap")
 

@@ -231,7 +231,7 @@ def test_people_are_masked_for_everyone_but_admins(client, seeded_engine):
 
 
 def test_sql_and_python_masks_agree(seeded_engine):
-    from geo.privacy import mask_actor, mask_id_number, mask_name, mask_phone, sql_masked
+    from geo.access.privacy import mask_actor, mask_id_number, mask_name, mask_phone, sql_masked
 
     samples = ["张三", "欧阳娜娜", "13812341234", "620902199001011234", "", "123"]
     samples += ["grid_worker:郑娟桂", "system", "cli:", "patrol:王"]

@@ -15,7 +15,7 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from geo.district import BOUNDARY_DIR
+from geo.grid.district import BOUNDARY_DIR
 from tests.conftest import TOKENS, auth
 
 OGRINFO = "/usr/bin/ogrinfo"  # Debian's GDAL 3.6, not the one inside pyogrio's wheel

@@ -8,7 +8,7 @@ import io
 from PIL import Image
 from sqlalchemy import text
 
-from geo.settings import get_settings
+from geo.core.settings import get_settings
 from tests.conftest import auth
 from tests.incident_support import inside, report_body, worker_sector
 

@@ -74,7 +74,7 @@ def test_many_simultaneous_conflicting_edits_end_with_one_winner_per_round(
 
 def test_concurrent_transactions_serialize_on_the_boundary_lock(fresh_engine):
     """The same race with one database connection per thread, under the HTTP layer."""
-    from geo.errors import PreconditionFailed
+    from geo.core.errors import PreconditionFailed
     from geo.planning import edits
     from tests.planning_support import etag
 

@@ -7,9 +7,9 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from geo.errors import InvalidInput, NotFound
+from geo.core.errors import InvalidInput, NotFound
+from geo.core.settings import get_settings
 from geo.planning import edits
-from geo.settings import get_settings
 from tests.planning_support import (
     courtyards,
     coverage_is_clean,

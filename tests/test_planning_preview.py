@@ -8,7 +8,7 @@ import re
 import shapely
 from sqlalchemy import text
 
-from geo.attach import POINT_TABLES
+from geo.grid.attach import POINT_TABLES
 from geo.planning import edits
 from tests.conftest import auth
 from tests.planning_support import (

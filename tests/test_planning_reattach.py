@@ -8,9 +8,9 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from geo.attach import POINT_TABLES, attach_points
+from geo.core.terms import CLOSED_STATUSES
+from geo.grid.attach import POINT_TABLES, attach_points
 from geo.planning import edits
-from geo.terms import CLOSED_STATUSES
 from tests.planning_support import etag, grow, metric, neighbours, sectors, strip
 
 ACTOR = "planner:测试"

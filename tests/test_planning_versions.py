@@ -10,7 +10,7 @@ import shapely
 from shapely.geometry import shape
 from sqlalchemy import text
 
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 from geo.planning import asof, edits
 from geo.planning.layer import current_layer_etag
 from tests.conftest import auth

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer.main
 
-from geo.cli import app
-from geo.settings import Settings
+from geo.core.settings import Settings
+from geo.ops.cli import app
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -16,8 +16,8 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import text
 
-from geo import coords
-from geo.access import create_token
+from geo.access.roles import create_token
+from geo.core import coords
 from tests.conftest import auth, sector_surface_points
 
 GRIDMAP = str(Path(sys.executable).parent / "gridmap")

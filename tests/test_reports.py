@@ -11,7 +11,7 @@ from datetime import date
 import openpyxl
 import pytest
 
-from geo.evaluation import evaluation
+from geo.insight.evaluation import evaluation
 from tests.conftest import ARTIFACTS, auth
 from tests.incident_support import principal
 

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from api.main import create_app
-from geo.settings import get_settings
+from geo.core.settings import get_settings
 from tests.conftest import auth
 
 PROBLEM = "application/problem+json"

@@ -23,7 +23,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from geo.settings import get_settings
+from geo.core.settings import get_settings
 
 EXAMPLES = int(os.environ.get("GRIDMAP_FUZZ_EXAMPLES", "8"))
 ROLES = ("admin", "patrol")
@@ -44,7 +44,7 @@ def fuzzed_app(databases, template_db) -> Iterator:
     from sqlalchemy import create_engine
 
     from api.main import create_app
-    from geo.access import Role, create_token
+    from geo.access.roles import Role, create_token
 
     name = databases.create(template=template_db)
     url = databases.url(name)

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from geo import facts
-from geo.errors import AlreadySeeded
-from geo.seed import seed
+from geo.core.errors import AlreadySeeded
+from geo.grid import facts
+from geo.ops.seed import seed
 from geo.synth.names import id_check_char
 from tests.conftest import SEED_END
 
@@ -44,7 +44,7 @@ def test_shops_are_denser_along_the_main_streets(seeded_engine):
     # shops within 40 m of an arterial, per km of arterial, against the rest of the streets
     import geopandas as gpd
 
-    from geo.boundaries import read_layer
+    from geo.grid.boundaries import read_layer
 
     streets = read_layer("streets").to_crs(4542)
     shops = gpd.read_postgis(
@@ -212,7 +212,7 @@ def test_incidents_cluster_around_the_markets(seeded_engine):
 
 
 def _landmark(kind: str) -> dict:
-    from geo.boundaries import read_layer
+    from geo.grid.boundaries import read_layer
 
     point = read_layer("landmarks").query("kind == @kind").geometry.iloc[0]
     return {"lon": point.x, "lat": point.y}

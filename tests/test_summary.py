@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from geo import facts
-from geo.access import Principal, Role
-from geo.dataversion import data_version
-from geo.summary import district_summary
-from geo.terms import CLOSED_STATUSES
+from geo.access.roles import Principal, Role
+from geo.core.dataversion import data_version
+from geo.core.terms import CLOSED_STATUSES
+from geo.grid import facts
+from geo.insight.summary import district_summary
 from tests.conftest import SEED_END
 
 ADMIN = Principal(0, "admin", Role.ADMIN)

@@ -12,8 +12,8 @@ import csv
 import geopandas as gpd
 import pytest
 
-from geo.access import authenticate
-from geo.summary import district_summary
+from geo.access.roles import authenticate
+from geo.insight.summary import district_summary
 from tests.conftest import ARTIFACTS, TOKENS
 from tests.conftest import sign_in as conftest_sign_in
 from tests.test_pages import COVERAGE_ROLES, HOME_LINKS, ROLES

@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 from api.deps import get_conn
 from api.security import require, signed_in_person
 from api.web import page_language, render
-from geo import accounts, sessions
-from geo.access import Permission, Principal, Role
-from geo.errors import GridmapError, InvalidInput
-from geo.settings import get_settings
+from geo.access import accounts, sessions
+from geo.access.roles import Permission, Principal, Role
+from geo.core.errors import GridmapError, InvalidInput
+from geo.core.settings import get_settings
 
 router = APIRouter(tags=["accounts"])
 

@@ -1,5 +1,5 @@
 """The admin's screens and their API: the district's people and partner organisations
-(`geo.staff`) and the incident categories (`geo.categories`). Admin only."""
+(`geo.people.staff`) and the incident categories (`geo.cases.categories`). Admin only."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import get_conn
 from api.security import require
 from api.web import page_language, render
-from geo import categories, staff
-from geo.access import Permission, Principal
-from geo.terms import BranchType
+from geo.access.roles import Permission, Principal
+from geo.cases import categories
+from geo.core.terms import BranchType
+from geo.people import staff
 
 router = APIRouter(tags=["admin"])
 

@@ -10,11 +10,12 @@ from api.deps import get_conn
 from api.params import MAX_BIGINT, IsoDateTime
 from api.security import COOKIE, client_address, current_principal, require, same_site
 from api.web import page_language, render
-from geo import access, accounts, audit, sessions, throttle
-from geo.access import Permission, Principal, Role
-from geo.errors import TooManyRequests
-from geo.messages import message
-from geo.settings import get_settings
+from geo.access import accounts, audit, sessions, throttle
+from geo.access import roles as access
+from geo.access.roles import Permission, Principal, Role
+from geo.core.errors import TooManyRequests
+from geo.core.settings import get_settings
+from geo.publish.messages import message
 
 router = APIRouter(tags=["access"])
 

@@ -16,13 +16,13 @@ from pydantic import BaseModel, Field
 from api.deps import get_conn
 from api.params import MAX_BIGINT
 from api.security import require
-from geo.access import Permission, Principal
-from geo.errors import InvalidInput, PreconditionRequired
+from geo.access.privacy import exposure
+from geo.access.roles import Permission, Principal
+from geo.core.errors import InvalidInput, PreconditionRequired
 from geo.planning import asof, edits, importer, rebalance
 from geo.planning.geometry import from_geojson
 from geo.planning.layer import parse_etags
 from geo.planning.preview_map import preview_page
-from geo.privacy import exposure
 
 router = APIRouter(tags=["boundaries"])
 READ = require(Permission.READ_UNITS)

@@ -1,5 +1,5 @@
 """The case desk over HTTP: case lists, one owner, extension and return requests, photos,
-and the working calendar (see `geo.casedesk`, `geo.photos`, `geo.workcalendar`)."""
+and the working calendar (see `geo.cases.desk`, `geo.cases.photos`, `geo.cases.workcalendar`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import get_conn
 from api.security import require
-from geo import casedesk, photos, workcalendar
-from geo.access import Permission, Principal
-from geo.settings import get_settings
+from geo.access.roles import Permission, Principal
+from geo.cases import desk as casedesk
+from geo.cases import photos, workcalendar
+from geo.core.settings import get_settings
 
 router = APIRouter(tags=["cases"])
 

@@ -10,8 +10,8 @@ from fastapi.responses import Response
 from api.deps import get_conn
 from api.params import IsoDate
 from api.security import require
-from geo import coverage as cov
-from geo.access import Permission, Principal
+from geo.access.roles import Permission, Principal
+from geo.insight import coverage as cov
 from geo.planning.asof import parse_as_of
 
 router = APIRouter(prefix="/api/coverage", tags=["coverage"])

@@ -1,6 +1,6 @@
 """The case desk's pages: report (`/cases/new`), my cases (`/cases`), one case
 (`/cases/{id}`) and the command centre (`/desk`). Rendered on the server from
-`geo.casedesk`; their scripts (`static/web/cases.js`) post to the JSON API and reload."""
+`geo.cases.desk`; their scripts (`static/web/cases.js`) post to the JSON API and reload."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from fastapi.responses import HTMLResponse
 from api.deps import get_conn
 from api.security import require
 from api.web import page_language, render
-from geo import casedesk, categories
-from geo.access import Permission, Principal
-from geo.messages import messages_for
+from geo.access.roles import Permission, Principal
+from geo.cases import categories
+from geo.cases import desk as casedesk
+from geo.publish.messages import messages_for
 
 router = APIRouter(tags=["pages"])
 

@@ -4,7 +4,7 @@ history, the grid as it was, split, merge and reassign.
 
 The page is a template and one script (`static/web/editor.js`); everything it shows it
 reads from the boundary and coverage APIs with the planner's session, and every label
-comes from `geo.messages`.
+comes from `geo.publish.messages`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from api.security import require
 from api.web import page_language, render
-from geo.access import Permission, Principal
+from geo.access.roles import Permission, Principal
 from geo.maps.editor import editor_config
 
 router = APIRouter(tags=["pages"])

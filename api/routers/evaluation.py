@@ -11,13 +11,13 @@ from fastapi.responses import HTMLResponse, Response
 from api.deps import get_conn
 from api.security import require
 from api.web import page_language, render, templates
-from geo import evaluation as ev
-from geo import reports
-from geo.access import Permission, Principal
-from geo.errors import InvalidInput
+from geo.access.roles import Permission, Principal
+from geo.core.errors import InvalidInput
+from geo.core.settings import get_settings
+from geo.insight import evaluation as ev
 from geo.maps.assets import CHART_ASSETS
-from geo.messages import messages_for, translator
-from geo.settings import get_settings
+from geo.publish import reports
+from geo.publish.messages import messages_for, translator
 
 router = APIRouter(tags=["evaluation"])
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.engine import Engine
 
 from api.deps import get_engine
-from geo.health import health
+from geo.ops.health import health
 
 router = APIRouter(prefix="/api", tags=["health"])
 

@@ -9,11 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import get_conn
 from api.params import IsoDateTime
 from api.security import current_principal, require
-from geo import casedesk, categories, incidents
-from geo.access import Permission, Principal
-from geo.coords import CoordSystem
-from geo.incidents import IncidentReport
-from geo.terms import IncidentStatus
+from geo.access.roles import Permission, Principal
+from geo.cases import categories, incidents
+from geo.cases import desk as casedesk
+from geo.cases.incidents import IncidentReport
+from geo.core.coords import CoordSystem
+from geo.core.terms import IncidentStatus
 
 router = APIRouter(tags=["incidents"])
 

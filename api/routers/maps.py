@@ -8,8 +8,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import get_conn
 from api.security import require
-from geo.access import Permission, Principal
-from geo.hotspots import DEFAULT_CELL_M
+from geo.access.roles import Permission, Principal
+from geo.insight.hotspots import DEFAULT_CELL_M
 from geo.maps.cache import CachedPage
 from geo.maps.coverage import DEFAULT_METRIC, coverage_page
 from geo.maps.hotspots import hotspot_analysis, hotspot_page, hotspots_geojson

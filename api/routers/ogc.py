@@ -17,8 +17,8 @@ from fastapi.templating import Jinja2Templates
 
 from api.deps import get_conn
 from api.security import require
-from geo import ogc
-from geo.access import Permission, Principal
+from geo.access.roles import Permission, Principal
+from geo.publish import ogc
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features"])
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")

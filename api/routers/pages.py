@@ -1,6 +1,6 @@
 """The people's pages: the home page per role (`/`) and the coverage table (`/coverage`).
 
-What a role sees follows `geo.access.ROLE_PERMISSIONS`: each link on the home page names
+What a role sees follows `geo.access.roles.ROLE_PERMISSIONS`: each link on the home page names
 the permissions it needs, and the pages themselves require theirs.
 """
 
@@ -18,10 +18,10 @@ from api.deps import get_conn
 from api.routers.coverage import MEDIA
 from api.security import require
 from api.web import page_language, render
-from geo import coverage as cov
-from geo.access import Permission, Principal
-from geo.evaluation import period_presets
-from geo.summary import district_summary
+from geo.access.roles import Permission, Principal
+from geo.insight import coverage as cov
+from geo.insight.evaluation import period_presets
+from geo.insight.summary import district_summary
 
 router = APIRouter(tags=["pages"])
 

@@ -11,10 +11,11 @@ from sqlalchemy.engine import Connection
 from api.deps import get_conn
 from api.params import IsoDateTime
 from api.security import require
-from geo import imports, listing
-from geo.access import Permission, Principal
+from geo import imports
+from geo.access.roles import Permission, Principal
+from geo.core.settings import get_settings
 from geo.imports.columns import parse_mapping
-from geo.settings import get_settings
+from geo.publish import listing
 
 router = APIRouter(tags=["records"])
 GEOJSON = "application/geo+json"

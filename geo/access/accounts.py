@@ -21,9 +21,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import TOKEN_PREFIX, Principal, Role, _worker_scope, hash_token
-from geo.errors import InvalidInput, NotFound
-from geo.settings import get_settings
+from geo.access.roles import TOKEN_PREFIX, Principal, Role, _worker_scope, hash_token
+from geo.core.errors import InvalidInput, NotFound
+from geo.core.settings import get_settings
 
 _hasher = PasswordHasher()  # Argon2id, the library's (RFC 9106 low-memory) parameters
 #: verified when the login name is unknown, so that both answers take as long

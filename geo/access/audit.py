@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import Principal
+from geo.access.roles import Principal
 
 
 def record(

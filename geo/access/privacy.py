@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from enum import StrEnum
 
-from geo.access import Principal, Role
-from geo.terms import PartyLevel, ResourceKind
+from geo.access.roles import Principal, Role
+from geo.core.terms import PartyLevel, ResourceKind
 
 #: resource kinds that are people (their names and phones are personal data)
 PERSON_RESOURCES = frozenset(

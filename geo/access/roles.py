@@ -20,7 +20,7 @@ from enum import StrEnum
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.errors import InvalidInput, NotFound
+from geo.core.errors import InvalidInput, NotFound
 
 TOKEN_PREFIX = "gm_"
 
@@ -51,7 +51,7 @@ class Permission(StrEnum):
     MANAGE_TOKENS = "tokens:manage"
     MANAGE_USERS = "users:manage"  # create, disable and reset people's accounts
     CONFIGURE = "settings:write"  # category time limits and other reference data
-    # grid workers, stationed officers, party branches, co-building units (`geo.staff`)
+    # grid workers, stationed officers, party branches, co-building units (`geo.people.staff`)
     MANAGE_PEOPLE = "people:manage"
     SUPERVISE_CASES = "incidents:supervise"  # dispatch, assign one owner, decide requests
 

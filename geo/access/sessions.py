@@ -19,9 +19,9 @@ import secrets
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import Principal
-from geo.accounts import get_user
-from geo.settings import get_settings
+from geo.access.accounts import get_user
+from geo.access.roles import Principal
+from geo.core.settings import get_settings
 
 
 def _hash(cookie: str) -> str:

@@ -15,8 +15,8 @@ import math
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.errors import TooManyRequests
-from geo.settings import get_settings
+from geo.core.errors import TooManyRequests
+from geo.core.settings import get_settings
 
 LOGIN = "login"
 TOKEN = "token"

@@ -6,7 +6,7 @@ This is the one source of the defaults: `gridmap migrate` writes any missing cat
 Time limits follow local practice (assumptions where the case is silent): urgent safety
 cases are dispatched within 30 minutes and verified within 2 hours; ordinary cases are
 dispatched within 2 hours and closed within 1 working day; disputes, which need mediation,
-within 3 working days. Working days are China's (`geo.workcalendar`): weekends and public
+within 3 working days. Working days are China's (`geo.cases.workcalendar`): weekends and public
 holidays off, make-up working days (调休) on.
 """
 
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo import audit
-from geo.access import Principal
-from geo.errors import Conflict, InvalidInput, NotFound
-from geo.terms import CLOSED_STATUSES
+from geo.access import audit
+from geo.access.roles import Principal
+from geo.core.errors import Conflict, InvalidInput, NotFound
+from geo.core.terms import CLOSED_STATUSES
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Deadlines of incidents from their category's time limits (vectorised).
 
 Limits on the clock count minutes; limits in working days keep the time of day and skip
-the days off in Beijing time: with a `geo.workcalendar.WorkingCalendar` (what intake uses)
+the days off in Beijing time: with a `geo.cases.workcalendar.WorkingCalendar` (what intake uses)
 China's public holidays and make-up working days (调休) too, without one (the synthetic
 history) Saturdays and Sundays only. A case reported on Friday 15:00 with one working day
 is due on Monday 15:00; one reported on Saturday is counted from Monday.
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from geo.workcalendar import WorkingCalendar
+from geo.cases.workcalendar import WorkingCalendar
 
 #: Asia/Shanghai has no daylight saving time: local = UTC + 8 h
 LOCAL_OFFSET = np.timedelta64(8, "h")

@@ -16,16 +16,17 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo import caseflow, photos
-from geo.access import Permission, Principal, Role, incident_visibility, supervised_area
-from geo.caseflow import EventKind
-from geo.categories import category_row
-from geo.errors import Conflict, Forbidden, InvalidInput
-from geo.incidents import incident_view, to_wgs84
-from geo.settings import get_settings
-from geo.terms import CLOSED_STATUSES, IncidentStatus, label
-from geo.timelimits import DEADLINE_FLAGS, due_at
-from geo.workcalendar import load_calendar
+from geo.access.roles import Permission, Principal, Role, incident_visibility, supervised_area
+from geo.cases import flow as caseflow
+from geo.cases import photos
+from geo.cases.categories import category_row
+from geo.cases.deadlines import DEADLINE_FLAGS, due_at
+from geo.cases.flow import EventKind
+from geo.cases.incidents import incident_view, to_wgs84
+from geo.cases.workcalendar import load_calendar
+from geo.core.errors import Conflict, Forbidden, InvalidInput
+from geo.core.settings import get_settings
+from geo.core.terms import CLOSED_STATUSES, IncidentStatus, label
 
 S = IncidentStatus
 #: states in which a worker may ask for more time or to hand the case back

@@ -2,7 +2,7 @@
 
 The rule: the workers assigned to the incident's sector; when the sector has none, the
 workers of the sectors of its level-2 grid (and any assigned to the grid itself). Retired
-workers (`geo.staff`) are nobody's team. When a
+workers (`geo.people.staff`) are nobody's team. When a
 boundary change moves an open incident to another sector (or changes its sector's team),
 `redispatch_moved` applies the same rule again and writes why into its history.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.terms import CLOSED_STATUSES
+from geo.core.terms import CLOSED_STATUSES
 
 #: one row per current sector: the team its incidents are dispatched to
 SECTOR_TEAMS = """

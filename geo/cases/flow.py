@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import (
+from geo.access.roles import (
     Permission,
     Principal,
     Role,
@@ -33,10 +33,10 @@ from geo.access import (
     own_cases,
     supervised_area,
 )
-from geo.dispatch import assign_teams
-from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
-from geo.settings import get_settings
-from geo.terms import CLOSED_STATUSES, IncidentStatus, label
+from geo.cases.dispatch import assign_teams
+from geo.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo.core.settings import get_settings
+from geo.core.terms import CLOSED_STATUSES, IncidentStatus, label
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 #: the actor of what the service does by itself (automatic dispatch)
@@ -51,7 +51,7 @@ class EventKind(StrEnum):
     TRANSITION = "transition"  # every other change of state; actor: who made it
     NOTE = "note"  # a remark, no change (from_status = to_status = the state at the time)
     REDISPATCH = "redispatch"  # a boundary change moved an open case to another grid's team
-    # the case desk (`geo.casedesk`); the names are fixed (the evaluation counts them)
+    # the case desk (`geo.cases.desk`); the names are fixed (the evaluation counts them)
     ASSIGN = "assign"  # one named owner set or changed (reported → dispatched, or same state)
     EXTENSION_REQUEST = "extension_request"  # a worker asks for more working days (延期)
     EXTENSION_APPROVED = "extension_approved"  # ... granted: the deadline moved
@@ -202,7 +202,7 @@ def record_event(
 def dispatch(
     conn: Connection, incident_id: str, at: datetime, actor: str = SYSTEM, note: str | None = None
 ) -> list[str]:
-    """Dispatch a reported case to its sector's team (the rule of `geo.dispatch`: the
+    """Dispatch a reported case to its sector's team (the rule of `geo.cases.dispatch`: the
     sector's workers, else its level-2 grid's) and record it; returns the workers, or []
     when nobody serves the sector or its grid (the case then stays reported)."""
     assign_teams(conn, "i.id = :incident_id", {"incident_id": incident_id})

@@ -1,15 +1,15 @@
 """Incident intake, and one incident as a caller may see it.
 
 `report_incident` takes a report from the field and, in the caller's one transaction,
-checks it, attaches it (courtyard, sector, level-2 grid, community: `geo.attach`), sets its
-deadlines from its category's running limits (`geo.timelimits`), stores it, dispatches it
-to its sector's team (`geo.caseflow.dispatch`), writes its history and returns it with the
+checks it, attaches it (courtyard, sector, level-2 grid, community: `geo.grid.attach`), sets its
+deadlines from its category's running limits (`geo.cases.deadlines`), stores it, dispatches it
+to its sector's team (`geo.cases.flow.dispatch`), writes its history and returns it with the
 open incidents of the same category nearby, so the reporter can mark it a duplicate.
 
 `read_incident` returns one incident with its deadline flags (computed at the time of the
 read, never stored), assigned workers and append-only history; key-population cases only
-for those `geo.access.incident_visibility` lets see them, personal fields masked for all
-but admins (`geo.privacy`), and every unmasked read audited.
+for those `geo.access.roles.incident_visibility` lets see them, personal fields masked for all
+but admins (`geo.access.privacy`), and every unmasked read audited.
 
     >>> view, replayed = report_incident(conn, patrol, IncidentReport(   # doctest: +SKIP
     ...     lon=98.47, lat=39.76, category="sanitation", observed_at=datetime.now(UTC)))
@@ -28,16 +28,18 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo import audit, caseflow, coords
-from geo.access import Principal, incident_visibility
-from geo.attach import hold_boundaries, locate_point
-from geo.categories import category_row
-from geo.errors import InvalidInput, NotFound, SetupError
-from geo.privacy import exposure, mask_records
-from geo.settings import get_settings
-from geo.terms import CLOSED_STATUSES, label
-from geo.timelimits import DEADLINE_FLAGS, deadlines
-from geo.workcalendar import load_calendar
+from geo.access import audit
+from geo.access.privacy import exposure, mask_records
+from geo.access.roles import Principal, incident_visibility
+from geo.cases import flow as caseflow
+from geo.cases.categories import category_row
+from geo.cases.deadlines import DEADLINE_FLAGS, deadlines
+from geo.cases.workcalendar import load_calendar
+from geo.core import coords
+from geo.core.errors import InvalidInput, NotFound, SetupError
+from geo.core.settings import get_settings
+from geo.core.terms import CLOSED_STATUSES, label
+from geo.grid.attach import hold_boundaries, locate_point
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
 
@@ -57,7 +59,7 @@ class IncidentReport:
 
 def to_wgs84(lon: float, lat: float, crs: str = "wgs84") -> tuple[float, float]:
     """The WGS 84 (lon, lat) of a point given in `crs` (any system the import accepts:
-    wgs84, cgcs2000, gcj02, bd09; `geo.coords`), refusing what is not a lon/lat pair."""
+    wgs84, cgcs2000, gcj02, bd09; `geo.core.coords`), refusing what is not a lon/lat pair."""
     converted = coords.to_wgs84([lon], [lat], crs)
     problem = coords.lonlat_problems(converted.lon, converted.lat)[0]
     if problem or not (np.isfinite(converted.lon[0]) and np.isfinite(converted.lat[0])):
@@ -349,7 +351,7 @@ def change_status(
     duplicate_of: str | None = None,
     now: datetime | None = None,
 ) -> dict:
-    """Make one move of the case loop (`geo.caseflow.transition`); returns the incident."""
+    """Make one move of the case loop (`geo.cases.flow.transition`); returns the incident."""
     caseflow.transition(conn, principal, incident_id, to, note, at, duplicate_of, now)
     return incident_view(conn, principal, incident_id, now)
 
@@ -362,6 +364,6 @@ def note_incident(
     at: datetime | None = None,
     now: datetime | None = None,
 ) -> dict:
-    """Add a note to the case's history (`geo.caseflow.add_note`); returns the incident."""
+    """Add a note to the case's history (`geo.cases.flow.add_note`); returns the incident."""
     caseflow.add_note(conn, principal, incident_id, note, at, now)
     return incident_view(conn, principal, incident_id, now)

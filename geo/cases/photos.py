@@ -22,11 +22,11 @@ from PIL import Image, ImageOps
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo import caseflow
-from geo.access import Permission, Principal, incident_visibility
-from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
-from geo.settings import get_settings
-from geo.terms import CLOSED_STATUSES
+from geo.access.roles import Permission, Principal, incident_visibility
+from geo.cases import flow as caseflow
+from geo.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo.core.settings import get_settings
+from geo.core.terms import CLOSED_STATUSES
 
 #: accepted types by their first bytes → (media type, Pillow format, file extension)
 TYPES = {

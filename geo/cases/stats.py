@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import Permission, Principal, own_cases
+from geo.access.roles import Permission, Principal, own_cases
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 #: the rollup's histogram, as its migration (0008) and `incident_close_bucket` define it
@@ -239,7 +239,7 @@ def incident_figures_as_of(
     """`incident_figures` on the boundaries valid at `at`: the incidents of the period are
     located again in the units of then and counted from the raw rows (an exact median; the
     rollups hold only the current attachment)."""
-    from geo.attach import AS_OF, codes_sql
+    from geo.grid.attach import AS_OF, codes_sql
 
     start, end = period_bounds(since_day, until_day)
     visible, extra = _visible_incidents(principal)

@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 
 #: the span the calendar covers (deadlines never reach beyond it)
 FIRST_DAY, LAST_DAY = np.datetime64("2000-01-01"), np.datetime64("2040-12-31")

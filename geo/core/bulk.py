@@ -9,7 +9,7 @@ import pandas as pd
 import shapely
 from sqlalchemy.engine import Connection
 
-from geo.models import SRID
+from geo.core.models import SRID
 
 
 def ewkb_hex(geoms: np.ndarray, srid: int = SRID) -> np.ndarray:

@@ -28,7 +28,7 @@ import coordTransform as _ct
 import numpy as np
 from pyproj import Transformer
 
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 
 
 class CoordSystem(StrEnum):

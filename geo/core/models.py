@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
-from geo.terms import BusinessKind, CourtyardKind, IncidentStatus, Level, ResourceKind
+from geo.core.terms import BusinessKind, CourtyardKind, IncidentStatus, Level, ResourceKind
 
 SRID = 4326
 #: CGCS2000 / 3-degree Gauss-Kruger CM 99E: areas and lengths
@@ -228,7 +228,7 @@ class Resource(PointEntity, Base):
     serves_code: Mapped[str | None] = mapped_column(CODE, index=True)
     has_party_org: Mapped[bool | None] = mapped_column(Boolean)
     phone: Mapped[str | None] = mapped_column(String(20))
-    #: set when retired (`geo.staff`): out of active lists, dispatch and coverage, kept for
+    #: set when retired (`geo.people.staff`): out of active lists, dispatch and coverage, kept for
     #: the history that names it
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # the PointEntity geometry is optional for resources (a member may have no address)
@@ -240,7 +240,7 @@ class Resource(PointEntity, Base):
 
 
 class IncidentCategory(Base):
-    """One row per category; the running time limits (defaults in `geo.categories`)."""
+    """One row per category; the running time limits (defaults in `geo.cases.categories`)."""
 
     __tablename__ = "incident_categories"
 

@@ -32,7 +32,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.models import METRIC_SRID
+from geo.core.models import METRIC_SRID
 
 #: the point tables that carry attach codes
 POINT_TABLES = ("households", "businesses", "resources", "incidents")

@@ -15,9 +15,9 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.attach import attach_courtyards
-from geo.bulk import copy_frame, ewkb_hex
-from geo.district import BOUNDARY_DIR, LAYER_FILES
+from geo.core.bulk import copy_frame, ewkb_hex
+from geo.grid.attach import attach_courtyards
+from geo.grid.district import BOUNDARY_DIR, LAYER_FILES
 
 #: the unit layers, coarse to fine (level-1 grids are the communities)
 UNIT_LAYERS = ("district", "communities", "grids", "sectors")

@@ -7,7 +7,7 @@ lattice into city blocks. Each block belongs to one grid sector (the map in
 so every level is a clean coverage of its parent by construction. Courtyards are inset
 inside blocks, clear of the streets. Fixed seed: re-running writes the same bytes.
 
-    >>> from geo.district import write_dataset
+    >>> from geo.grid.district import write_dataset
     >>> write_dataset(Path("data/boundaries"))   # doctest: +SKIP
 """
 
@@ -23,10 +23,10 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, mapping
 
-from geo import facts
-from geo.models import METRIC_SRID, SRID
-from geo.settings import PROJECT_ROOT, get_settings
-from geo.terms import CourtyardKind, Level
+from geo.core.models import METRIC_SRID, SRID
+from geo.core.settings import PROJECT_ROOT, get_settings
+from geo.core.terms import CourtyardKind, Level
+from geo.grid import facts
 
 BOUNDARY_DIR = PROJECT_ROOT / "data" / "boundaries"
 TARGET_AREA_M2 = 26.19e6
@@ -92,7 +92,7 @@ EW_STREETS = [
     (5, "沙河路", "Shahe Road", False),
 ]
 
-#: courtyard names by kind (zh, en), enough for the counts in geo.facts
+#: courtyard names by kind (zh, en), enough for the counts in geo.grid.facts
 _MANAGED_PREFIX = [
     ("锦绣", "Jinxiu"),
     ("阳光", "Yangguang"),

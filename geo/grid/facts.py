@@ -5,7 +5,7 @@ Figures quoted from the case study are plain; assumptions (the case is silent) s
 
 from __future__ import annotations
 
-from geo.terms import BranchType, CourtyardKind, MemberKind
+from geo.core.terms import BranchType, CourtyardKind, MemberKind
 
 AREA_KM2 = 26.19
 COMMUNITIES = 3

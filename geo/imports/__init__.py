@@ -5,7 +5,7 @@ GeoJSON, GeoPackage or zipped Shapefile — the same for `gridmap import` and
 One import is one transaction: a file with bad rows changes nothing and the report names
 each bad row, column and reason; with `skip_invalid` the good rows are written and the rest
 reported. Rows are upserted by id, so importing the same file again updates. Points are
-converted to WGS 84 (`geo.coords`) and attached by the one edge rule (`geo.attach`);
+converted to WGS 84 (`geo.core.coords`) and attached by the one edge rule (`geo.grid.attach`);
 points outside the sub-district are refused with their distance in metres.
 
     >>> with engine.begin() as conn:                                        # doctest: +SKIP
@@ -23,7 +23,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
-from geo.errors import InvalidInput, TooLarge
+from geo.core.errors import InvalidInput, TooLarge
+from geo.core.settings import get_settings
 from geo.imports import kinds as _kinds  # noqa: F401  (registers the five point kinds)
 from geo.imports.base import (
     KINDS,
@@ -36,7 +37,6 @@ from geo.imports.base import (
 )
 from geo.imports.report import ImportRejected, ImportReport
 from geo.imports.source import Table, read_source
-from geo.settings import get_settings
 
 __all__ = [
     "KINDS",

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 from geo.imports.report import ImportReport
 from geo.imports.source import Table
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, time
 import numpy as np
 import pandas as pd
 
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 
 #: a header mapped to this is ignored
 IGNORE = "-"

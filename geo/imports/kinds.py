@@ -10,12 +10,12 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.dispatch import SECTOR_TEAMS
+from geo.cases.deadlines import dispatch_due_at, due_at
+from geo.cases.dispatch import SECTOR_TEAMS
+from geo.core.terms import LABELS, BranchType, BusinessKind, MemberKind, PartyLevel, ResourceKind
 from geo.imports.base import ImportOptions, register
 from geo.imports.columns import Field, choices_of
 from geo.imports.points import PointImporter, Values
-from geo.terms import LABELS, BranchType, BusinessKind, MemberKind, PartyLevel, ResourceKind
-from geo.timelimits import dispatch_due_at, due_at
 
 
 def _labelled(enum, extra: dict[str, tuple[str, ...]] | None = None) -> dict[str, str]:
@@ -331,8 +331,8 @@ class Resources(PointImporter):
 
 class Incidents(PointImporter):
     """Incidents enter the case loop as new reports: each gets its deadlines from its
-    category's time limits (`geo.timelimits`) and is dispatched at once to its sector's
-    team (`geo.dispatch`), with a report and a dispatch event in its history."""
+    category's time limits (`geo.cases.deadlines`) and is dispatched at once to its sector's
+    team (`geo.cases.dispatch`), with a report and a dispatch event in its history."""
 
     kind = table = "incidents"
     label = ("事件", "incidents")

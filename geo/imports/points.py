@@ -4,7 +4,7 @@ transaction, all or nothing.
 
 How it runs, set-based from end to end: cells are parsed column by column (pandas); the
 rows go into a temporary staging table with one COPY; their points get a GiST index and
-`geo.attach.codes_sql` (the one edge rule) gives every point its courtyard, sector, grid
+`geo.grid.attach.codes_sql` (the one edge rule) gives every point its courtyard, sector, grid
 and community in one join; rows outside the sub-district, or failing a check against the
 database (unknown household, unit or parent), are named in the report; then one
 `INSERT ... SELECT ... ON CONFLICT (id) DO UPDATE` writes the rest. A row whose values
@@ -22,10 +22,11 @@ from pyproj import Transformer
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo import coords
-from geo.attach import codes_sql, hold_boundaries, without_jit
-from geo.bulk import copy_columns
-from geo.errors import InvalidInput
+from geo.core import coords
+from geo.core.bulk import copy_columns
+from geo.core.errors import InvalidInput
+from geo.core.models import SRID
+from geo.grid.attach import codes_sql, hold_boundaries, without_jit
 from geo.imports.base import ImportOptions, Progress
 from geo.imports.columns import (
     IGNORE,
@@ -39,7 +40,6 @@ from geo.imports.columns import (
 )
 from geo.imports.report import ImportRejected, ImportReport, problems_frame
 from geo.imports.source import Table
-from geo.models import SRID
 
 STEPS = ("checking values", "staging", "attaching", "checking rows", "writing")
 SQL_TYPES = {

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from geo import spreadsheet
-from geo.errors import InvalidInput
-from geo.settings import get_settings
+from geo.core import spreadsheet
+from geo.core.errors import InvalidInput
+from geo.core.settings import get_settings
 
 #: the columns of a report's problems, and of its CSV
 PROBLEM_COLUMNS = ("row", "column", "value", "reason")
@@ -103,7 +103,7 @@ class ImportReport:
         """The problems as CSV (row, column, value, reason), UTF-8 with a BOM so Excel shows
         the Chinese; written to `target`, or returned as text when no target is given. At
         most GRIDMAP_IMPORT_MAX_PROBLEMS lines, then one line counting the rest. Cells that a
-        spreadsheet would run as formulas are neutralised (`geo.spreadsheet`)."""
+        spreadsheet would run as formulas are neutralised (`geo.core.spreadsheet`)."""
         limit = shown_problems()
         frame = _shown(self.problems, limit)
         more = len(self.problems) - len(frame)

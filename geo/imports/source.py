@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo.errors import InvalidInput, TooLarge
-from geo.settings import get_settings
+from geo.core.errors import InvalidInput, TooLarge
+from geo.core.settings import get_settings
 
 TABULAR = {".csv", ".txt", ".tsv"}
 WORKBOOK = {".xlsx", ".xlsm"}

@@ -20,12 +20,12 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo import spreadsheet
-from geo.access import Principal
-from geo.attach import AS_OF, codes_sql
-from geo.errors import InvalidInput
-from geo.incident_stats import BEIJING, empty_figures, incident_figures, incident_figures_as_of
-from geo.settings import get_settings
+from geo.access.roles import Principal
+from geo.cases.stats import BEIJING, empty_figures, incident_figures, incident_figures_as_of
+from geo.core import spreadsheet
+from geo.core.errors import InvalidInput
+from geo.core.settings import get_settings
+from geo.grid.attach import AS_OF, codes_sql
 
 LEVELS = ("sector", "grid2", "community")
 DEFAULT_PERIOD = timedelta(days=365)
@@ -135,7 +135,7 @@ def sources(as_of: bool) -> dict[str, str]:
             "courtyards": "(SELECT * FROM courtyards WHERE valid_to IS NULL)",
             "households": "households",
             "businesses": "businesses",
-            # retired workers, officers and organisations (`geo.staff`) count no more
+            # retired workers, officers and organisations (`geo.people.staff`) count no more
             "resources": "(SELECT * FROM resources WHERE retired_at IS NULL)",
         }
     yards = f"(SELECT id, kind, property_company_id, geom FROM {_AS_OF_YARDS})"
@@ -373,7 +373,7 @@ def _headers(keys: list[str], category_names: dict[str, tuple[str, str]]) -> lis
 def export(conn: Connection, report: CoverageReport, fmt: str) -> bytes:
     """The report as `csv` (UTF-8 with BOM, for Excel), `xlsx` or `gpkg` (units with their
     metrics as polygons). Headers are bilingual: `户数 households`. Spreadsheet cells are
-    made safe against formula injection (`geo.spreadsheet`)."""
+    made safe against formula injection (`geo.core.spreadsheet`)."""
     frame = _flat(report)
     names = dict(
         (

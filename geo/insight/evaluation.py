@@ -36,10 +36,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import Permission, Principal
-from geo.coverage import period_days
-from geo.errors import InvalidInput
-from geo.incident_stats import (
+from geo.access.roles import Permission, Principal
+from geo.cases.stats import (
     BEIJING,
     HIST,
     percentile_from_histogram,
@@ -47,7 +45,9 @@ from geo.incident_stats import (
     sector_map_sql,
     whole_months,
 )
-from geo.settings import get_settings
+from geo.core.errors import InvalidInput
+from geo.core.settings import get_settings
+from geo.insight.coverage import period_days
 
 LEVELS = ("community", "grid2", "sector", "worker", "category")
 #: the rollup columns the evaluation sums (0008 and 0015)

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.errors import InvalidInput
-from geo.models import METRIC_SRID
+from geo.core.errors import InvalidInput
+from geo.core.models import METRIC_SRID
 
 DEFAULT_CELL_M = 100.0
 #: below 25 m cells hold one or two incidents and the test has no power; above 1 km the

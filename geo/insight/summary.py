@@ -4,10 +4,10 @@
     >>> s.units["sector"], s.households, s.incidents_open, s.data_version
     (22, 14268, 431, 7)
 
-Counts of cases follow the caller's visibility (`geo.access.incident_visibility`): roles
+Counts of cases follow the caller's visibility (`geo.access.roles.incident_visibility`): roles
 that may not see key-population cases do not count them. A grid worker also gets their
 own grids (`own`): each unit they serve with its households, and the open and overdue
-cases that are theirs (`geo.access.own_cases`).
+cases that are theirs (`geo.access.roles.own_cases`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import Principal, incident_visibility, own_cases
-from geo.dataversion import data_version
-from geo.terms import CLOSED_STATUSES
-from geo.timelimits import DEADLINE_FLAGS
+from geo.access.roles import Principal, incident_visibility, own_cases
+from geo.cases.deadlines import DEADLINE_FLAGS
+from geo.core.dataversion import data_version
+from geo.core.terms import CLOSED_STATUSES
 
 SQL_DIR = Path(__file__).parent / "sql"
 _CLOSED = sorted(s.value for s in CLOSED_STATUSES)
@@ -40,7 +40,7 @@ class OwnGrids:
 @dataclass(frozen=True)
 class DistrictSummary:
     """Counts at `as_of`; `units` maps a level (`community`, `grid2`, `sector`, ...) to the
-    number of its current units; the data version is `geo.dataversion`'s."""
+    number of its current units; the data version is `geo.core.dataversion`'s."""
 
     units: dict[str, int]
     courtyards: int

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from geo.settings import PROJECT_ROOT
+from geo.core.settings import PROJECT_ROOT
 
 VENDOR_DIR = PROJECT_ROOT / "static" / "maps" / "vendor"
 VENDOR_URL = "/static/maps/vendor"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from geo.errors import SetupError
-from geo.settings import Settings, get_settings
+from geo.core.errors import SetupError
+from geo.core.settings import Settings, get_settings
 
 GCJ02_HOSTS = ("autonavi.com", "amap.com", "gtimg.com", "qq.com")
 

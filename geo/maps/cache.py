@@ -33,8 +33,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.dataversion import data_version
-from geo.settings import get_settings
+from geo.core.dataversion import data_version
+from geo.core.settings import get_settings
 
 #: bump when a page's builder changes what it draws
 BUILD = "maps-1"

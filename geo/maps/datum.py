@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from geo.coords import wgs84_to_gcj02
+from geo.core.coords import wgs84_to_gcj02
 
 
 def shift_lonlat(lon, lat, datum: str) -> tuple[np.ndarray, np.ndarray]:

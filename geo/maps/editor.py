@@ -9,10 +9,10 @@ borders).
 
 from __future__ import annotations
 
-from geo.basemap import basemap
+from geo.core.settings import get_settings
 from geo.maps.assets import EDITOR_ASSETS
-from geo.messages import messages_for
-from geo.settings import get_settings
+from geo.maps.basemap import basemap
+from geo.publish.messages import messages_for
 
 #: the label keys the editor's script uses (rules name validation problems)
 MESSAGE_PREFIXES = ("editor.", "rule.", "term.sector", "term.grid2")

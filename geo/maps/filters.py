@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import Permission, Principal, incident_visibility
-from geo.errors import InvalidInput
-from geo.terms import LABELS, IncidentStatus
+from geo.access.roles import Permission, Principal, incident_visibility
+from geo.core.errors import InvalidInput
+from geo.core.terms import LABELS, IncidentStatus
 
 #: the district's clock (China Standard Time): dates without a time are local dates
 LOCAL = timezone(timedelta(hours=8), "CST")

@@ -1,4 +1,4 @@
-"""Significant hotspots of the selected incidents (Getis-Ord Gi*, `geo.hotspots`): as
+"""Significant hotspots of the selected incidents (Getis-Ord Gi*, `geo.insight.hotspots`): as
 GeoJSON for `/api/hotspots` and as a map page for `/maps/hotspots`.
 
 Two modes: `window` (the incidents of the filter's window) and `compare` (the last 4 weeks
@@ -22,9 +22,10 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import Principal
-from geo.errors import InvalidInput
-from geo.hotspots import (
+from geo.access.roles import Principal
+from geo.core.errors import InvalidInput
+from geo.core.models import METRIC_SRID
+from geo.insight.hotspots import (
     CLASSES,
     DEFAULT_CELL_M,
     Hotspots,
@@ -51,7 +52,6 @@ from geo.maps.layers import (
     district_bounds,
 )
 from geo.maps.offline import add_notice, add_top_html, offline_map, render_html
-from geo.models import METRIC_SRID
 
 MODES = ("window", "compare")
 RECENT_WEEKS, BASELINE_WEEKS = 4, 52

@@ -18,8 +18,9 @@ from folium.plugins import HeatMapWithTime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import Principal
-from geo.errors import InvalidInput
+from geo.access.roles import Principal
+from geo.core.errors import InvalidInput
+from geo.core.terms import LABELS, IncidentStatus
 from geo.maps.assets import localise
 from geo.maps.cache import CachedPage, cached_page
 from geo.maps.datum import shift_lonlat
@@ -36,7 +37,6 @@ from geo.maps.filters import (
 from geo.maps.heat import incident_heat, lattice_steps, pack
 from geo.maps.layers import PackedHeat, add_unit_layers, current_units, district_bounds, rolled_up
 from geo.maps.offline import add_notice, add_top_html, offline_map, render_html
-from geo.terms import LABELS, IncidentStatus
 
 EMPTY = "该条件下没有事件 · No incidents match these filters in this window"
 #: the weekly view: default length, longest window, lattice and page budget

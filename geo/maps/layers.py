@@ -22,9 +22,9 @@ from folium.utilities import JsCode, remove_empty
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo.core.terms import LABELS, Level
 from geo.maps.datum import shift_geometries
 from geo.maps.heat import DECODE_JS, Packed
-from geo.terms import LABELS, Level
 
 #: drawing order and style of the unit levels, coarse to fine
 UNIT_STYLE = {

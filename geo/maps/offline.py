@@ -17,8 +17,8 @@ import folium
 from branca.element import Element, MacroElement
 from folium.template import Template
 
-from geo.basemap import Basemap, basemap
 from geo.maps.assets import localise
+from geo.maps.basemap import Basemap, basemap
 from geo.maps.datum import shift_lonlat
 
 #: (west, south, east, north) in WGS 84 degrees

@@ -1,10 +1,10 @@
-"""Alembic environment: the URL comes from gridmap's settings, the metadata from geo.models."""
+"""Alembic environment: the URL comes from gridmap's settings, the metadata from geo.core.models."""
 
 from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine
 
-from geo.models import Base
+from geo.core.models import Base
 
 config = context.config
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.errors import InvalidInput, SetupError
-from geo.localdb import ensure_server_installed
-from geo.settings import get_settings
+from geo.core.errors import InvalidInput, SetupError
+from geo.core.settings import get_settings
+from geo.ops.localdb import ensure_server_installed
 
 DUMP, PHOTOS, MANIFEST = "database.dump", "photos.tar", "manifest.json"
 

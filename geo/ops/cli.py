@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from geo.errors import GridmapError
+from geo.core.errors import GridmapError
 
 app = typer.Typer(
     help="gridmap: grid management for 西北街街道 (Xibeijie sub-district).",
@@ -50,7 +50,7 @@ def reports_errors(fn):
 
 
 def _engine():
-    from geo.database import make_engine
+    from geo.ops.database import make_engine
 
     return make_engine()
 
@@ -59,8 +59,8 @@ def _engine():
 @reports_errors
 def db_up() -> None:
     """Install PostgreSQL/PostGIS if missing, initialise once, and start the local cluster."""
-    from geo.localdb import LocalCluster
-    from geo.settings import get_settings
+    from geo.core.settings import get_settings
+    from geo.ops.localdb import LocalCluster
 
     if get_settings().database_url:
         out.print("GRIDMAP_DATABASE_URL is set: using that PostGIS; no local cluster started")
@@ -72,7 +72,7 @@ def db_up() -> None:
 @reports_errors
 def db_down() -> None:
     """Stop the local cluster (its data stay)."""
-    from geo.localdb import LocalCluster
+    from geo.ops.localdb import LocalCluster
 
     out.print(f"local database {LocalCluster.from_settings().down()}")
 
@@ -81,7 +81,7 @@ def db_down() -> None:
 @reports_errors
 def db_status() -> None:
     """Running or stopped, where its files are, and which port."""
-    from geo.localdb import LocalCluster
+    from geo.ops.localdb import LocalCluster
 
     for key, value in LocalCluster.from_settings().status().items():
         out.print(f"{key:9} {value}")
@@ -93,7 +93,7 @@ def db_url() -> None:
     """Print the connection URL (libpq form, for psql) of the database in use."""
     from sqlalchemy.engine import make_url
 
-    from geo.database import database_url
+    from geo.ops.database import database_url
 
     print(make_url(database_url()).set(drivername="postgresql").render_as_string(False))
 
@@ -104,7 +104,7 @@ def db_backup(
     path: Path = typer.Argument(..., help="A new directory to write the backup into."),
 ) -> None:
     """Back up the database (pg_dump custom format) and the photo store into PATH."""
-    from geo.backup import backup
+    from geo.ops.backup import backup
 
     with err.status("backing up"):
         manifest = backup(_engine(), path)
@@ -122,7 +122,7 @@ def db_restore(
     ),
 ) -> None:
     """Restore a backup into the database in use (empty, or --replace) and its photos."""
-    from geo.backup import restore
+    from geo.ops.backup import restore
 
     with err.status("restoring"):
         manifest = restore(_engine(), path, replace=replace)
@@ -141,7 +141,7 @@ def migrate(
     ),
 ) -> None:
     """Upgrade the schema to the newest Alembic revision (or move it to `--to REV`)."""
-    from geo.migrate import migrate_to, upgrade
+    from geo.ops.migrate import migrate_to, upgrade
 
     engine = _engine()
     reached = upgrade(engine) if to is None else migrate_to(engine, to)
@@ -158,7 +158,7 @@ def seed(
     """Load the district: boundaries, then the synthetic population and incident history."""
     from rich.progress import Progress
 
-    from geo import seed as seeding
+    from geo.ops import seed as seeding
 
     engine = _engine()
     if if_empty:
@@ -188,10 +188,10 @@ def serve(
     """Serve the HTTP API and map pages."""
     import uvicorn
 
-    from geo.database import make_engine
-    from geo.errors import SetupError
-    from geo.localdb import port_in_use
-    from geo.settings import get_settings
+    from geo.core.errors import SetupError
+    from geo.core.settings import get_settings
+    from geo.ops.database import make_engine
+    from geo.ops.localdb import port_in_use
 
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
@@ -199,7 +199,7 @@ def serve(
         raise SetupError(
             f"port {port} on {host} is in use by another program; set GRIDMAP_PORT or pass --port"
         )
-    from geo.logs import uvicorn_log_config
+    from geo.core.logs import uvicorn_log_config
 
     engine = make_engine()  # fail now, with the URL, if the database is not there
     _first_sign_in_hint(engine)
@@ -228,7 +228,7 @@ def deploy_nginx(
     certificate_key: str = typer.Option("/etc/ssl/gridmap/privkey.pem", help="Its key."),
 ) -> None:
     """Print an nginx site for the current settings (body limit, sub-path, port)."""
-    from geo.deploy import nginx_site
+    from geo.ops.deploy import nginx_site
 
     print(
         nginx_site(
@@ -253,7 +253,7 @@ def _first_sign_in_hint(engine) -> None:
     """A newcomer's first question: how do I sign in? Answered while nobody can."""
     from sqlalchemy import inspect
 
-    from geo import accounts
+    from geo.access import accounts
 
     if not inspect(engine).has_table("users"):
         return
@@ -280,7 +280,8 @@ def token_create(
     worker: str = typer.Option(None, help="Or the id of the grid worker resource they are."),
 ) -> None:
     """Print a new API token, and only the token, on stdout (it is not shown again)."""
-    from geo import access, audit
+    from geo.access import audit
+    from geo.access import roles as access
 
     with _engine().begin() as conn:
         token = access.create_token(conn, role, name, grid or [], worker)
@@ -294,7 +295,7 @@ def token_list() -> None:
     """Every token: id, name, role, scope, last use, whether revoked."""
     from rich.table import Table
 
-    from geo import access
+    from geo.access import roles as access
 
     with _engine().connect() as conn:
         tokens = access.list_tokens(conn)
@@ -318,7 +319,8 @@ def token_revoke(
     token_id: int = typer.Argument(..., help="The id from `gridmap token list`."),
 ) -> None:
     """Revoke a token at once."""
-    from geo import access, audit
+    from geo.access import audit
+    from geo.access import roles as access
 
     with _engine().begin() as conn:
         access.revoke_token(conn, token_id)
@@ -337,7 +339,7 @@ def user_create(
 ) -> None:
     """Print the new user's one-time password, and only it, on stdout (shown once; the
     first sign-in must replace it)."""
-    from geo import accounts, audit
+    from geo.access import accounts, audit
 
     with _engine().begin() as conn:
         _, password = accounts.create_user(conn, login, role, display_name, worker, grid or [])
@@ -351,7 +353,7 @@ def user_list() -> None:
     """Every user: id, login, name, roles, worker, state."""
     from rich.table import Table
 
-    from geo import accounts
+    from geo.access import accounts
 
     with _engine().connect() as conn:
         users = accounts.list_users(conn)
@@ -378,7 +380,7 @@ def user_list() -> None:
 @reports_errors
 def user_disable(login: str = typer.Argument(..., help="The login name.")) -> None:
     """Disable a user: their sessions and tokens stop working at once."""
-    from geo import accounts, audit
+    from geo.access import accounts, audit
 
     with _engine().begin() as conn:
         accounts.disable_user(conn, login)
@@ -390,7 +392,7 @@ def user_disable(login: str = typer.Argument(..., help="The login name.")) -> No
 @reports_errors
 def user_reset_password(login: str = typer.Argument(..., help="The login name.")) -> None:
     """Print a new one-time password, and only it, on stdout; the user's sessions end."""
-    from geo import accounts, audit
+    from geo.access import accounts, audit
 
     with _engine().begin() as conn:
         password = accounts.reset_password(conn, login)
@@ -424,9 +426,9 @@ def import_boundaries_command(
     their kinds to the same `import` command.)"""
     import json
 
-    from geo.errors import InvalidInput
+    from geo.core.errors import InvalidInput
+    from geo.core.spreadsheet import write_csv
     from geo.planning.importer import IMPORT_LEVELS, import_boundaries
-    from geo.spreadsheet import write_csv
 
     if level is None:
         raise InvalidInput(f"gridmap import boundaries needs --level ({'|'.join(IMPORT_LEVELS)})")
@@ -515,7 +517,8 @@ def import_(
         return
     from rich.progress import Progress
 
-    from geo import audit, imports
+    from geo import imports
+    from geo.access import audit
     from geo.imports.columns import parse_mapping
 
     steps = imports.steps_of(kind)

@@ -10,9 +10,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from geo.errors import DatabaseUnreachable, SetupError
-from geo.localdb import LocalCluster
-from geo.settings import Settings, get_settings
+from geo.core.errors import DatabaseUnreachable, SetupError
+from geo.core.settings import Settings, get_settings
+from geo.ops.localdb import LocalCluster
 
 
 def database_url(settings: Settings | None = None) -> str:

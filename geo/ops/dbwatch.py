@@ -43,7 +43,7 @@ class DatabaseWatch:
 
     def reason(self) -> str:
         """Where the database is (password masked) and why it is not answering."""
-        from geo.database import masked
+        from geo.ops.database import masked
 
         url = masked(self.engine.url.render_as_string(hide_password=False))
         why = self.last_error if self._failed else f"no answer within {self.timeout:g} s"

@@ -11,7 +11,7 @@ learns the caller's scheme, host and address from `X-Forwarded-*` (uvicorn trust
 
 from __future__ import annotations
 
-from geo.settings import get_settings
+from geo.core.settings import get_settings
 
 #: what nginx compresses itself (the service also does, above GRIDMAP_GZIP_MIN_BYTES)
 GZIP_TYPES = (

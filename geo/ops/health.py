@@ -6,9 +6,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from geo.database import masked
-from geo.dataversion import data_version
-from geo.errors import DatabaseUnreachable
+from geo.core.dataversion import data_version
+from geo.core.errors import DatabaseUnreachable
+from geo.ops.database import masked
 
 
 def health(engine: Engine) -> dict:

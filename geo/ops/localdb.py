@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from geo.errors import SetupError
-from geo.settings import Settings, get_settings
+from geo.core.errors import SetupError
+from geo.core.settings import Settings, get_settings
 
 PG_MAJOR = "15"
 POSTGIS_PACKAGE = f"postgresql-{PG_MAJOR}-postgis-3"

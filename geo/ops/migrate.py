@@ -11,14 +11,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.categories import CATEGORIES
-from geo.database import require_postgis
-from geo.errors import InvalidInput
+from geo.cases.categories import CATEGORIES
+from geo.core.errors import InvalidInput
+from geo.ops.database import require_postgis
 
 
 def alembic_config(url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("script_location", str(Path(__file__).parents[1] / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 

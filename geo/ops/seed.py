@@ -19,14 +19,14 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from geo import facts
-from geo.attach import attach_points
-from geo.boundaries import load_boundary_files, read_layer
-from geo.bulk import copy_frame, ewkb_hex
-from geo.dispatch import assign_teams
-from geo.errors import AlreadySeeded, InvalidInput
-from geo.models import METRIC_SRID, SRID
-from geo.settings import get_settings
+from geo.cases.dispatch import assign_teams
+from geo.core.bulk import copy_frame, ewkb_hex
+from geo.core.errors import AlreadySeeded, InvalidInput
+from geo.core.models import METRIC_SRID, SRID
+from geo.core.settings import get_settings
+from geo.grid import facts
+from geo.grid.attach import attach_points
+from geo.grid.boundaries import load_boundary_files, read_layer
 from geo.synth import governance, people, places
 from geo.synth import incidents as incident_history
 

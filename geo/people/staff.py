@@ -2,10 +2,10 @@
 branches and co-building units — list, add, edit, assign to a sector or grid, and retire.
 
 They are rows of `resources`. Nobody is deleted: retiring sets `retired_at`, which takes
-the row out of the active lists, dispatch (`geo.dispatch`), coverage counts and new tokens,
+the row out of the active lists, dispatch (`geo.cases.dispatch`), coverage counts and new tokens,
 while the cases, events and audit entries that name it still resolve. A change to a grid
 worker's sector (assign, retire) re-dispatches the open cases whose sector team it changed,
-each with a `redispatch` event saying why. Every change is audited (`geo.audit`), without
+each with a `redispatch` event saying why. Every change is audited (`geo.access.audit`), without
 names or phone numbers (personal data).
 
     >>> person = add_person(conn, admin, "grid_worker", {"name_zh": "王芳",        # doctest: +SKIP
@@ -24,11 +24,11 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo import audit
-from geo.access import Principal
-from geo.dispatch import SECTOR_TEAMS, redispatch_moved, snapshot_teams
-from geo.errors import Conflict, InvalidInput, NotFound
-from geo.terms import BranchType, Level, PartyLevel, ResourceKind
+from geo.access import audit
+from geo.access.roles import Principal
+from geo.cases.dispatch import SECTOR_TEAMS, redispatch_moved, snapshot_teams
+from geo.core.errors import Conflict, InvalidInput, NotFound
+from geo.core.terms import BranchType, Level, PartyLevel, ResourceKind
 
 
 @dataclass(frozen=True)
@@ -416,7 +416,7 @@ def retire_person(
 ) -> dict:
     """Retire an active record: it keeps its row (history names it) but leaves the active
     lists, dispatch and coverage; a grid worker's open cases go to the sector's remaining
-    team (`geo.dispatch` rule), each with a `redispatch` event. Returns the record."""
+    team (`geo.cases.dispatch` rule), each with a `redispatch` event. Returns the record."""
     current, kind = _active(conn, person_id)
     if _changes_team(kind):
         snapshot_teams(conn)
@@ -452,7 +452,7 @@ def retire_person(
 
 def sector_service(conn: Connection, reader: Principal | None = None) -> list[dict]:
     """Every current sector with who serves it: its own grid workers, the team its cases
-    are dispatched to (its workers, else its level-2 grid's: `geo.dispatch`), and the
+    are dispatched to (its workers, else its level-2 grid's: `geo.cases.dispatch`), and the
     officers, party branches and co-building units assigned to it or to its level-2 grid.
     Each person is {id, name_zh, name_en, kind, serves_code}."""
     rows = conn.execute(

@@ -21,10 +21,10 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.attach import POINT_TABLES, codes_sql
-from geo.errors import InvalidInput, NotFound
+from geo.access.privacy import Exposure, mask_record
+from geo.core.errors import InvalidInput, NotFound
+from geo.grid.attach import POINT_TABLES, codes_sql
 from geo.planning.layer import current_layer_etag, unit_etag
-from geo.privacy import Exposure, mask_record
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 LEVELS = ("district", "community", "grid2", "sector", "courtyard")

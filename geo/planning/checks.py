@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.planning.coverage import Problem
+from geo.core.settings import Settings
 from geo.planning.geometry import area_m2, as_multi
 from geo.planning.layer import Plan
-from geo.settings import Settings
+from geo.planning.tiling import Problem
 
 
 def derived(groups: pd.Series, geoms: dict[str, shapely.Geometry]) -> dict[str, shapely.Geometry]:

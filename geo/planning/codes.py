@@ -1,7 +1,7 @@
 """Stable codes: existing units keep their codes; a new unit gets the next free sequence
 number under its parent, never one used before (retired codes stay retired).
 
-Codes are hierarchical as `geo/district.py` builds them: street prefix (`620902003`) +
+Codes are hierarchical as `geo/grid/district.py` builds them: street prefix (`620902003`) +
 3 digits for a community, + 2 for a level-2 grid, + 2 for a sector. A unit whose parent
 changes (a sector reassigned to another level-2 grid) therefore gets a new code under its
 new parent; the old code is retired and names the new one as its successor.
@@ -14,7 +14,7 @@ import re
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 from geo.planning.layer import Plan
 
 DIGITS = {"community": 3, "grid2": 2, "sector": 2}

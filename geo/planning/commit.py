@@ -18,12 +18,13 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.attach import POINT_TABLES, attach_courtyards
-from geo.dispatch import redispatch_moved, snapshot_teams
-from geo.errors import InvalidInput, NotFound, PreconditionFailed
+from geo.cases.dispatch import redispatch_moved, snapshot_teams
+from geo.core.errors import InvalidInput, NotFound, PreconditionFailed
+from geo.core.settings import get_settings
+from geo.core.terms import CLOSED_STATUSES
+from geo.grid.attach import POINT_TABLES, attach_courtyards
 from geo.planning.checks import check_layer, derived
 from geo.planning.codes import DIGITS, resolve_codes, seq_of
-from geo.planning.coverage import Problem, resolve
 from geo.planning.geometry import area_m2, as_multi, collection, feature, hex_ewkb, same_shape
 from geo.planning.layer import (
     LAYER,
@@ -35,8 +36,7 @@ from geo.planning.layer import (
     unit_etag,
 )
 from geo.planning.reattach import MOVES_TABLE, changed_area, reattach
-from geo.settings import get_settings
-from geo.terms import CLOSED_STATUSES
+from geo.planning.tiling import Problem, resolve
 
 #: the district is derived too: its outline is the frame edits must cover, but a border
 #: meeting it at a new point adds that vertex to it, so it stays the exact union

@@ -20,12 +20,12 @@ import shapely.ops
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.errors import InvalidInput, NotFound
+from geo.core.errors import InvalidInput, NotFound
+from geo.core.settings import get_settings
 from geo.planning.commit import Edit, commit
-from geo.planning.coverage import Problem, clean_polygon
 from geo.planning.geometry import as_multi, to_metric
 from geo.planning.layer import LAYER, Plan, State, load_state
-from geo.settings import get_settings
+from geo.planning.tiling import Problem, clean_polygon
 
 MODES = ("adjust", "refuse")
 

@@ -16,8 +16,8 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import mapping, shape
 
-from geo.errors import InvalidInput
-from geo.models import METRIC_SRID, SRID
+from geo.core.errors import InvalidInput
+from geo.core.models import METRIC_SRID, SRID
 
 #: GeoJSON coordinates are written with 7 decimals (about 1 cm), as the committed files are
 DECIMALS = 7

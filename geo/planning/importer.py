@@ -32,13 +32,13 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
+from geo.core.settings import get_settings
+from geo.core.terms import LABELS, CourtyardKind
 from geo.planning.commit import Edit, commit
-from geo.planning.coverage import Problem, clean_polygon, resolve
 from geo.planning.geometry import area_m2, as_multi
 from geo.planning.layer import LAYER, Plan, State
-from geo.settings import get_settings
-from geo.terms import LABELS, CourtyardKind
+from geo.planning.tiling import Problem, clean_polygon, resolve
 
 IMPORT_LEVELS = ("sector", "grid2", "community", "courtyard")
 FORMATS = (".geojson", ".json", ".gpkg", ".zip", ".shp")

@@ -20,8 +20,8 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.attach import BOUNDARY_LOCK
-from geo.planning.coverage import Problem
+from geo.grid.attach import BOUNDARY_LOCK
+from geo.planning.tiling import Problem
 
 #: the pseudo-code of the whole layer in ETag checks (imports, layer rollback, rebalance)
 LAYER = "layer"

@@ -24,7 +24,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.attach import POINT_TABLES, attach_points
+from geo.grid.attach import POINT_TABLES, attach_points
 from geo.planning.geometry import BORDER_MARGIN_DEG
 
 MOVES_TABLE = "boundary_moves"

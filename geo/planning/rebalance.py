@@ -36,11 +36,11 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.errors import NotFound
+from geo.core.errors import NotFound
+from geo.core.settings import get_settings
 from geo.planning.commit import Edit, commit
 from geo.planning.geometry import as_multi, to_metric, to_wgs84
 from geo.planning.layer import LAYER, Plan, State, load_state
-from geo.settings import get_settings
 
 FILLER_SPACING_M = 250.0
 MIN_COMPACTNESS_SHARE = 0.6

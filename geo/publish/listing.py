@@ -21,19 +21,19 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo import audit
-from geo.access import Principal, Role, incident_visibility, scope_filter
-from geo.errors import InvalidInput, NotFound
-from geo.models import METRIC_SRID
-from geo.privacy import (
+from geo.access import audit
+from geo.access.privacy import (
     PERSONAL_FIELDS,
     exposure,
     mask_record,
     mask_records,
     sql_no_member_points,
 )
-from geo.settings import get_settings
-from geo.terms import LABELS
+from geo.access.roles import Principal, Role, incident_visibility, scope_filter
+from geo.core.errors import InvalidInput, NotFound
+from geo.core.models import METRIC_SRID
+from geo.core.settings import get_settings
+from geo.core.terms import LABELS
 
 CODES = ("courtyard_code", "sector_code", "grid2_code", "community_code")
 BEIJING = timezone(timedelta(hours=8))
@@ -70,7 +70,7 @@ ENTITIES: dict[str, Entity] = {
         kind="kind",
     ),
     "resources": Entity(
-        # active ones: a retired worker or unit (`geo.staff`) is history, not a resource
+        # active ones: a retired worker or unit (`geo.people.staff`) is history, not a resource
         "(SELECT * FROM resources WHERE retired_at IS NULL) x",
         (
             "kind",

@@ -1,9 +1,9 @@
 """Every label the web pages print, in Simplified Chinese and English: one table.
 
 The vocabulary comes from where it is defined — levels, kinds and states from
-`geo.terms` (`term.<value>`), roles from `geo.access` (`role.<role>`), coverage metrics and
-flags from `geo.coverage` (`metric.<key>`, `flag.<key>`), the boundary rules from
-`geo.planning.coverage` (`rule.<key>`) — and the pages' own wording is added here.
+`geo.core.terms` (`term.<value>`), roles from `geo.access.roles` (`role.<role>`), coverage
+metrics and flags from `geo.insight.coverage` (`metric.<key>`, `flag.<key>`), the boundary
+rules from `geo.planning.tiling` (`rule.<key>`) — and the pages' own wording is added here.
 Chinese is the default language.
 
     >>> message("metric.households")
@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from geo.access import ROLE_LABELS
-from geo.coverage import FLAGS, METRICS
-from geo.evaluation import FIGURES as EVALUATION_FIGURES
-from geo.evaluation import RATES as EVALUATION_RATES
-from geo.planning.coverage import RULES
-from geo.staff import STAFF_LABELS
-from geo.terms import LABELS
+from geo.access.roles import ROLE_LABELS
+from geo.core.terms import LABELS
+from geo.insight.coverage import FLAGS, METRICS
+from geo.insight.evaluation import FIGURES as EVALUATION_FIGURES
+from geo.insight.evaluation import RATES as EVALUATION_RATES
+from geo.people.staff import STAFF_LABELS
+from geo.planning.tiling import RULES
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -272,7 +272,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "editor.draw.firstVertex": ("点击放置第一个点", "Click to place the first point"),
     "editor.draw.continueLine": ("点击继续画线", "Click to continue the line"),
     "editor.draw.finishLine": ("点击最后一个点结束", "Click the last point to finish"),
-    # the admin's screens: people and organisations, incident categories (geo.staff)
+    # the admin's screens: people and organisations, incident categories (geo.people.staff)
     "home.admin": ("系统管理", "Administration"),
     "admin.people": ("人员与组织", "People and organisations"),
     "admin.people.desc": (

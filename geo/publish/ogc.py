@@ -3,8 +3,8 @@
 Each collection is a declared view of one table: its id column, published properties, the
 property filters it accepts, its time column, and the permission needed. Items are built
 as GeoJSON inside PostgreSQL (one statement for the page, one for `numberMatched`), with
-personal fields masked in SQL for non-admins (`geo.privacy.sql_masked`) and incidents
-restricted by `geo.access.incident_visibility`. Residents and households are not published.
+personal fields masked in SQL for non-admins (`geo.access.privacy.sql_masked`) and incidents
+restricted by `geo.access.roles.incident_visibility`. Residents and households are not published.
 
     >>> page = items(conn, principal, "sectors", limit=10)   # doctest: +SKIP
     >>> page.number_matched, page.features_json[:30]
@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access import Permission, Principal, incident_visibility
-from geo.errors import BadQuery, InvalidInput, NotFound
-from geo.listing import ENTITIES, parse_bbox
-from geo.privacy import exposure, sql_masked, sql_no_member_points
+from geo.access.privacy import exposure, sql_masked, sql_no_member_points
+from geo.access.roles import Permission, Principal, incident_visibility
+from geo.core.errors import BadQuery, InvalidInput, NotFound
+from geo.publish.listing import ENTITIES, parse_bbox
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -413,7 +413,7 @@ def item(conn: Connection, principal: Principal, collection_id: str, feature_id:
 
 def _coverage_items(conn: Connection, principal: Principal, q: ItemsQuery) -> ItemsPage:
     """Coverage rows of every level as features (geometry from the units)."""
-    from geo.coverage import LEVELS, coverage
+    from geo.insight.coverage import LEVELS, coverage
 
     if q.datetime or q.bbox:
         raise BadQuery("coverage takes level and code filters, not datetime or bbox")
@@ -461,7 +461,7 @@ _JSON_TYPES = {
 
 
 def _column_schema(c: Collection, prop: str, principal: Principal) -> dict:
-    from geo.models import Base
+    from geo.core.models import Base
 
     if (
         c.personal

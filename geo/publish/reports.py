@@ -18,14 +18,14 @@ import geopandas as gpd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo import spreadsheet
-from geo.access import Principal
-from geo.coverage import coverage
-from geo.dataversion import data_version
-from geo.errors import InvalidInput
-from geo.evaluation import FIGURES, RATES, evaluation
-from geo.incident_stats import BEIJING
-from geo.settings import PROJECT_ROOT
+from geo.access.roles import Principal
+from geo.cases.stats import BEIJING
+from geo.core import spreadsheet
+from geo.core.dataversion import data_version
+from geo.core.errors import InvalidInput
+from geo.core.settings import PROJECT_ROOT
+from geo.insight.coverage import coverage
+from geo.insight.evaluation import FIGURES, RATES, evaluation
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 #: hot cells listed on the report (the hottest first)

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import facts
+from geo.core.terms import BranchType, CourtyardKind, MemberKind, PartyLevel, ResourceKind
+from geo.grid import facts
 from geo.synth.names import person_names, phone_numbers
 from geo.synth.places import SHOP_WORDS
-from geo.terms import BranchType, CourtyardKind, MemberKind, PartyLevel, ResourceKind
 
 COLUMNS = [
     "id",

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from geo.cases.deadlines import LOCAL_OFFSET, dispatch_due_at, due_at
 from geo.synth.names import phone_numbers
 from geo.synth.sampling import jitter_inside, points_in
-from geo.timelimits import LOCAL_OFFSET, dispatch_due_at, due_at
 
 #: share of all incidents per category
 MIX = {

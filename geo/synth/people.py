@@ -8,10 +8,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo import facts
+from geo.core.terms import CourtyardKind
+from geo.grid import facts
 from geo.synth.names import id_numbers, person_names, phone_numbers
 from geo.synth.sampling import jitter_inside, points_in
-from geo.terms import CourtyardKind
 
 #: households per m² of courtyard, relative: compounds are dense, rental yards sparse
 DENSITY = {CourtyardKind.MANAGED: 1.0, CourtyardKind.SCATTERED: 0.6, CourtyardKind.RENTAL: 0.3}

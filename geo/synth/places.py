@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import facts
+from geo.core.terms import BusinessKind
+from geo.grid import facts
 from geo.synth.sampling import jitter_inside, points_in
-from geo.terms import BusinessKind
 
 #: (zh suffixes, en, weight) of shop categories
 SHOP_CATEGORIES = {

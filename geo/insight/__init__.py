@@ -1,0 +1,2 @@
+"""What officials read: coverage per unit, the evaluation indicators, the district at a
+glance, and hotspot statistics."""

@@ -1,0 +1,2 @@
+"""The district's people and partner organisations: grid workers, stationed officers,
+party branches, and the sectors they serve."""
