@@ -120,7 +120,7 @@ def exposure(principal: Principal) -> Exposure:
     other roles masked."""
     if principal.sees_personal_data:
         return Exposure.UNMASKED
-    if principal.role == Role.OFFICIAL:
+    if principal.only(Role.OFFICIAL):
         return Exposure.WITHHELD
     return Exposure.MASKED
 

@@ -142,6 +142,15 @@ class Principal:
     def can(self, permission: Permission) -> bool:
         return any(permission in ROLE_PERMISSIONS[role] for role in self.roles)
 
+    def has(self, *roles: Role) -> bool:
+        """Does any of the caller's roles appear in `roles`? Every role check asks this, so a
+        person with several roles gets what each of them grants, not only the first's."""
+        return any(role in roles for role in self.roles)
+
+    def only(self, *roles: Role) -> bool:
+        """Are all of the caller's roles among `roles`? (A restriction applies only then.)"""
+        return all(role in roles for role in self.roles)
+
     @property
     def sees_personal_data(self) -> bool:
         """Unmasked names, phones and ID numbers: admins only."""
@@ -321,13 +330,26 @@ def incident_visibility(principal: Principal, alias: str = "i") -> tuple[str, di
     """SQL (and parameters) over incidents `alias` that a principal may see: every case
     for admins; sensitive categories (key population management) otherwise only for the
     grid workers whose cases they are (`own_cases`); nobody else sees them."""
-    if principal.role == Role.SUPERVISOR:
-        return supervised_area(principal, alias)
-    if principal.can(Permission.SENSITIVE_INCIDENTS):
+    others = [role for role in principal.roles if role != Role.SUPERVISOR]
+    if any(Permission.SENSITIVE_INCIDENTS in ROLE_PERMISSIONS[role] for role in others):
         return "TRUE", {}
-    own, params = own_cases(principal, alias)
-    sensitive = "SELECT code FROM incident_categories WHERE sensitive"
-    return f"({alias}.category NOT IN ({sensitive}) OR {own})", params
+    clauses, params = [], {}
+    if principal.has(Role.SUPERVISOR):  # a supervisor's view stops at their area's edge
+        area, params = supervised_area(principal, alias)
+        clauses.append(area)
+    if others:
+        own, own_params = own_cases(principal, alias)
+        sensitive = "SELECT code FROM incident_categories WHERE sensitive"
+        clauses.append(f"({alias}.category NOT IN ({sensitive}) OR {own})")
+        params.update(own_params)
+    return any_of(clauses), params
+
+
+def any_of(clauses: list[str]) -> str:
+    """SQL that holds where any of `clauses` holds (`FALSE` for none, `TRUE` if one is)."""
+    if "TRUE" in clauses:
+        return "TRUE"
+    return "(" + " OR ".join(clauses) + ")" if clauses else "FALSE"
 
 
 def supervised_area(principal: Principal, alias: str = "i") -> tuple[str, dict]:

@@ -150,7 +150,7 @@ def request_change(
         raise InvalidInput(
             f"kind must be extension or return, not {kind!r}", field="kind"
         ) from None
-    if principal.role not in REQUESTERS:
+    if not principal.has(*REQUESTERS):
         raise Forbidden(f"the role {principal.role.value!r} may not ask for {kind.value}s")
     reason = (reason or "").strip()
     if not reason:
@@ -434,18 +434,18 @@ def case_view(
         "assign": supervises and open_case,
         "request_extension": bool(
             is_own
-            and principal.role in REQUESTERS
+            and principal.has(*REQUESTERS)
             and view["status"] in REQUESTABLE
             and pending is None
         ),
         "request_return": bool(
             is_own
-            and principal.role in REQUESTERS
+            and principal.has(*REQUESTERS)
             and view["status"] in REQUESTABLE
             and pending is None
         ),
         "decide_request": supervises and open_case and pending is not None,
-        "note": principal.role in caseflow.NOTE_ROLES,
+        "note": principal.has(*caseflow.NOTE_ROLES),
         "photo": photos.may_add(principal, bool(is_own)) and open_case,
     }
     if view["actions"]["assign"]:

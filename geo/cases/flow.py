@@ -29,6 +29,7 @@ from geo.access.roles import (
     Permission,
     Principal,
     Role,
+    any_of,
     incident_visibility,
     own_cases,
     supervised_area,
@@ -109,7 +110,7 @@ def moves_for(principal: Principal, status: str, own: bool) -> list[str]:
     return [
         to.value
         for (frm, to), m in TRANSITIONS.items()
-        if frm == status and principal.role in m.roles
+        if frm == status and principal.has(*m.roles)
     ]
 
 
@@ -118,19 +119,24 @@ def ownership(principal: Principal, alias: str = "i") -> tuple[str, dict]:
     Admins: every case. Grid workers: cases in their grids or assigned to a worker serving
     them. Patrols: the reports they filed — by identity (`Principal.id`), never by name.
     Supervisors: the cases of their area. Everyone else: none."""
-    if principal.role == Role.ADMIN:
+    if principal.has(Role.ADMIN):
         return "TRUE", {}
-    if principal.role == Role.SUPERVISOR:
-        return supervised_area(principal, alias)
-    if principal.role == Role.GRID_WORKER:
-        return own_cases(principal, alias)
-    if principal.role == Role.PATROL:
-        return (
-            f"EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = {alias}.id "
-            f"AND e.kind = 'report' AND e.actor_id = :own_actor_id)",
-            {"own_actor_id": principal.id},
+    clauses, params = [], {}
+    if principal.has(Role.SUPERVISOR):
+        clauses.append(supervised_area(principal, alias))
+    if principal.has(Role.GRID_WORKER):
+        clauses.append(own_cases(principal, alias))
+    if principal.has(Role.PATROL):
+        clauses.append(
+            (
+                f"EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = {alias}.id "
+                f"AND e.kind = 'report' AND e.actor_id = :own_actor_id)",
+                {"own_actor_id": principal.id},
+            )
         )
-    return "FALSE", {}
+    for _, clause_params in clauses:
+        params.update(clause_params)
+    return any_of([sql for sql, _ in clauses]), params
 
 
 def as_utc(at: datetime) -> datetime:
@@ -321,7 +327,7 @@ def transition(
             current_state=status.value,
             allowed_states=legal,
         )
-    if principal.role not in move.roles:
+    if not principal.has(*move.roles):
         who = ", ".join(sorted(r.value for r in move.roles))
         raise Forbidden(
             f"the role {principal.role.value!r} may not {move.name_en} a case "
@@ -396,7 +402,7 @@ def add_note(
 ) -> None:
     """Append a note to a case the caller may see (patrols, grid workers, admins); the
     state does not change."""
-    if principal.role not in NOTE_ROLES:
+    if not principal.has(*NOTE_ROLES):
         raise Forbidden(f"the role {principal.role.value!r} may not add notes to incidents")
     note = (note or "").strip()
     if not note:

@@ -242,7 +242,7 @@ def list_features(
         where.append(f"x.{entity.time} {op} :{name}")
         params[name] = _utc(value)
     if kind in ("households", "residents") and (
-        principal.role == Role.GRID_WORKER or principal.scope_codes
+        principal.only(Role.GRID_WORKER) or principal.scope_codes
     ):
         own, scope = scope_filter(principal, f"{g}.sector_code")
         where.append(own)
