@@ -71,6 +71,7 @@ def _read(engine, call, *args):
     summary="My notifications live (Server-Sent Events); without `Accept: text/event-stream` "
     "one snapshot",
     response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "the events"}},
 )
 async def notification_stream(
     request: Request, principal: Principal = Depends(current_principal)

@@ -21,6 +21,12 @@
     return meta ? meta.getAttribute("content") || "" : "";
   }
 
+  // an instant in Beijing time to the minute, as the pages print them (2026-12-02 03:33)
+  function beijing(value) {
+    var at = new Date(new Date(value).getTime() + 8 * 3600 * 1000).toISOString();
+    return at.slice(0, 10) + " " + at.slice(11, 16);
+  }
+
   function setUnread(n) {
     count.textContent = n > 99 ? "99+" : String(n);
     count.hidden = !n;
@@ -50,7 +56,7 @@
     });
     var when = document.createElement("span");
     when.className = "small muted";
-    when.textContent = " " + new Date(n.created_at).toLocaleString();
+    when.textContent = " " + beijing(n.created_at);
     li.appendChild(link);
     li.appendChild(when);
     return li;
@@ -76,6 +82,8 @@
   bell.addEventListener("click", function (event) {
     event.preventDefault();
     panel.hidden = !panel.hidden;
+    var bar = document.querySelector("header.bar");
+    if (bar) panel.style.top = Math.round(bar.getBoundingClientRect().bottom + 4) + "px";
     bell.setAttribute("aria-expanded", String(!panel.hidden));
     if (!panel.hidden) load();
   });

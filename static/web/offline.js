@@ -21,6 +21,12 @@
     return text;
   }
 
+  // an instant in Beijing time to the minute, as the pages print them (2026-12-02 03:33)
+  function beijing(value) {
+    var at = new Date(new Date(value).getTime() + 8 * 3600 * 1000).toISOString();
+    return at.slice(0, 10) + " " + at.slice(11, 16);
+  }
+
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? meta.getAttribute("content") || "" : "";
@@ -105,7 +111,7 @@
     li.appendChild(label);
     var when = document.createElement("span");
     when.className = "small muted";
-    when.textContent = " " + new Date(item.created).toLocaleString();
+    when.textContent = " " + beijing(item.created);
     li.appendChild(when);
     if (item.state === "failed") {
       var why = document.createElement("span");
