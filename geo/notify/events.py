@@ -4,7 +4,7 @@ when its event does.
 
 | event (`incident_events.kind`) | notification | to | webhook |
 |---|---|---|---|
-| `dispatch`, `redispatch` | `dispatch` | the team | yes |
+| `dispatch` (and `redispatch` written one by one) | `dispatch` | the team | yes |
 | `assign` (first owner / a new one) | `assign` / `reassign` | the owner | yes |
 | `transition` resolved → in_progress | `sent_back` | the owner, else the team | yes |
 """
