@@ -190,3 +190,31 @@ def test_a_workers_open_page_shows_a_new_dispatch_within_five_seconds(field_site
         f"() => Number(document.getElementById('bell').dataset.unread) === {unread}"
     )
     assert page.problems == []
+
+
+def test_an_admin_adds_a_webhook_on_its_page_and_sees_the_log(field_site):
+    offline, engine, _url = field_site
+    with engine.connect() as conn:
+        community = conn.execute(
+            text("SELECT code FROM units WHERE level = 'community' AND valid_to IS NULL LIMIT 1")
+        ).scalar()
+    for viewport, name in (
+        (PHONE, "webhooks-390"),
+        ({"width": 1280, "height": 900}, "webhooks-desktop"),
+    ):
+        page = offline.context(viewport=viewport).new_page()
+        problems = []
+        page.on("pageerror", lambda error, problems=problems: problems.append(str(error)))
+        conftest_sign_in(page, "admin", "/admin/webhooks")
+        page.fill("#add-webhook [name=name]", f"社区值班群 {name}")
+        page.fill("#add-webhook [name=unit_code]", community)
+        page.select_option("#add-webhook [name=format]", "dingtalk")
+        page.fill("#add-webhook [name=url]", "https://oapi.dingtalk.com/robot/send?access_token=t")
+        page.fill("#add-webhook [name=secret]", "SEC123")
+        page.click("#add-webhook button[type=submit]")
+        page.wait_for_selector(f"#webhooks li.record >> text=社区值班群 {name}")
+        shoot(page, name)
+        assert problems == []
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT format, unit_code, secret FROM webhooks")).all()
+    assert sorted(rows) == [("dingtalk", community, "SEC123")] * 2
