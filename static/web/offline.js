@@ -60,7 +60,8 @@
   document.querySelectorAll("form.logout").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      GridmapQueue.all().then(function (items) {
+      // storage refused (private mode): nothing was kept, sign out all the same
+      GridmapQueue.all().catch(function () { return []; }).then(function (items) {
         var waiting = items.filter(function (i) { return i.state === "waiting"; }).length;
         if (waiting && !window.confirm(t("field.logout_drops", { n: waiting }))) return;
         dropUserData().then(function () {
