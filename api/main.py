@@ -31,9 +31,11 @@ from api.routers import (
     docs,
     editor,
     evaluation,
+    fieldapp,
     health,
     incidents,
     maps,
+    notify,
     ogc,
     pages,
     records,
@@ -41,6 +43,7 @@ from api.routers import (
 from geo.core import logs
 from geo.core.settings import PROJECT_ROOT, get_settings
 from geo.maps.basemap import basemap
+from geo.notify.sender import NotifySender
 from geo.ops.database import service_engine
 from geo.ops.dbwatch import DatabaseWatch
 
@@ -54,7 +57,10 @@ async def lifespan(app: FastAPI):
     app.state.database_watch = DatabaseWatch(
         watch_engine, settings.db_watch_interval_s, settings.db_connect_timeout_s
     ).start()
+    # webhooks out and the deadline sweep (geo/notify/sender.py)
+    app.state.notify_sender = NotifySender(app.state.engine).start()
     yield
+    app.state.notify_sender.stop()
     app.state.database_watch.stop()
     app.state.engine.dispose()
 
@@ -124,6 +130,8 @@ def create_app() -> FastAPI:
     app.include_router(docs.router)
     app.include_router(admin.router)
     app.include_router(evaluation.router)
+    app.include_router(notify.router)
+    app.include_router(fieldapp.router)
     # only the assets: nothing under /static is data (cached map pages live in GRIDMAP_HOME)
     for prefix, folder in (
         ("/static/web", "static/web"),

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from geo.access.roles import Principal
-from geo.publish.messages import DEFAULT_LANGUAGE, LANGUAGES, translator
+from geo.publish.messages import DEFAULT_LANGUAGE, LANGUAGES, messages_for, translator
 
 LANG_COOKIE = "lang"
 BEIJING = timezone(timedelta(hours=8), "CST")
@@ -86,6 +86,8 @@ def render(
             "other_lang": other,
             # the session's CSRF token (a signed-in person's page): the meta tag, the forms
             "csrf_token": getattr(request.state, "csrf_token", ""),
+            # the field app's scripts (offline queue, notifications): their labels
+            "field_messages": messages_for(lang, "field."),
             **context,
         },
         status_code=status_code,

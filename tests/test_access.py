@@ -128,6 +128,17 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/evaluation"): COVERAGE_ROLES,
     ("GET", "/reports/monthly"): COVERAGE_ROLES,
     ("GET", "/coverage"): COVERAGE_ROLES,
+    # the field app (issue 19): every person's notifications; the admins' webhooks
+    ("GET", "/api/notifications"): ALL,
+    ("GET", "/api/notifications/stream"): ALL,
+    ("POST", "/api/notifications/read-all"): ALL,
+    ("POST", "/api/notifications/{notification_id}/read"): ALL,
+    ("GET", "/api/webhooks"): ADMIN,
+    ("POST", "/api/webhooks"): ADMIN,
+    ("PATCH", "/api/webhooks/{webhook_id}"): ADMIN,
+    ("DELETE", "/api/webhooks/{webhook_id}"): ADMIN,
+    ("GET", "/api/webhooks/deliveries"): ADMIN,
+    ("GET", "/admin/webhooks"): ADMIN,
 }
 #: example values for path parameters, so that allowed GETs can answer 200
 EXAMPLES = {

@@ -10,7 +10,7 @@ from api.deps import get_conn
 from api.params import IsoDateTime
 from api.security import current_principal, require
 from geo.access.roles import Permission, Principal
-from geo.cases import categories, incidents
+from geo.cases import categories, incidents, replay
 from geo.cases import desk as casedesk
 from geo.cases.incidents import IncidentReport
 from geo.core.coords import CoordSystem
@@ -49,6 +49,9 @@ class TransitionIn(BaseModel):
     )
     duplicate_of: str | None = Field(
         None, max_length=40, description="with to=duplicate: the original incident"
+    )
+    expect: IncidentStatus | None = Field(
+        None, description="the state the case must be in now (else 409): an offline decision"
     )
 
 
@@ -114,13 +117,29 @@ def read(
 )
 def move(
     body: TransitionIn,
+    response: Response,
     incident_id: str = INCIDENT_ID,
+    idempotency_key: str | None = Header(
+        None, description="a repeat with the same key returns the first answer, moving nothing"
+    ),
     principal: Principal = Depends(require(Permission.UPDATE_INCIDENTS)),
     conn=Depends(get_conn),
 ) -> dict:
-    return incidents.change_status(
-        conn, principal, incident_id, body.to, body.note, body.at, body.duplicate_of
+    answer, replayed = replay.once(
+        conn,
+        principal,
+        incident_id,
+        "transitions",
+        body.model_dump(exclude={"expect"}),
+        idempotency_key,
+        body.expect,
+        lambda: incidents.change_status(
+            conn, principal, incident_id, body.to, body.note, body.at, body.duplicate_of
+        ),
     )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return answer
 
 
 @router.post("/api/incidents/{incident_id}/notes", summary="Add a note to an incident's history")

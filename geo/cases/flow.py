@@ -38,6 +38,7 @@ from geo.cases.dispatch import assign_teams
 from geo.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.core.settings import get_settings
 from geo.core.terms import CLOSED_STATUSES, IncidentStatus, label
+from geo.notify.events import on_case_event
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 #: the actor of what the service does by itself (automatic dispatch)
@@ -186,7 +187,8 @@ def record_event(
     actor_id: str | None = None,
 ) -> None:
     """Append one event to a case's history; `actor_id` is the actor's stable identity
-    (`Principal.id`), which ownership compares."""
+    (`Principal.id`), which ownership compares. The workers concerned are notified in the
+    same transaction (`geo.notify.events`)."""
     conn.execute(
         text(
             "INSERT INTO incident_events (incident_id, at, actor, kind, from_status, to_status, "
@@ -203,6 +205,8 @@ def record_event(
             "note": note,
         },
     )
+    # the same transaction: a notification exists exactly when its event does
+    on_case_event(conn, incident_id, kind, from_status, to_status)
 
 
 def dispatch(

@@ -576,3 +576,97 @@ class IncidentMonthlyStats(Base):
     __tablename__ = "incident_monthly_stats"
     __table_args__ = (Index("incident_monthly_stats_month", "month"),)
     locals().update(_rollup_columns("month"))
+
+
+class Notification(Base):
+    """What a user is told (a new dispatch, an assignment, a returned case, a deadline
+    within the hour, an overdue case), read per user; 0016o."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    message_zh: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("notifications_user_unread", "user_id", "read_at", "id"),
+        Index(
+            "notifications_once_per_case",
+            "user_id",
+            "incident_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("kind IN ('due_soon', 'overdue')"),
+        ),
+    )
+
+
+class Webhook(Base):
+    """An outgoing work-group robot of a grid or community (WeCom, DingTalk, Feishu or
+    generic JSON); 0016o."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    unit_code: Mapped[str] = mapped_column(String(32))
+    format: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(String(80))
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(
+            "format IN ('wecom', 'dingtalk', 'feishu', 'json')", name="webhooks_format"
+        ),
+    )
+
+
+class WebhookDelivery(Base):
+    """The webhook outbox and its log: one message to one webhook, its attempts; 0016o."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed')", name="webhook_deliveries_status"
+        ),
+        Index(
+            "webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+
+class ActionReplay(Base):
+    """The first answer of a case action sent with an Idempotency-Key (per caller); 0016o."""
+
+    __tablename__ = "action_replays"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    request: Mapped[dict] = mapped_column(JSONB)
+    answer: Mapped[dict] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

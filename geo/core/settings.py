@@ -212,6 +212,38 @@ class Settings(BaseSettings):
         description="Evaluation rows with fewer filed cases are marked small_sample, not ranked.",
     )
 
+    # the field app: notifications and webhooks (geo/notify/)
+    notify_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between the deadline sweeps (due within the hour, overdue).",
+    )
+    notify_due_soon_minutes: int = Field(
+        default=60, ge=1, description="A case due within this many minutes is notified once."
+    )
+    notify_stream_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="Longest life of one notification stream (SSE); the browser reconnects.",
+    )
+    webhook_retry_base_s: float = Field(
+        default=30.0, gt=0, description="Wait before the first retry of a failed webhook post."
+    )
+    webhook_retry_max_s: float = Field(
+        default=3600.0, gt=0, description="Longest wait between retries (the backoff's cap)."
+    )
+    webhook_max_attempts: int = Field(
+        default=10, ge=1, description="Attempts before a webhook delivery is given up (failed)."
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one post.")
+    webhook_poll_s: float = Field(
+        default=2.0, gt=0, description="Seconds between the webhook sender's looks at the outbox."
+    )
+    public_url: str = Field(
+        default="",
+        description="The service's address as people open it (links in webhook messages).",
+    )
+
     @model_validator(mode="after")
     def _private_map_cache(self) -> Settings:
         """Cached map pages are data: kept under GRIDMAP_HOME unless set, and never where

@@ -32,6 +32,9 @@ from geo.synth import incidents as incident_history
 
 #: every table `seed --replace` empties (the schema, tokens and audit log stay)
 DATA_TABLES = (
+    "notifications",
+    "webhook_deliveries",
+    "action_replays",
     "boundary_changes",
     "case_requests",
     "incident_photos",

@@ -680,6 +680,64 @@ EVALUATION_PAGES: dict[str, tuple[str, str]] = {
     "coverage.period_form": ("统计期间", "Period"),
 }
 
+#: the field app (issue 19): the offline queue, the bell, the webhooks page
+FIELD_APP_PAGES: dict[str, tuple[str, str]] = {
+    "field.bell": ("通知", "Notifications"),
+    "field.notifications": ("通知", "Notifications"),
+    "field.read_all": ("全部已读", "Mark all read"),
+    "field.no_notifications": ("暂无通知", "No notifications"),
+    "field.offline": (
+        "离线: 上报和操作保存在本机, 联网后自动发送",
+        "Offline: reports and actions are kept on this device and sent when the connection returns",
+    ),
+    "field.waiting": ("等待发送 ({n})", "Waiting to send ({n})"),
+    "field.failed": ("未能发送 ({n})", "Could not send ({n})"),
+    "field.sent": ("已发送 {n} 项", "{n} sent"),
+    "field.photos": ("{n} 张照片", "{n} photos"),
+    "field.conflict": ("事件已变化:", "The case moved on:"),
+    "field.refused": ("服务器拒绝:", "Refused:"),
+    "field.dismiss": ("移除", "Remove"),
+    "field.report_label": ("上报: {category}", "Report: {category}"),
+    "field.logout_drops": (
+        "还有 {n} 项等待发送, 退出会删除它们。仍要退出吗?",
+        "{n} items are still waiting to be sent; signing out deletes them. Sign out anyway?",
+    ),
+    "case.queued": ("已保存在本机, 等待发送", "Kept on this device, waiting to send"),
+    "webhooks.title": ("工作群机器人 (Webhook)", "Work-group robots (webhooks)"),
+    "webhooks.intro": (
+        "每个社区或网格的新派遣、指派、退回和超期事件推送到工作群: 企业微信、钉钉、飞书或"
+        "通用 JSON (签名)。消息只含事件编号、类别、网格、期限和链接。",
+        "New dispatches, assignments, returned and overdue cases of a community or grid are "
+        "posted to its work group: WeCom, DingTalk, Feishu or generic JSON (signed). Messages "
+        "carry only the case number, category, grid, deadline and link.",
+    ),
+    "webhooks.unit": ("社区/网格编码", "Community or grid code"),
+    "webhooks.format": ("格式", "Format"),
+    "webhooks.url": ("地址", "URL"),
+    "webhooks.secret": ("签名密钥 (可选)", "Signing secret (optional)"),
+    "webhooks.name": ("名称", "Name"),
+    "webhooks.add": ("添加", "Add"),
+    "webhooks.active": ("启用", "Active"),
+    "webhooks.pause": ("暂停", "Pause"),
+    "webhooks.resume": ("恢复", "Resume"),
+    "webhooks.delete": ("删除", "Delete"),
+    "webhooks.none": ("尚无 Webhook", "No webhooks yet"),
+    "webhooks.signed": ("已签名", "signed"),
+    "webhooks.paused": ("已暂停", "paused"),
+    "webhooks.no_log": ("暂无发送记录", "Nothing sent yet"),
+    "webhooks.log": ("发送记录", "Delivery log"),
+    "webhooks.status": ("状态", "Status"),
+    "webhooks.attempts": ("尝试次数", "Attempts"),
+    "webhooks.last": ("最近结果", "Last answer"),
+    "webhooks.case": ("事件", "Case"),
+    "webhooks.event": ("事件类型", "Event"),
+    "webhooks.at": ("时间", "Time"),
+    "webhooks.nav.desc": (
+        "推送派遣和超期到工作群",
+        "Post dispatches and overdue cases to work groups",
+    ),
+}
+
 #: every label, both languages: the vocabulary of the domain modules and the pages' wording
 MESSAGES: dict[str, tuple[str, str]] = {
     **{f"term.{value}": pair for value, pair in LABELS.items()},
@@ -692,6 +750,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     **EVALUATION_PAGES,
     **{f"rate.{key}": (zh, en) for key, (_n, _d, zh, en) in EVALUATION_RATES.items()},
     **{f"figure.{key}": pair for key, pair in EVALUATION_FIGURES.items()},
+    **FIELD_APP_PAGES,
 }
 
 

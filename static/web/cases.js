@@ -226,8 +226,21 @@
         observed_at: new Date().toISOString(),
       };
       resizing
-        .then(function () { return send("POST", "/api/incidents", report, { "Idempotency-Key": key }); })
+        .then(function () {
+          return send("POST", "/api/incidents", report, { "Idempotency-Key": key }).catch(function (error) {
+            if (!window.GridmapOffline) throw error;  // no connection: kept to send later (offline.js)
+            return GridmapOffline.queueReport(report, photos, key, form.category.selectedOptions[0].textContent);
+          });
+        })
         .then(function (res) {
+          if (res.body && res.body.queued) {
+            key = newKey();
+            form.reset();
+            showMessage(message, t("case.queued"));
+            button.disabled = false;
+            button.textContent = t("cases.new.submit");
+            return;
+          }
           if (res.status !== 201) {
             var body = res.body || {};
             var text = body.distance_m
@@ -263,6 +276,7 @@
 
   // the answer of a write: reload on success; a 409 (the case moved on) is said, then reloaded
   function afterWrite(res) {
+    if (res.body && res.body.queued) { showMessage(caseMessage, t("case.queued")); return; }
     if (res.status >= 200 && res.status < 300) {
       showMessage(caseMessage, t("case.done"));
       location.reload();
@@ -302,10 +316,16 @@
         var after = document.getElementById("after-photo");
         var first = Promise.resolve({ status: 201 });
         if (to === "resolved" && after && after.files && after.files[0]) first = uploadPhoto(id, after.files[0], "after");
+        // the state it was decided in (409 if the case moved on), one key (sent twice, moved once)
+        payload.expect = document.getElementById("case-state").getAttribute("data-state");
+        var once = { "Idempotency-Key": window.crypto && crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) };
         button.disabled = true;
         first.then(function (up) {
           if (up.status !== 201) return up;
-          return send("POST", url + "/transitions", payload);
+          return send("POST", url + "/transitions", payload, once);
+        }).catch(function (error) {
+          if (!window.GridmapOffline) throw error;  // no connection: kept to send later (offline.js)
+          return GridmapOffline.queueAction(url + "/transitions", payload, id + " · " + button.textContent, once["Idempotency-Key"]);
         }).then(function (res) { button.disabled = false; afterWrite(res); });
       });
     });

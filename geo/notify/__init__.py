@@ -1,0 +1,1 @@
+"""Telling people of their cases: notifications per user, webhooks to work groups."""
