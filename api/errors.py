@@ -88,6 +88,9 @@ def answer_for_exception(exc: BaseException) -> tuple[int, str, str, dict[str, s
             f"the database is not answering (down, stopped or overloaded); retry in {retry} s",
             {"Retry-After": retry},
         )
+    if isinstance(exc, sa.DBAPIError) and getattr(exc.orig, "sqlstate", None) == "GM409":
+        # a single edit of a sector a plan locked (the units trigger of revision 0016p)
+        return 409, "Conflict", exc.orig.diag.message_primary, {}
     if isinstance(exc, sa.DataError) or (isinstance(exc, ValueError) and "NUL (0x00)" in str(exc)):
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         return 422, "Invalid request", f"a value of the request is not acceptable: {reason}", {}

@@ -76,6 +76,7 @@ SUCCESS_MEDIA: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"^/api/imports/", (JSON, CSV)),
     (r"^/reports/monthly$", (HTML, PDF, XLSX)),
     (r"^/api/incidents/\{incident_id\}/photos/\{photo_id\}$", IMAGES),
+    (r"^/api/plans/\{plan_id\}/export$", (GEOJSON, GPKG)),
 )
 
 

@@ -32,6 +32,9 @@ from geo.synth import incidents as incident_history
 
 #: every table `seed --replace` empties (the schema, tokens and audit log stay)
 DATA_TABLES = (
+    "plan_locks",
+    "plan_edits",
+    "plans",
     "boundary_changes",
     "case_requests",
     "incident_photos",
