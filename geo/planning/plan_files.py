@@ -15,11 +15,12 @@ from pathlib import Path
 
 import geopandas as gpd
 import shapely
+from shapely.geometry import mapping
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.core.errors import Conflict, InvalidInput
-from geo.planning.geometry import collection, feature, from_geojson, to_geojson
+from geo.planning.geometry import collection, feature, from_geojson
 from geo.planning.plans import (
     EDIT_KINDS,
     create_plan,
@@ -49,6 +50,7 @@ def _edit_rows(conn: Connection, plan: dict) -> list[dict]:
                 "kind": row["kind"],
                 "body": json.dumps(body, ensure_ascii=False),
                 "geometry": from_geojson(drawn, key) if drawn else None,
+                "drawn": drawn,  # as posted: the GeoJSON export keeps every digit
             }
         )
     return out
@@ -66,10 +68,16 @@ def export_plan(conn: Connection, plan_id: int, fmt: str, actor: str) -> tuple[b
     meta = {"name": plan["name"], "base_etag": plan["base_etag"], "locks": plan["locks"]}
     if fmt == "geojson":
         features = [
-            feature(
-                r["geometry"],
-                {"role": "edit", "seq": r["seq"], "kind": r["kind"], "body": r["body"]},
-            )
+            {
+                "type": "Feature",
+                "properties": {
+                    "role": "edit",
+                    "seq": r["seq"],
+                    "kind": r["kind"],
+                    "body": r["body"],
+                },
+                "geometry": r["drawn"],
+            }
             for r in rows
         ]
         features += [
@@ -145,7 +153,7 @@ def _body(row: dict) -> dict:
     key = DRAWN.get(row["kind"])
     geom = row["geometry"]
     if key and geom is not None and not shapely.is_empty(geom):
-        body[key] = to_geojson(geom)
+        body[key] = mapping(geom)  # every digit: the plan replays exactly
     return body
 
 

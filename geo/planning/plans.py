@@ -140,9 +140,15 @@ def locks_as_conflict() -> Iterator[None]:
     try:
         yield
     except sa_exc.DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) != LOCKED:
+        if not is_lock_refusal(exc):
             raise
         raise Conflict(exc.orig.diag.message_primary) from None
+
+
+def is_lock_refusal(exc: BaseException) -> bool:
+    """Whether `exc` is the `units` trigger refusing a sector another plan locked."""
+    orig = getattr(exc, "orig", None)
+    return (getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)) == LOCKED
 
 
 @contextmanager
