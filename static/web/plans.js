@@ -237,10 +237,26 @@
     return td;
   }
 
+  function sideLabel(side) {
+    if (!side.plan) return msg("plans.current");
+    var known = plans.list.filter(function (p) { return p.id === side.plan; })[0];
+    return known ? planLabel(known) : side.label;
+  }
+
+  function fitCompare() {
+    if (!plans.compareMaps) return;
+    ["before", "after"].forEach(function (k) { plans.compareMaps[k].map.invalidateSize(); });
+    var bounds = plans.compareMaps.after.layer.getBounds();
+    if (bounds.isValid()) plans.compareMaps.before.map.fitBounds(bounds, { padding: [6, 6] });
+  }
+  window.addEventListener("resize", function () {
+    if (!$("plan-compare-box").hidden) fitCompare();
+  });
+
   function showCompare(c) {
     $("plan-compare-box").hidden = false;
-    $("plan-before-label").textContent = c.before.label;
-    $("plan-after-label").textContent = c.after.label;
+    $("plan-before-label").textContent = sideLabel(c.before);
+    $("plan-after-label").textContent = sideLabel(c.after);
     var moved = c.moved;
     $("plan-moved").textContent = msg("plans.moved", {
       households: number(moved.households.total), residents: number(moved.residents.total),
@@ -284,9 +300,7 @@
     }
     drawSide(plans.compareMaps.before, c.before.sectors);
     drawSide(plans.compareMaps.after, c.after.sectors);
-    ["before", "after"].forEach(function (k) { plans.compareMaps[k].map.invalidateSize(); });
-    var bounds = plans.compareMaps.after.layer.getBounds();
-    if (bounds.isValid()) plans.compareMaps.before.map.fitBounds(bounds, { padding: [6, 6] });
+    fitCompare();
     document.body.dataset.compared = "1";
   }
 
