@@ -481,7 +481,7 @@ def redo(conn: Connection, plan_id: int, actor: str) -> dict:
 
 def lock(conn: Connection, plan_id: int, sectors: list[str]) -> dict:
     """Lock `sectors` for plan `plan_id`: other plans' and single edits of them are refused.
-    NotFound for a code that is no sector in force; Conflict if another plan holds one."""
+    InvalidInput for a code that is no sector in force; Conflict if another plan holds one."""
     _open(conn, plan_id)
     codes = sorted(set(sectors or []))
     if not codes:
@@ -497,7 +497,7 @@ def lock(conn: Connection, plan_id: int, sectors: list[str]) -> dict:
     )
     missing = [c for c in codes if c not in known]
     if missing:
-        raise NotFound(f"sectors: no sector {', '.join(missing)} in force")
+        raise InvalidInput(f"sectors: no sector {', '.join(missing)} in force")
     work_for(conn, plan_id)
     _refuse_locked(conn, codes)
     conn.execute(
