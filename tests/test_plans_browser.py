@@ -26,9 +26,10 @@ PHONE_390 = {"width": 390, "height": 844}
 
 
 def shoot(page, name: str) -> None:
-    """The viewport (the editor with its plans panel) and the comparison below it."""
+    """The viewport, the plans panel, and the comparison below the editor."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / f"{name}.png", timeout=120_000)
+    page.locator("#plans").screenshot(path=SHOTS / f"{name}_panel.png", timeout=120_000)
     compare = page.locator("#plan-compare-box")
     if compare.is_visible():
         compare.screenshot(path=SHOTS / f"{name}_compare.png", timeout=120_000)
