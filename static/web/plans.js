@@ -98,7 +98,7 @@
       li.dataset.active = e.active ? "1" : "0";
       li.className = e.active ? "" : "undone";
       li.appendChild(el("strong", msg("plans.kind." + e.kind)));
-      li.appendChild(document.createTextNode(" " + e.label.replace(/^#\d+ \w+ ?/, "")));
+      li.appendChild(document.createTextNode(" " + e.label.replace(/^#\d+ \w+ ?(of )?/, "")));
       var moved = e.summary && e.summary.households_moved;
       if (moved) li.appendChild(el("span", " · " + number(moved) + " " + msg("plans.households"), "muted"));
       if (!e.active) li.appendChild(el("span", " " + msg("plans.undone"), "muted"));
