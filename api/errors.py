@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from api import web
 from geo.core import errors
 from geo.core.settings import get_settings
+from geo.planning.plans import is_lock_refusal
 
 PROBLEM = "application/problem+json"
 
@@ -88,6 +89,9 @@ def answer_for_exception(exc: BaseException) -> tuple[int, str, str, dict[str, s
             f"the database is not answering (down, stopped or overloaded); retry in {retry} s",
             {"Retry-After": retry},
         )
+    if isinstance(exc, sa.DBAPIError) and is_lock_refusal(exc):
+        # a single edit of a sector a plan locked (the units trigger of revision 0016p)
+        return 409, "Conflict", exc.orig.diag.message_primary, {}
     if isinstance(exc, sa.DataError) or (isinstance(exc, ValueError) and "NUL (0x00)" in str(exc)):
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         return 422, "Invalid request", f"a value of the request is not acceptable: {reason}", {}

@@ -38,6 +38,7 @@ from api.routers import (
     notify,
     ogc,
     pages,
+    plans,
     records,
 )
 from geo.core import logs
@@ -122,6 +123,7 @@ def create_app() -> FastAPI:
     app.include_router(cases.router)
     # before records: its /api/imports/{kind} would take /api/imports/boundaries
     app.include_router(boundaries.router)
+    app.include_router(plans.router)
     app.include_router(records.router)
     app.include_router(maps.router)
     app.include_router(pages.router)

@@ -77,6 +77,7 @@ SUCCESS_MEDIA: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"^/reports/monthly$", (HTML, PDF, XLSX)),
     (r"^/api/incidents/\{incident_id\}/photos/\{photo_id\}$", IMAGES),
     (r"^/api/notifications/stream$", ("text/event-stream",)),
+    (r"^/api/plans/\{plan_id\}/export$", (GEOJSON, GPKG)),
 )
 
 

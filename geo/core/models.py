@@ -670,3 +670,51 @@ class ActionReplay(Base):
     request: Mapped[dict] = mapped_column(JSONB)
     answer: Mapped[dict] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class BoundaryPlan(Base):
+    """A planner's named draft: edits not yet applied, made on a base (the layer ETag when
+    made or last rebased). `cursor` counts the edits in force (undo/redo move it); applied
+    as one boundary change (`applied_change_id`) or discarded."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(12), server_default="open")
+    base_etag: Mapped[str] = mapped_column(String(64))
+    cursor: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    applied_change_id: Mapped[int | None] = mapped_column(ForeignKey("boundary_changes.id"))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'applied', 'discarded')", name="plans_status"),
+    )
+
+
+class PlanEdit(Base):
+    """One edit of a plan, in order: its kind, the body the single-edit route takes, and a
+    short summary of its preview."""
+
+    __tablename__ = "plan_edits"
+
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    body: Mapped[dict] = mapped_column(JSONB)
+    summary: Mapped[dict | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PlanLock(Base):
+    """A sector locked by one plan: a trigger on `units` refuses other edits of it."""
+
+    __tablename__ = "plan_locks"
+
+    sector_code: Mapped[str] = mapped_column(CODE, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    locked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -738,6 +738,86 @@ FIELD_APP_PAGES: dict[str, tuple[str, str]] = {
     ),
 }
 
+
+#: the planner's plans panel in the grid editor (issue 21, plans, people and locks)
+PLAN_PAGES: dict[str, tuple[str, str]] = {
+    "plans.title": ("调整方案", "Plans"),
+    "plans.hint": (
+        "方案是一组尚未生效的调整：逐项预览、可撤销重做、可与现行图层或其他方案对比，最后一次性提交。",
+        "A plan is a set of edits not yet applied: each previewed, undone or redone, compared "
+        "with the layer in force or another plan, then applied as one change.",
+    ),
+    "plans.choose": ("选择方案", "Choose a plan"),
+    "plans.none": ("（不使用方案：直接提交）", "(no plan: apply edits directly)"),
+    "plans.new_name": ("新方案名称", "New plan's name"),
+    "plans.create": ("新建方案", "New plan"),
+    "plans.edits": ("方案中的调整", "The plan's edits"),
+    "plans.no_edits": (
+        "尚无调整：在地图上调整后点“加入方案”。",
+        "No edits yet: edit on the map, then “Add to plan”.",
+    ),
+    "plans.add": ("加入方案", "Add to plan"),
+    "plans.added": ("已加入方案：第 {seq} 项。", "Added to the plan as edit {seq}."),
+    "plans.undo": ("撤销", "Undo"),
+    "plans.redo": ("重做", "Redo"),
+    "plans.undone": ("（已撤销）", "(undone)"),
+    "plans.stale": (
+        "现行图层在方案创建后已有变化：请重放(变基)或放弃该方案。",
+        "The layer changed since this plan was made: rebase it or discard it.",
+    ),
+    "plans.rebase": ("在现行图层上重放", "Rebase on the layer in force"),
+    "plans.rebased": ("方案已在现行图层上重放。", "The plan was replayed on the layer in force."),
+    "plans.assign": (
+        "为新片区 {sector} 指派网格员",
+        "Assign a grid worker to the new sector {sector}",
+    ),
+    "plans.assign_worker": ("网格员", "Grid worker"),
+    "plans.assign_button": ("指派", "Assign"),
+    "plans.compare": ("对比", "Compare"),
+    "plans.compare_with": ("对比对象", "Compare with"),
+    "plans.current": ("现行图层", "The layer in force"),
+    "plans.plan_label": ("方案 #{id} {name}", "Plan #{id} {name}"),
+    "plans.compare_before": ("对比前", "Before"),
+    "plans.compare_after": ("本方案", "This plan"),
+    "plans.sector": ("片区", "Sector"),
+    "plans.households": ("户数", "Households"),
+    "plans.residents": ("人口", "Residents"),
+    "plans.incidents": ("事件", "Incidents"),
+    "plans.workers": ("网格员", "Workers"),
+    "plans.per_worker": ("户/网格员", "Households per worker"),
+    "plans.moved": (
+        "变动：{households} 户（{residents} 人）、{incidents} 件事件、"
+        "{workers} 名网格员改属其他片区。",
+        "Moved: {households} households ({residents} residents), {incidents} incidents and "
+        "{workers} workers change sector.",
+    ),
+    "plans.new_sector": ("新片区", "new sector"),
+    "plans.gone_sector": ("撤销", "retired"),
+    "plans.reason": ("提交原因（必填）", "Reason for applying (required)"),
+    "plans.apply": ("提交方案", "Apply the plan"),
+    "plans.applied": (
+        "方案已作为一次调整提交：#{id}。",
+        "The plan was applied as one change: #{id}.",
+    ),
+    "plans.discard": ("放弃方案", "Discard the plan"),
+    "plans.discarded": ("方案已放弃。", "The plan was discarded."),
+    "plans.export": ("导出", "Export"),
+    "plans.import": ("导入方案文件", "Import a plan file"),
+    "plans.locks": ("锁定片区：{codes}", "Locked sectors: {codes}"),
+    "plans.lock_selected": ("锁定所选片区", "Lock the selected sector"),
+    "plans.failed": ("操作未完成（{status}）：{detail}", "Not done ({status}): {detail}"),
+    "plans.kind.move_border": ("调整边界", "Border move"),
+    "plans.kind.move_borders": ("调整边界", "Border move"),
+    "plans.kind.reassign": ("改属网格", "Reassignment"),
+    "plans.kind.split": ("拆分片区", "Split"),
+    "plans.kind.merge": ("合并片区", "Merge"),
+    "plans.kind.rollback": ("恢复旧版本", "Rollback"),
+    "plans.kind.rollback_layer": ("恢复图层", "Layer rollback"),
+    "plans.kind.rebalance": ("负载均衡", "Rebalancing"),
+    "plans.kind.assign_worker": ("指派网格员", "Worker assignment"),
+}
+PAGES.update(PLAN_PAGES)
+
 #: every label, both languages: the vocabulary of the domain modules and the pages' wording
 MESSAGES: dict[str, tuple[str, str]] = {
     **{f"term.{value}": pair for value, pair in LABELS.items()},

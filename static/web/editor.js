@@ -893,5 +893,12 @@
     select(state.selected);
   }
 
+  // what the plans panel (static/web/plans.js) builds on: the HTTP helper, the pending
+  // edit's request, dropping it, reloading the layer, and the page's helpers
+  state.api = {
+    request: request, editRequest: editRequest, discard: discard, load: load, msg: msg,
+    el: el, clear: clear, number: number, nameOf: nameOf,
+  };
+
   load(new URLSearchParams(location.search).get("code"));
 })();
