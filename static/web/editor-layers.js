@@ -224,6 +224,10 @@
       out[part].forEach(function (r) { index[part][r.code] = r; });
     });
     var load = report.load || {};
+    var retired = {};  // sectors the edit retires (merged away, re-coded by a reassignment)
+    (report.units || []).forEach(function (u) {
+      if (u.level === "sector" && u.action === "retired") retired[u.code] = true;
+    });
     var newSectors = {};
     ((report.map && report.map.after && report.map.after.features) || []).forEach(function (f) {
       newSectors[f.id] = f;
@@ -239,7 +243,7 @@
         row.households = l.households_after;
         row.workers = l.workers_after;
         row.changed = true;
-        if (part === "sectors" && !newSectors[l.code] && l.households_after === 0 && l.workers_after === 0) row.retired = true;
+        if (part === "sectors" && retired[l.code]) row.retired = true;
       });
     });
     var flows = (report.moves && report.moves.incidents && report.moves.incidents.flows) || [];
