@@ -147,7 +147,7 @@ def test_a_split_through_a_courtyard_highlights_it_and_names_it_in_the_warning(
     assert page.locator(".leaflet-tooltip.gm-yard-split", has_text=name).count() == 1
     assert page.problems == []
     page.locator("#split-warning").scroll_into_view_if_needed()
-    shoot(page, f"underpen_split_warning_{lang}")
+    page.screenshot(path=SHOTS / f"underpen_split_warning_{lang}.png")  # the viewport
 
 
 def test_a_merge_preview_updates_the_balance_bars_of_the_whole_district(offline_browser):
@@ -177,7 +177,8 @@ def test_a_merge_preview_updates_the_balance_bars_of_the_whole_district(offline_
     )
     assert float(figure) == pytest.approx(merged["households_per_worker_after"], abs=0.05)
     assert page.locator("#shape-list li").count() >= 1
-    shoot(page, "underpen_merge_balance")
+    page.locator("#balance").scroll_into_view_if_needed()
+    page.screenshot(path=SHOTS / "underpen_merge_balance.png")
 
 
 @pytest.mark.parametrize("viewport", [PHONE_390, DESKTOP], ids=["390px", "desktop"])

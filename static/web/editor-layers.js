@@ -198,7 +198,7 @@
     layers.band.clearLayers();
     var where = pane("gmBand", 405);
     out.forEach(function (row) {
-      var f = editor.sectors[row.code] || (row.feature || null);
+      var f = row.feature || editor.sectors[row.code];
       if (!f) return;
       var st = stateOf(row);
       L.geoJSON(f, {
@@ -240,6 +240,7 @@
           out[part].push(row);
           index[part][l.code] = row;
         }
+        if (newSectors[l.code]) row.feature = newSectors[l.code];  // its shape after the edit
         row.households = l.households_after;
         row.workers = l.workers_after;
         row.changed = true;
