@@ -104,6 +104,8 @@ def _courtyard_to_split(seeded_engine):
 
 
 def _draw_split(page, line, geom) -> None:
+    """Show the sector with a margin, then click the line's two ends with the split tool
+    (clicking the last point again finishes the line)."""
     minx, miny, maxx, maxy = geom.bounds
     pad = (maxx - minx) * 0.15
     page.evaluate(
@@ -112,20 +114,16 @@ def _draw_split(page, line, geom) -> None:
     )
     page.click("#tools > summary")
     page.click("#split-draw")
-    ends = [
-        page.evaluate(
-            """([lat, lng]) => {
-                const p = gridEditor.map.latLngToContainerPoint([lat, lng]);
-                const r = gridEditor.map.getContainer().getBoundingClientRect();
-                return [r.left + p.x, r.top + p.y];
-            }""",
-            [y, x],
-        )
-        for x, y in line.coords
-    ]
-    page.mouse.click(*ends[0])
-    page.mouse.click(*ends[1])
-    page.mouse.click(*ends[1])  # clicking the last point finishes the line
+    first, last = page.evaluate(
+        """(ends) => ends.map(([lng, lat]) => {
+            const box = gridEditor.map.getContainer().getBoundingClientRect();
+            const at = gridEditor.map.latLngToContainerPoint([lat, lng]);
+            return [box.left + at.x, box.top + at.y];
+        })""",
+        [list(xy) for xy in line.coords],
+    )
+    for point in (first, last, last):
+        page.mouse.click(*point)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

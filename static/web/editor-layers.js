@@ -31,7 +31,7 @@
     if (cls) node.className = cls;
     return node;
   }
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function clear(node) { node.textContent = ""; }
   function number(v, digits) {
     if (v === null || v === undefined) return "–";
     return Number(v).toLocaleString(locale, { maximumFractionDigits: digits || 0 });
