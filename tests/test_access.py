@@ -71,6 +71,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("PUT", "/api/boundaries/sectors/{code}"): {"admin", "planner"},
     ("PATCH", "/api/boundaries/sectors"): {"admin", "planner"},
     ("GET", "/maps/planner"): {"admin", "planner"},
+    ("GET", "/api/planning/balance"): {"admin", "planner"},
+    ("GET", "/api/orientation"): ALL,
     ("POST", "/api/boundaries/sectors/{code}/reassign"): {"admin", "planner"},
     ("POST", "/api/boundaries/sectors/{code}/split"): {"admin", "planner"},
     ("POST", "/api/boundaries/sectors/{code}/merge"): {"admin", "planner"},

@@ -9,20 +9,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import get_conn
 from api.params import MAX_BIGINT
 from api.security import require
+from api.web import page_language, render
 from geo.access.privacy import exposure
 from geo.access.roles import Permission, Principal
 from geo.core.errors import InvalidInput, PreconditionRequired
 from geo.planning import asof, edits, importer, rebalance
+from geo.planning.change_story import change_story
 from geo.planning.geometry import from_geojson
 from geo.planning.layer import parse_etags
 from geo.planning.preview_map import preview_page
+from geo.publish.messages import MESSAGES
 
 router = APIRouter(tags=["boundaries"])
 READ = require(Permission.READ_UNITS)
@@ -372,22 +376,15 @@ def rebalance_community(
 @router.get(
     "/maps/boundaries/changes/{change_id}",
     response_class=HTMLResponse,
-    summary="Map of a committed change: old and new borders",
+    summary="A committed change: what moved (names beside codes), old and new borders (page)",
 )
 def change_map(
-    change_id: int,
-    _: Principal = Depends(require(Permission.VIEW_MAPS)),
+    request: Request,
+    change_id: int = PathParam(le=MAX_BIGINT),
+    lang: str = Depends(page_language),
+    principal: Principal = Depends(require(Permission.VIEW_MAPS)),
     conn=Depends(get_conn),
 ) -> HTMLResponse:
-    change = asof.change(conn, change_id)
-
-    def sectors(fc):
-        return {
-            **fc,
-            "features": [f for f in fc["features"] if f["properties"]["level"] == "sector"],
-        }
-
-    title = f"边界调整 #{change_id} · {change['kind']}: {change['reason']}"
-    return HTMLResponse(
-        preview_page(title, sectors(change["before"]), sectors(change["after"]), {})
-    )
+    story = change_story(conn, change_id, exposure(principal))
+    kinds = {key for key in MESSAGES if key.startswith("editor.change.")}
+    return render(request, "boundary_change.html", lang, principal, story=story, kinds=kinds)

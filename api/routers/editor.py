@@ -12,10 +12,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from api.deps import get_conn
 from api.security import require
 from api.web import page_language, render
 from geo.access.roles import Permission, Principal
 from geo.maps.editor import editor_config
+from geo.planning.balance import district_balance
 
 router = APIRouter(tags=["pages"])
 
@@ -31,3 +33,16 @@ def planner_page(
     principal: Principal = Depends(require(Permission.EDIT_BOUNDARIES)),
 ) -> HTMLResponse:
     return render(request, "editor.html", lang, principal, editor=editor_config(lang))
+
+
+@router.get(
+    "/api/planning/balance",
+    tags=["boundaries"],
+    summary="Households and cases per worker of every sector and level-2 grid, "
+    "compactness, households per courtyard",
+)
+def balance_api(
+    _: Principal = Depends(require(Permission.EDIT_BOUNDARIES)),
+    conn=Depends(get_conn),
+) -> dict:
+    return district_balance(conn)

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.deps import get_conn
 from api.security import require
 from geo.access.roles import Permission, Principal
+from geo.grid.streets import orientation
 from geo.insight.hotspots import DEFAULT_CELL_M
 from geo.maps.cache import CachedPage
 from geo.maps.coverage import DEFAULT_METRIC, coverage_page
@@ -130,3 +131,14 @@ def hotspots_api(
     body = hotspots_geojson(result, all_cells=all_cells)
 
     return JSONResponse(body, media_type="application/geo+json")
+
+
+@router.get(
+    "/api/orientation",
+    summary="The streets and landmarks drawn under every map (two GeoJSON collections)",
+)
+def orientation_api(
+    _: Principal = Depends(require(Permission.VIEW_MAPS)),
+    conn=Depends(get_conn),
+) -> dict:
+    return orientation(conn)

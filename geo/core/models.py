@@ -519,6 +519,38 @@ class WorkingDay(Base):
     changed_by: Mapped[str | None] = mapped_column(String(80))
 
 
+class Street(Base):
+    """A street of the orientation basemap (0016s): drawn with its name under the data."""
+
+    __tablename__ = "streets"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name_zh: Mapped[str | None] = mapped_column(String(80))
+    name_en: Mapped[str | None] = mapped_column(String(120))
+    #: the OpenStreetMap `highway` value when imported from one (primary, residential ...)
+    highway: Mapped[str | None] = mapped_column(String(32))
+    arterial: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTILINESTRING", srid=SRID, spatial_index=False)
+    )
+
+    __table_args__ = (Index("streets_geom", "geom", postgresql_using="gist"),)
+
+
+class Landmark(Base):
+    """A named place of the orientation basemap (0016s): market, school, square ..."""
+
+    __tablename__ = "landmarks"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str | None] = mapped_column(String(120))
+    kind: Mapped[str | None] = mapped_column(String(32))
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+
+    __table_args__ = (Index("landmarks_geom", "geom", postgresql_using="gist"),)
+
+
 #: tables whose changes bump the data version (cache keys of maps and statistics)
 VERSIONED_TABLES = (
     "units",
@@ -529,6 +561,8 @@ VERSIONED_TABLES = (
     "resources",
     "incidents",
     "incident_categories",
+    "streets",  # 0016s
+    "landmarks",
 )
 
 

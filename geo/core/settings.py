@@ -97,6 +97,13 @@ class Settings(BaseSettings):
         default=0.10,
         description="Rebalancing aims at households per worker within this share of the target.",
     )
+    compactness_min: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="The boundary preview warns of a sector whose Polsby–Popper compactness "
+        "(4πA/P², EPSG:4542) would fall below this (1 a disc, 0.785 a square).",
+    )
 
     # -- running it for real: logs, sub-path, compression, backups (issue 22) ----------
     log_level: str = Field(

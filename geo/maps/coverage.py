@@ -27,6 +27,7 @@ from geo.maps.datum import shift_geometries
 from geo.maps.filters import visibility_class
 from geo.maps.layers import UNIT_STYLE, add_legend, current_units, district_bounds
 from geo.maps.offline import add_notice, add_top_html, offline_map, render_html
+from geo.maps.orientation import add_orientation
 
 #: the metrics a map can show (every number in a coverage row)
 MAP_METRICS = [
@@ -63,6 +64,18 @@ def classes(values: list[float | None], k: int = 5) -> tuple[list[int | None], l
     for v in values:
         out.append(None if v is None else int(np.searchsorted(bins, v, side="left")))
     return out, bins
+
+
+def class_labels(values: list, klass: list[int | None], n: int) -> list[str]:
+    """The legend text of each of `n` classes: the lowest and highest value that falls in
+    it ("1–4", "5–7"), so classes never overlap and each says what it holds (a class of
+    one value is that value)."""
+    labels = []
+    for i in range(n):
+        members = [v for v, k in zip(values, klass, strict=True) if k == i]
+        low, high = (min(members), max(members)) if members else (None, None)
+        labels.append(_fmt(low) if low == high else f"{_fmt(low)}–{_fmt(high)}")
+    return labels
 
 
 def _fmt(value) -> str:
@@ -126,6 +139,7 @@ def build_coverage_map(
         subtitle=f"{TERMS[Level(level)][0]} · {TERMS[Level(level)][1]} · "
         f"{report.since} – {report.until}",
     )
+    add_orientation(m, conn)
     if unit and unit not in rows:
         add_notice(
             m, f"没有编码为 {unit} 的{TERMS[Level(level)][0]} · no {level} {unit}", "gm-empty"
@@ -165,11 +179,8 @@ def build_coverage_map(
             interactive=False,
         ).add_to(m)
     legend = [
-        (
-            PALETTE[min(i, len(PALETTE) - 1)],
-            f"≤ {_fmt(high)}" if i == 0 else f"{_fmt(bins[i - 1])} – {_fmt(high)}",
-        )
-        for i, high in enumerate(bins)
+        (PALETTE[min(i, len(PALETTE) - 1)], label)
+        for i, label in enumerate(class_labels(values, klass, len(bins)))
     ]
     if any(k is None for k in klass):
         legend.append((NO_VALUE, "无数值 · no value"))

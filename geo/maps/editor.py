@@ -15,7 +15,16 @@ from geo.maps.basemap import basemap
 from geo.publish.messages import messages_for
 
 #: the label keys the editor's script uses (rules name validation problems)
-MESSAGE_PREFIXES = ("editor.", "rule.", "term.sector", "term.grid2", "plans.")
+MESSAGE_PREFIXES = (
+    "editor.",
+    "rule.",
+    "term.sector",
+    "term.grid2",
+    "term.managed",  # the courtyard kinds, drawn under the pen
+    "term.scattered",
+    "term.rental",
+    "plans.",
+)
 
 
 def editor_config(lang: str) -> dict:

@@ -52,6 +52,7 @@ from geo.maps.layers import (
     district_bounds,
 )
 from geo.maps.offline import add_notice, add_top_html, offline_map, render_html
+from geo.maps.orientation import add_orientation
 
 MODES = ("window", "compare")
 RECENT_WEEKS, BASELINE_WEEKS = 4, 52
@@ -207,6 +208,7 @@ def build_hotspot_map(conn: Connection, principal: Principal, result: HotspotAna
         subtitle=f"{describe(f, categories)} · {result.total:,} 件 incidents · "
         f"{result.hotspots.cell_m:g} m 网格 cells",
     )
+    add_orientation(m, conn)
     add_top_html(m, page_links(f))
     if result.total == 0:
         add_notice(m, EMPTY, "gm-empty")

@@ -37,6 +37,7 @@ from geo.maps.filters import (
 from geo.maps.heat import incident_heat, lattice_steps, pack
 from geo.maps.layers import PackedHeat, add_unit_layers, current_units, district_bounds, rolled_up
 from geo.maps.offline import add_notice, add_top_html, offline_map, render_html
+from geo.maps.orientation import add_orientation
 
 EMPTY = "该条件下没有事件 · No incidents match these filters in this window"
 #: the weekly view: default length, longest window, lattice and page budget
@@ -138,6 +139,7 @@ def build_incident_map(conn: Connection, principal: Principal, f: IncidentFilter
         title="事件热力图 · Incident heat map",
         subtitle=f"{describe(f, categories)} · {heat.total:,} 件 incidents",
     )
+    add_orientation(m, conn)
     add_top_html(m, page_links(f))
     if heat.total == 0:
         add_notice(m, EMPTY, "gm-empty")
@@ -233,6 +235,7 @@ def build_weekly_map(conn: Connection, principal: Principal, f: IncidentFilter) 
         title="每周事件热力 · Incidents week by week",
         subtitle=f"{describe(f, categories)} · {int(cells['n'].sum()):,} 件 incidents",
     )
+    add_orientation(m, conn)
     add_top_html(m, page_links(f))
     total = int(cells["n"].sum())
     if total == 0:

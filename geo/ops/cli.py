@@ -400,7 +400,9 @@ def user_reset_password(login: str = typer.Argument(..., help="The login name.")
     print(password)
 
 
-KIND_HELP = "households, residents, businesses, resources, incidents or boundaries"
+KIND_HELP = (
+    "households, residents, businesses, resources, incidents, boundaries, streets or landmarks"
+)
 SHOWN_ROWS = 20
 
 
@@ -481,6 +483,22 @@ def import_boundaries_command(
         out.print("dry run: nothing was written")
 
 
+def import_orientation_command(kind: str, file: Path, layer: str | None) -> None:
+    """`gridmap import streets|landmarks FILE`: replace the orientation layer in one
+    transaction (an OpenStreetMap extract as GeoPackage, say); prints what was loaded."""
+    from geo.access import audit
+    from geo.grid.streets import import_orientation
+
+    with _engine().begin() as conn, err.status(f"importing {file.name}"):
+        result = import_orientation(conn, kind, file, layer)
+        audit.record(conn, _cli_actor(), f"import {kind}", target=str(file), detail=result)
+    out.print(
+        f"{file.name}: {result['loaded']:,} {kind} loaded ({result['outside']:,} outside the "
+        f"district left out, {result['unnamed']:,} unnamed left out, from "
+        f"{result['merged_from']:,} features)"
+    )
+
+
 @app.command("import")
 @reports_errors
 def import_(
@@ -514,6 +532,9 @@ def import_(
     `gridmap import boundaries FILE --level sector` replaces a boundary layer."""
     if kind == "boundaries":
         import_boundaries_command(file, level, reason, dry_run, report)
+        return
+    if kind in ("streets", "landmarks"):
+        import_orientation_command(kind, file, sheet)
         return
     from rich.progress import Progress
 

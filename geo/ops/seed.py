@@ -27,6 +27,7 @@ from geo.core.settings import get_settings
 from geo.grid import facts
 from geo.grid.attach import attach_points
 from geo.grid.boundaries import load_boundary_files, read_layer
+from geo.grid.streets import load_orientation_files
 from geo.synth import governance, people, places
 from geo.synth import incidents as incident_history
 
@@ -50,6 +51,8 @@ DATA_TABLES = (
     "courtyards",
     "units",
     "dataset_info",
+    "streets",
+    "landmarks",
 )
 STEPS = (
     "boundaries",
@@ -132,6 +135,7 @@ def seed(
         # past period can be computed on the boundaries valid then
         history_start = end - timedelta(days=facts.HISTORY_DAYS + 1)
         report.counts.update(load_boundary_files(conn, valid_from=history_start))
+        report.counts.update(load_orientation_files(conn))
         units = _read_metric(
             "SELECT code, level, parent_code, name_zh, name_en, geom FROM units "
             "WHERE valid_to IS NULL ORDER BY code",

@@ -23,6 +23,7 @@ from geo.core.errors import InvalidInput, NotFound, PreconditionFailed
 from geo.core.settings import get_settings
 from geo.core.terms import CLOSED_STATUSES
 from geo.grid.attach import POINT_TABLES, attach_courtyards
+from geo.planning.balance import compactness
 from geo.planning.checks import check_layer, derived
 from geo.planning.codes import DIGITS, resolve_codes, seq_of
 from geo.planning.geometry import area_m2, as_multi, collection, feature, hex_ewkb, same_shape
@@ -679,6 +680,7 @@ def _write(conn, state, plan, new, changes, yard_changes, edit, at) -> dict:
     summary = {
         "units": [{k: v for k, v in u.items() if k != "etag"} for u in units],
         "moved": {k: v["moved"] for k, v in moves.items()},
+        "flows": {k: v["flows"] for k, v in moves.items()},  # the change page lists them
         "redispatched": redispatched,
         "courtyards": [{"code": c["code"], "action": c["action"]} for c in yard_changes],
     }
@@ -720,5 +722,6 @@ def _write(conn, state, plan, new, changes, yard_changes, edit, at) -> dict:
         "redispatched": redispatched,
         "layer_etag": current_layer_etag(conn),
         "map": _map(state, changes, new, sector_codes),
+        "compactness": compactness(new["sector"], {c.code for c in changes if c.level == "sector"}),
         **plan.notes,
     }

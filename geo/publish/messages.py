@@ -818,6 +818,78 @@ PLAN_PAGES: dict[str, tuple[str, str]] = {
 }
 PAGES.update(PLAN_PAGES)
 
+
+#: the planner's layers under the pen, the balance bars, shapes, the committed-change page
+#: and the orientation basemap (issue 21, part B)
+UNDER_THE_PEN: dict[str, tuple[str, str]] = {
+    "editor.layers.streets": ("街道与地标", "Streets and landmarks"),
+    "editor.layers.courtyards": ("小区楼院", "Courtyards"),
+    "editor.layers.households": ("各小区户数", "Households per courtyard"),
+    "editor.layers.band": ("超出负荷区间的片区", "Sectors out of the band"),
+    "editor.yard_households": ("{count} 户", "{count} households"),
+    "editor.split_warning": (
+        "将分割小区楼院「{name}」（{kind} · {code}）：一个小区只能属于一个片区，请沿小区边界画线。",
+        "This would split the courtyard {name} ({kind} · {code}): a courtyard lies in one "
+        "sector; draw the border around it.",
+    ),
+    "editor.balance": ("全街道负荷", "Balance of the whole district"),
+    "editor.balance_hint": (
+        "每名网格员户数，绿色区间为 {low}–{high} 户；右侧为人均事件数（全部记录）。",
+        "Households per worker, the green band {low}–{high}; on the right, cases per worker "
+        "(all on record).",
+    ),
+    "editor.balance_sectors": ("网格片区", "Grid sectors"),
+    "editor.balance_grids": ("二级网格", "Level-2 grids"),
+    "editor.balance_value": (
+        "{households} 户/人 · {cases} 件/人",
+        "{households} hh · {cases} cases",
+    ),
+    "editor.balance_no_worker": ("无网格员", "no worker"),
+    "editor.balance_out": (
+        "{count} 个片区超出区间（地图上以红色/蓝色标出）",
+        "{count} sectors out of the band (red or blue on the map)",
+    ),
+    "editor.balance_key_in": ("区间内", "in band"),
+    "editor.balance_key_over": ("偏高", "over"),
+    "editor.balance_key_under": ("偏低", "under"),
+    "editor.compactness": ("形状紧凑度（Polsby–Popper）", "Compactness (Polsby–Popper)"),
+    "editor.compactness_row": ("{name}：{score}", "{name}: {score}"),
+    "editor.compactness_warning": (
+        "片区「{name}」形状很不紧凑（{score} < {min}），狭长或曲折的片区难以巡查。",
+        "Sector {name} would be very uncompact ({score} < {min}): a thin or ragged sector is "
+        "hard to walk.",
+    ),
+    "change.title": ("边界调整 #{id}", "Boundary change #{id}"),
+    "change.reason": ("原因", "Reason"),
+    "change.at": ("时间", "When"),
+    "change.actor": ("操作人", "By"),
+    "change.moved_count": ("{count} {kind}", "{count} {kind}"),
+    "change.list_sep": ("、", ", "),
+    "change.flows_not_kept": (
+        "这次变更早于记录流向的版本，只有总数。",
+        "This change predates the record of flows: only the totals are known.",
+    ),
+    "change.redispatched": (
+        "{count} 件未办结事件随片区改派。",
+        "{count} open cases re-dispatched with their sector.",
+    ),
+    "change.nowhere": ("（无）", "(none)"),
+    "change.map": ("调整前后的边界", "Borders before and after"),
+    "change.before": ("调整前", "before"),
+    "change.after": ("调整后", "after"),
+    "change.units": ("写入的单元", "Units written"),
+    "change.unit": ("单元", "Unit"),
+    "change.level": ("层级", "Level"),
+    "change.action": ("变化", "Change"),
+    "change.area": ("面积（m²）", "Area (m²)"),
+    "change.action.created": ("新建", "created"),
+    "change.action.reopened": ("重新启用", "reopened"),
+    "change.action.changed": ("边界改变", "borders changed"),
+    "change.action.renamed": ("改名", "renamed"),
+    "change.action.noded": ("加入共用顶点", "shared vertex added"),
+    "change.action.retired": ("撤销", "retired"),
+}
+
 #: every label, both languages: the vocabulary of the domain modules and the pages' wording
 MESSAGES: dict[str, tuple[str, str]] = {
     **{f"term.{value}": pair for value, pair in LABELS.items()},
@@ -828,6 +900,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     **{f"staff.{key}": pair for key, pair in STAFF_LABELS.items()},
     **PAGES,
     **EVALUATION_PAGES,
+    **UNDER_THE_PEN,
     **{f"rate.{key}": (zh, en) for key, (_n, _d, zh, en) in EVALUATION_RATES.items()},
     **{f"figure.{key}": pair for key, pair in EVALUATION_FIGURES.items()},
     **FIELD_APP_PAGES,

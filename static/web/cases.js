@@ -74,6 +74,7 @@
     el.gridmapMap = map;  // for the browser tests, which tap a computed point
     var moved = false;  // once someone moved the view, the district's outline does not refit it
     map.on("movestart", function () { moved = true; });
+    if (window.gmStreets) gmStreets.load(map);  // the streets and landmarks, under the sectors
     // no basemap tiles (zero external requests): the district's sectors are the map
     fetch("/api/boundaries?level=sector", { headers: { Accept: "application/geo+json" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })

@@ -547,6 +547,7 @@
     $("apply-box").hidden = true;
     $("preview").dataset.state = "none";
     hideMessage();
+    document.dispatchEvent(new CustomEvent("gridmap:preview", { detail: null }));
   }
 
   function preview() {
@@ -561,9 +562,14 @@
     request(req.method, req.url, req.body, req.etags).then(function (r) {
       if (seq !== state.previewSeq) return;  // an older preview answering late
       if (r.status === 412) { conflict(req.units); return; }
-      if (r.ok) { showReport(r.data); return; }
+      if (r.ok) {
+        showReport(r.data);
+        document.dispatchEvent(new CustomEvent("gridmap:preview", { detail: r.data }));
+        return;
+      }
       if (r.status === 422 && r.data && r.data.problems) {
         showReport({ valid: false, problems: r.data.problems, detail: r.data.detail });
+        document.dispatchEvent(new CustomEvent("gridmap:preview", { detail: state.report }));
         return;
       }
       showPreviewError(r);
