@@ -299,11 +299,14 @@ def case_list(
     sort: str = "due",
     limit: int = 200,
     now: datetime | None = None,
+    offset: int = 0,
 ) -> dict:
     """The cases the caller may see, filtered: `assigned=me` (the cases owned by me or
     dispatched to my grids; a patrol's: those they reported), `area=me` (a supervisor's
     area), `state` (open, closed, all or one state), `overdue`; sorted by `due` (overdue
-    first, then least time left) or `reported` (newest first). With counts by state."""
+    first, then least time left) or `reported` (newest first). With counts by state. One
+    page: `limit` cases from `offset`; `next_offset` is where the next page starts (None on
+    the last)."""
     if state not in STATE_FILTERS:
         raise InvalidInput(f"state must be one of {', '.join(STATE_FILTERS)}", field="state")
     if sort not in SORTS:
@@ -339,7 +342,9 @@ def case_list(
     if overdue is not None:
         where.append(open_overdue if overdue else f"NOT {open_overdue}")
     order = f"{open_overdue} DESC, i.due_at, i.id" if sort == "due" else "i.reported_at DESC, i.id"
-    params.update({"closed": closed, "state": state, "now": now, "limit": limit})
+    # one row beyond the page says whether there is a next one
+    params.update({"closed": closed, "state": state, "now": now, "limit": limit + 1})
+    params["offset"] = max(0, offset)
     rows = conn.execute(
         text(
             f"""
@@ -354,7 +359,7 @@ def case_list(
                    AS pending_request
             FROM incidents i JOIN incident_categories c ON c.code = i.category
             WHERE {" AND ".join(where)}
-            ORDER BY {order} LIMIT :limit
+            ORDER BY {order} LIMIT :limit OFFSET :offset
             """
         ),
         params,
@@ -385,8 +390,11 @@ def case_list(
         ),
         params,
     ).scalar()
+    more = len(cases) > limit
     return {
-        "cases": cases,
+        "cases": cases[:limit],
+        "offset": params["offset"],
+        "next_offset": params["offset"] + limit if more else None,
         "counts": {
             "open": sum(c.n for c in counts),
             "overdue": sum(c.overdue for c in counts),
