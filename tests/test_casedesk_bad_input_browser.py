@@ -55,6 +55,12 @@ def api(url: str, role: str, method: str, path: str, **kwargs) -> httpx.Response
     return httpx.request(method, url + path, headers=headers, timeout=60, **kwargs)
 
 
+def move(url: str, role: str, case_id: str, to: str) -> None:
+    """Another session of `role` moves the case to `to`."""
+    moved = api(url, role, "POST", f"/api/incidents/{case_id}/transitions", json={"to": to})
+    assert moved.status_code == 200, moved.text
+
+
 def written(engine) -> tuple[int, int, int]:
     """(incidents, events, photos): what a refused action must leave as it was."""
     with engine.connect() as conn:
@@ -92,14 +98,7 @@ def test_a_case_that_moved_on_is_said_in_the_pages_language_and_reloaded(site):
     worker = phone(offline, "grid_worker", f"/cases/{case_id}")
     worker.wait_for_selector("body[data-ready]")
     assert worker.get_attribute("#case-state", "data-state") == "dispatched"
-    moved = api(
-        url,
-        "grid_worker",
-        "POST",
-        f"/api/incidents/{case_id}/transitions",
-        json={"to": "in_progress"},
-    )
-    assert moved.status_code == 200, moved.text
+    move(url, "grid_worker", case_id, "in_progress")
     before = written(engine)
     with worker.expect_response(lambda r: r.url.endswith("/transitions")) as refused:
         worker.click("[data-move='in_progress']")
@@ -113,18 +112,12 @@ def test_a_case_that_moved_on_is_said_in_the_pages_language_and_reloaded(site):
     assert worker.problems == []
 
     # in English on the command centre: the case was resolved, then verified in another session
-    resolved = api(
-        url, "grid_worker", "POST", f"/api/incidents/{case_id}/transitions", json={"to": "resolved"}
-    )
-    assert resolved.status_code == 200, resolved.text
+    move(url, "grid_worker", case_id, "resolved")
     desk = phone(offline, "supervisor", "/desk?lang=en")
     desk.wait_for_selector("body[data-ready]")
     row = desk.locator(f"#desk-list li[data-id='{case_id}']")
     assert row.get_attribute("data-state") == "resolved"
-    verified = api(
-        url, "supervisor", "POST", f"/api/incidents/{case_id}/transitions", json={"to": "verified"}
-    )
-    assert verified.status_code == 200, verified.text
+    move(url, "supervisor", case_id, "verified")
     before = written(engine)
     with desk.expect_response(lambda r: r.url.endswith("/transitions")) as refused:
         row.locator("[data-move='verified']").click()
@@ -207,14 +200,7 @@ def test_a_photo_that_is_not_an_image_or_too_large_is_refused_with_the_servers_m
     # resolving with an after-photo above the server's limit: refused, the case stays open
     filed = api(url, "patrol", "POST", "/api/incidents", json=report_body(*place))
     case_id = filed.json()["id"]
-    accepted = api(
-        url,
-        "grid_worker",
-        "POST",
-        f"/api/incidents/{case_id}/transitions",
-        json={"to": "in_progress"},
-    )
-    assert accepted.status_code == 200, accepted.text
+    move(url, "grid_worker", case_id, "in_progress")
     worker = phone(offline, "grid_worker", f"/cases/{case_id}?lang=en")
     worker.wait_for_selector("body[data-ready]")
     big = noisy_png()

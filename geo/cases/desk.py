@@ -342,6 +342,10 @@ def case_list(
     if overdue is not None:
         where.append(open_overdue if overdue else f"NOT {open_overdue}")
     order = f"{open_overdue} DESC, i.due_at, i.id" if sort == "due" else "i.reported_at DESC, i.id"
+    if sort == "due" and state == "open":
+        # the same order (an open case is overdue exactly when its due time has passed), in
+        # a form the open cases' index on (due_at, id) serves: a page reads a page (0016d)
+        order = "i.due_at, i.id"
     # one row beyond the page says whether there is a next one
     params.update({"closed": closed, "state": state, "now": now, "limit": limit + 1})
     params["offset"] = max(0, offset)
