@@ -352,6 +352,10 @@ def case_list(
     rows = conn.execute(
         text(
             f"""
+            WITH page AS (  -- the page's ids first: from the index alone for open cases
+                SELECT i.id FROM incidents i WHERE {" AND ".join(where)}
+                ORDER BY {order} LIMIT :limit OFFSET :offset
+            )
             SELECT i.id, i.category, c.name_zh AS category_zh, c.name_en AS category_en,
                    c.close_minutes, c.close_working_days, i.status, i.description,
                    i.sector_code, i.owner_id, i.assigned_to,
@@ -361,9 +365,9 @@ def case_list(
                            r.working_days, 'reason', r.reason, 'requested_by', r.requested_by)
                     FROM case_requests r WHERE r.incident_id = i.id AND r.status = 'pending')
                    AS pending_request
-            FROM incidents i JOIN incident_categories c ON c.code = i.category
-            WHERE {" AND ".join(where)}
-            ORDER BY {order} LIMIT :limit OFFSET :offset
+            FROM page JOIN incidents i ON i.id = page.id
+            JOIN incident_categories c ON c.code = i.category
+            ORDER BY {order}
             """
         ),
         params,

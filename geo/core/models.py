@@ -308,6 +308,7 @@ class Incident(PointEntity, Base):
             "id",
             "status",
             postgresql_where=text("status NOT IN ('verified', 'rejected', 'duplicate')"),
+            postgresql_include=["sector_code", "owner_id", "assigned_to", "category"],
         ),
     )
 

@@ -55,6 +55,8 @@
     el.hidden = false;
     el.textContent = text;
     el.className = kind === "error" ? "error" : "notice";
+    // on a phone the message may be a screen away from the button that was tapped
+    if (kind === "error" && el.scrollIntoView) el.scrollIntoView({ block: "nearest" });
   }
 
   function span(minutes) {

@@ -7,7 +7,8 @@ Create Date: 2026-12-01
 `GET /api/cases?state=open` (my cases, the command centre's open cases) lists open cases
 by due time and reads one page (`limit`/`offset`). A partial index on the open cases by
 (due_at, id) gives that order without sorting every open case of a million-incident
-history, and with `status` in it the counts by state are read from the index alone.
+history; with `status` and the columns the lists filter on (sector, owner, team, category)
+in it, a grid worker's list and the counts by state are read from the index alone.
 """
 
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 OPEN = "status NOT IN ('verified', 'rejected', 'duplicate')"
+#: what the lists filter on (whose case, which grid, which category): read from the index
+COVERED = ["sector_code", "owner_id", "assigned_to", "category"]
 
 
 def upgrade() -> None:
@@ -30,6 +33,7 @@ def upgrade() -> None:
         ["due_at", "id", "status"],
         unique=False,
         postgresql_where=sa.text(OPEN),
+        postgresql_include=COVERED,
     )
 
 
