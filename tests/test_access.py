@@ -43,6 +43,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/categories"): ALL,
     ("GET", "/api/cases"): CASE_ROLES,
     ("GET", "/api/cases/nearby"): CASE_ROLES,
+    ("POST", "/api/photos/check"): CASE_ROLES,
     ("POST", "/api/incidents/{incident_id}/assign"): {"admin", "supervisor"},
     ("POST", "/api/incidents/{incident_id}/requests"): CASE_ROLES,
     ("POST", "/api/incidents/{incident_id}/requests/decision"): {"admin", "supervisor"},

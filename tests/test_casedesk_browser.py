@@ -54,23 +54,33 @@ def tap_map(page, map_id: str, lon: float, lat: float) -> None:
     page.mouse.click(x, y)
 
 
-@pytest.fixture
-def desk_site(fresh_url, browser, tmp_path, monkeypatch):
-    """The service on a private database and photo store, and an offline browser on it.
-    The worker's earlier cases (the seeded history, all long overdue) are closed first, so
-    that the new report's place in the list is what the test looks at."""
-    monkeypatch.setenv("GRIDMAP_HOME", str(tmp_path))
-    engine = create_engine(fresh_url)
+def close_seeded_cases(engine, keep: int = 12) -> None:
+    """Close the worker's earlier cases (the seeded history, all long overdue), so that a
+    new report's place in their list is what a test looks at, and all but `keep` of the
+    others, so that the command centre's first page (overdue first) holds the new ones."""
     sector = worker_sector(engine)
     with engine.begin() as conn:
         conn.execute(
             text(
                 "UPDATE incidents SET status = 'verified', closed_at = now() "
                 "WHERE status NOT IN ('verified', 'rejected', 'duplicate') "
-                "AND (sector_code = :s OR 'W001' = ANY(assigned_to))"
+                "AND (sector_code = :s OR 'W001' = ANY(assigned_to) OR id NOT IN ("
+                " SELECT id FROM incidents WHERE status NOT IN ('verified', 'rejected', "
+                " 'duplicate') AND sector_code <> :s AND NOT EXISTS (SELECT 1 FROM resources r"
+                " WHERE r.id = ANY(assigned_to) AND r.serves_code = :s)"
+                " ORDER BY due_at, id LIMIT :keep))"
             ),
-            {"s": sector},
+            {"s": sector, "keep": keep},
         )
+
+
+@pytest.fixture
+def desk_site(fresh_url, browser, tmp_path, monkeypatch):
+    """The service on a private database and photo store, and an offline browser on it;
+    the seeded open cases closed but a few (`close_seeded_cases`)."""
+    monkeypatch.setenv("GRIDMAP_HOME", str(tmp_path))
+    engine = create_engine(fresh_url)
+    close_seeded_cases(engine)
     with serve(fresh_url) as url:
         offline = OfflineBrowser(browser, url)
         yield offline, engine, tmp_path

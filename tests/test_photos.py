@@ -119,3 +119,40 @@ def test_photos_follow_the_cases_visibility(fresh_client, fresh_engine, tmp_path
     # a patrol may not add photos to a case that is not theirs
     other = new_case(fresh_client, fresh_engine, role="grid_worker")
     assert upload(fresh_client, other["id"], jpeg_with_gps()).status_code == 403
+
+
+def test_a_photo_is_checked_before_filing_without_storing_anything(
+    fresh_client, fresh_engine, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("GRIDMAP_HOME", str(tmp_path))
+    monkeypatch.setenv("GRIDMAP_PHOTO_MAX_BYTES", "60000")
+    monkeypatch.setenv("GRIDMAP_PHOTO_MAX_PIXELS", "400000")
+    get_settings.cache_clear()
+
+    def check(data: bytes, role: str = "patrol"):
+        return fresh_client.post(
+            "/api/photos/check",
+            files={"file": ("photo.jpg", data, "image/jpeg")},
+            headers=auth(role),
+        )
+
+    small = check(jpeg_with_gps(400, 300))
+    assert small.status_code == 200, small.json()
+    assert small.json()["media_type"] == "image/jpeg" and small.json()["width"] == 400
+    noisy = io.BytesIO()
+    Image.frombytes("RGB", (200, 200), bytes(range(256)) * 468 + bytes(192)).save(noisy, "PNG")
+    refused = {
+        "not_image": check(b"%PDF-1.4 not an image"),
+        "unreadable": check(b"\xff\xd8\xff\xe0 truncated"),
+        "too_many_pixels": check(jpeg_with_gps(800, 600)),
+        "too_large": check(noisy.getvalue() + bytes(60000)),
+    }
+    for problem, response in refused.items():
+        assert response.status_code == 422, (problem, response.json())
+        assert response.json()["problem"] == problem and response.json()["field"] == "file"
+    assert refused["too_large"].json()["limit"] == 60000
+    assert refused["too_many_pixels"].json()["actual"] == 480000
+    assert check(jpeg_with_gps(), role="official").status_code == 403
+    with fresh_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM incident_photos")).scalar() == 0
+    assert not (tmp_path / "photos").exists()

@@ -63,10 +63,13 @@ def list_cases(
     overdue: bool | None = Query(None),
     sort: Literal["due", "reported"] = Query("due", description="due: overdue first"),
     limit: int = Query(200, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=1_000_000, description="skip this many (next_offset)"),
     principal: Principal = Depends(require(Permission.READ_INCIDENTS)),
     conn=Depends(get_conn),
 ) -> dict:
-    return casedesk.case_list(conn, principal, assigned, area, state, overdue, sort, limit)
+    return casedesk.case_list(
+        conn, principal, assigned, area, state, overdue, sort, limit, offset=offset
+    )
 
 
 @router.get(
@@ -137,6 +140,17 @@ def add_photo(
 ) -> dict:
     data = file.file.read(get_settings().photo_max_bytes + 1)
     return photos.add_photo(conn, principal, incident_id, data, stage)
+
+
+@router.post(
+    "/api/photos/check",
+    summary="Check a photo before filing a case: 200 with what would be stored, or 422",
+)
+def check_photo(
+    file: UploadFile = File(..., description="the image"),
+    _: Principal = Depends(require(Permission.REPORT_INCIDENTS)),
+) -> dict:
+    return photos.check_photo(file.file.read(get_settings().photo_max_bytes + 1))
 
 
 @router.get(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import get_conn
@@ -26,6 +26,11 @@ CASE_FILTERS = {
     "closed": ("closed", None),
     "all": ("all", None),
 }
+
+
+#: cases on one page of "my cases" and of the command centre; "more" opens the next page
+PAGE_SIZE = 50
+PAGE_OFFSET = Query(0, ge=0, le=1_000_000, description="the first case shown (paging)")
 
 
 def _script_messages(lang: str) -> dict[str, str]:
@@ -53,12 +58,21 @@ def report_page(
 def my_cases_page(
     request: Request,
     show: Literal["open", "overdue", "closed", "all"] = "open",
+    offset: int = PAGE_OFFSET,
     lang: str = Depends(page_language),
     principal: Principal = Depends(require(Permission.READ_INCIDENTS)),
     conn=Depends(get_conn),
 ) -> HTMLResponse:
     state, overdue = CASE_FILTERS[show]
-    listing = casedesk.case_list(conn, principal, assigned="me", state=state, overdue=overdue)
+    listing = casedesk.case_list(
+        conn,
+        principal,
+        assigned="me",
+        state=state,
+        overdue=overdue,
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
     return render(
         request,
         "cases.html",
@@ -86,11 +100,14 @@ def case_page(
 @router.get("/desk", response_class=HTMLResponse, summary="Command centre (page)")
 def desk_page(
     request: Request,
+    offset: int = PAGE_OFFSET,
     lang: str = Depends(page_language),
     principal: Principal = Depends(require(Permission.SUPERVISE_CASES)),
     conn=Depends(get_conn),
 ) -> HTMLResponse:
-    listing = casedesk.case_list(conn, principal, area="me", state="open", limit=500)
+    listing = casedesk.case_list(
+        conn, principal, area="me", state="open", limit=PAGE_SIZE, offset=offset
+    )
     workers = casedesk.workers_by_case(conn, [c["id"] for c in listing["cases"]])
     return render(
         request,

@@ -320,8 +320,11 @@ def own_cases(principal: Principal, alias: str = "i") -> tuple[str, dict]:
     worker of its own falls back to its level-2 grid's workers)."""
     here, params = scope_filter(principal, f"{alias}.sector_code")
     theirs, _ = scope_filter(principal, "r.serves_code")
+    # the workers serving those grids are found once per statement (an InitPlan), not once
+    # per incident as an EXISTS over `assigned_to` would: the case lists at 1M incidents
     assigned = (
-        f"EXISTS (SELECT 1 FROM resources r WHERE r.id = ANY({alias}.assigned_to) AND {theirs})"
+        f"(coalesce({alias}.assigned_to, '{{}}') && "
+        f"ARRAY(SELECT r.id FROM resources r WHERE {theirs}))"
     )
     return f"({here} OR {assigned})", params
 

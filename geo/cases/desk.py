@@ -299,11 +299,14 @@ def case_list(
     sort: str = "due",
     limit: int = 200,
     now: datetime | None = None,
+    offset: int = 0,
 ) -> dict:
     """The cases the caller may see, filtered: `assigned=me` (the cases owned by me or
     dispatched to my grids; a patrol's: those they reported), `area=me` (a supervisor's
     area), `state` (open, closed, all or one state), `overdue`; sorted by `due` (overdue
-    first, then least time left) or `reported` (newest first). With counts by state."""
+    first, then least time left) or `reported` (newest first). With counts by state. One
+    page: `limit` cases from `offset`; `next_offset` is where the next page starts (None on
+    the last)."""
     if state not in STATE_FILTERS:
         raise InvalidInput(f"state must be one of {', '.join(STATE_FILTERS)}", field="state")
     if sort not in SORTS:
@@ -339,10 +342,20 @@ def case_list(
     if overdue is not None:
         where.append(open_overdue if overdue else f"NOT {open_overdue}")
     order = f"{open_overdue} DESC, i.due_at, i.id" if sort == "due" else "i.reported_at DESC, i.id"
-    params.update({"closed": closed, "state": state, "now": now, "limit": limit})
+    if sort == "due" and state == "open":
+        # the same order (an open case is overdue exactly when its due time has passed), in
+        # a form the open cases' index on (due_at, id) serves: a page reads a page (0016d)
+        order = "i.due_at, i.id"
+    # one row beyond the page says whether there is a next one
+    params.update({"closed": closed, "state": state, "now": now, "limit": limit + 1})
+    params["offset"] = max(0, offset)
     rows = conn.execute(
         text(
             f"""
+            WITH page AS (  -- the page's ids first: from the index alone for open cases
+                SELECT i.id FROM incidents i WHERE {" AND ".join(where)}
+                ORDER BY {order} LIMIT :limit OFFSET :offset
+            )
             SELECT i.id, i.category, c.name_zh AS category_zh, c.name_en AS category_en,
                    c.close_minutes, c.close_working_days, i.status, i.description,
                    i.sector_code, i.owner_id, i.assigned_to,
@@ -352,9 +365,9 @@ def case_list(
                            r.working_days, 'reason', r.reason, 'requested_by', r.requested_by)
                     FROM case_requests r WHERE r.incident_id = i.id AND r.status = 'pending')
                    AS pending_request
-            FROM incidents i JOIN incident_categories c ON c.code = i.category
-            WHERE {" AND ".join(where)}
-            ORDER BY {order} LIMIT :limit
+            FROM page JOIN incidents i ON i.id = page.id
+            JOIN incident_categories c ON c.code = i.category
+            ORDER BY {order}
             """
         ),
         params,
@@ -385,8 +398,11 @@ def case_list(
         ),
         params,
     ).scalar()
+    more = len(cases) > limit
     return {
-        "cases": cases,
+        "cases": cases[:limit],
+        "offset": params["offset"],
+        "next_offset": params["offset"] + limit if more else None,
         "counts": {
             "open": sum(c.n for c in counts),
             "overdue": sum(c.overdue for c in counts),

@@ -72,13 +72,18 @@ def clean_image(data: bytes) -> tuple[str, bytes, bytes, int, int]:
     InvalidInput (field `file`) for what is not a JPEG/PNG/WebP, too large or too big."""
     settings = get_settings()
     if len(data) > settings.photo_max_bytes:
+        # the upload is read only up to one byte over the limit: "more than", not its size
         raise InvalidInput(
-            f"the photo is {len(data):,} bytes; at most {settings.photo_max_bytes:,}",
+            f"the photo is more than {settings.photo_max_bytes:,} bytes, the most accepted",
             field="file",
+            problem="too_large",
+            limit=settings.photo_max_bytes,
         )
     kind = sniff(data)
     if kind is None:
-        raise InvalidInput("the file is not a JPEG, PNG or WebP image", field="file")
+        raise InvalidInput(
+            "the file is not a JPEG, PNG or WebP image", field="file", problem="not_image"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -89,12 +94,17 @@ def clean_image(data: bytes) -> tuple[str, bytes, bytes, int, int]:
                     f"the photo has {width} × {height} pixels; at most "
                     f"{settings.photo_max_pixels:,} in all",
                     field="file",
+                    problem="too_many_pixels",
+                    actual=width * height,
+                    limit=settings.photo_max_pixels,
                 )
             image.load()
     except InvalidInput:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as error:
-        raise InvalidInput(f"the image cannot be read: {error}", field="file") from None
+        raise InvalidInput(
+            f"the image cannot be read: {error}", field="file", problem="unreadable"
+        ) from None
     image = ImageOps.exif_transpose(image)  # keep the picture upright once EXIF is gone
     has_alpha = image.mode in ("RGBA", "LA", "P") and kind != "jpeg"
     image = image.convert("RGBA" if has_alpha else "RGB")
@@ -108,6 +118,13 @@ def clean_image(data: bytes) -> tuple[str, bytes, bytes, int, int]:
     small = io.BytesIO()
     thumb.save(small, "JPEG", quality=80)
     return kind, out.getvalue(), small.getvalue(), image.width, image.height
+
+
+def check_photo(data: bytes) -> dict:
+    """What `add_photo` would store of these bytes, without storing anything: the report
+    page checks its photos before it files the case. InvalidInput as `clean_image`."""
+    kind, clean, _, width, height = clean_image(data)
+    return {"media_type": TYPES[kind][0], "width": width, "height": height, "bytes": len(clean)}
 
 
 def may_add(principal: Principal, own: bool) -> bool:

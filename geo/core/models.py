@@ -301,6 +301,15 @@ class Incident(PointEntity, Base):
             "observed_at",
             postgresql_where=text("status NOT IN ('verified', 'rejected', 'duplicate')"),
         ),
+        # the case lists: open cases by due time, one page at a time, counts by state (0016d)
+        Index(
+            "incidents_open_due",
+            "due_at",
+            "id",
+            "status",
+            postgresql_where=text("status NOT IN ('verified', 'rejected', 'duplicate')"),
+            postgresql_include=["sector_code", "owner_id", "assigned_to", "category"],
+        ),
     )
 
 

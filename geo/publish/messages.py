@@ -581,6 +581,32 @@ CASE_DESK_PAGES: dict[str, tuple[str, str]] = {
 }
 PAGES.update(CASE_DESK_PAGES)
 
+#: the case desk, second part (issue 18): paging the lists, bad input said on the pages
+CASE_DESK_PAGING: dict[str, tuple[str, str]] = {
+    "cases.pages": ("分页", "Pages"),
+    "cases.range": ("第 {first}–{last} 件", "Cases {first}–{last}"),
+    "cases.more": ("更多", "More"),
+    "cases.first_page": ("回到第一页", "Back to the first"),
+    "cases.new.back_to_map": ("在地图上重新选择", "Choose again on the map"),
+    "case.problem.not_image": (
+        "文件不是 JPEG、PNG 或 WebP 图片。",
+        "The file is not a JPEG, PNG or WebP image.",
+    ),
+    "case.problem.unreadable": (
+        "图片已损坏，无法读取。",
+        "The image is damaged and cannot be read.",
+    ),
+    "case.problem.too_large": (
+        "照片过大：超过 {limit} 字节的上限。",
+        "The photo is too large: more than {limit} bytes.",
+    ),
+    "case.problem.too_many_pixels": (
+        "照片像素过多：{actual} 像素，上限 {limit} 像素。",
+        "The photo has too many pixels: {actual}, at most {limit}.",
+    ),
+}
+PAGES.update(CASE_DESK_PAGING)
+
 
 #: the evaluation page and the monthly report (issue 20)
 EVALUATION_PAGES: dict[str, tuple[str, str]] = {

@@ -20,7 +20,15 @@
     return meta ? meta.getAttribute("content") || "" : "";
   }
 
+  function number(value) {
+    return typeof value === "number" ? value.toLocaleString(EN ? "en" : "zh-CN") : String(value);
+  }
+
+  // the server's message: in the page's language when the problem names itself
+  // (e.g. {"problem": "too_large", "actual": ..., "limit": ...}), else its detail as sent
   function problemText(body, status) {
+    var key = body && body.problem ? "case.problem." + body.problem : null;
+    if (key && MSG[key]) return t(key, { actual: number(body.actual), limit: number(body.limit) });
     if (body && body.detail) return typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
     return "HTTP " + status;
   }
@@ -47,6 +55,8 @@
     el.hidden = false;
     el.textContent = text;
     el.className = kind === "error" ? "error" : "notice";
+    // on a phone the message may be a screen away from the button that was tapped
+    if (kind === "error" && el.scrollIntoView) el.scrollIntoView({ block: "nearest" });
   }
 
   function span(minutes) {
@@ -81,6 +91,7 @@
       .then(function (geojson) {
         if (!geojson) return;
         var layer = L.geoJSON(geojson, { style: { color: "#3b6ea5", weight: 1, fillOpacity: 0.06 } }).addTo(map);
+        el.gridmapDistrict = layer;
         if (fit && !moved) map.fitBounds(layer.getBounds(), { padding: [8, 8], animate: false });
       })
       .catch(function () {});
@@ -93,6 +104,7 @@
     var lonInput = document.getElementById("lon"), latInput = document.getElementById("lat");
     var place = document.getElementById("place");
     var message = document.getElementById("report-message");
+    var backToMap = document.getElementById("back-to-map");
     var map = baseMap("report-map", 98.49, 39.755, 13, true);
     var marker = null;
     var key = newKey();
@@ -214,9 +226,34 @@
         .catch(function () {});
     }
 
+    // a place outside the district: the map again, showing the whole district, to tap anew
+    backToMap.addEventListener("click", function () {
+      var el = document.getElementById("report-map");
+      el.scrollIntoView({ block: "center" });
+      if (map && el.gridmapDistrict) map.fitBounds(el.gridmapDistrict.getBounds(), { padding: [8, 8], animate: false });
+      el.focus();
+    });
+
+    // every photo is checked by the server before the case is filed: a refused one files nothing
+    function checkPhotos() {
+      return photos.reduce(function (chain, blob, i) {
+        return chain.then(function () {
+          var data = new FormData();
+          data.append("file", blob, blob.name || "photo-" + (i + 1) + ".jpg");
+          return send("POST", "/api/photos/check", data).then(function (res) {
+            if (res.status !== 200) {
+              var name = blob.name ? blob.name + ": " : "";
+              throw new Error(t("cases.new.photo_failed", { reason: name + problemText(res.body, res.status) }));
+            }
+          });
+        });
+      }, Promise.resolve());
+    }
+
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       message.hidden = true;
+      backToMap.hidden = true;
       if (!lonInput.value) { showMessage(message, t("cases.new.no_place"), "error"); return; }
       var button = document.getElementById("submit-report");
       button.disabled = true;
@@ -227,6 +264,13 @@
         observed_at: new Date().toISOString(),
       };
       resizing
+        .then(function () {
+          return checkPhotos().catch(function (error) {
+            // no connection (fetch's TypeError): the server checks the photos on arrival
+            if (error instanceof TypeError && window.GridmapOffline) return;
+            throw error;
+          });
+        })
         .then(function () {
           return send("POST", "/api/incidents", report, { "Idempotency-Key": key }).catch(function (error) {
             if (!window.GridmapOffline) throw error;  // no connection: kept to send later (offline.js)
@@ -244,8 +288,9 @@
           }
           if (res.status !== 201) {
             var body = res.body || {};
+            backToMap.hidden = !body.distance_m;
             var text = body.distance_m
-              ? t("cases.new.outside", { m: Math.round(body.distance_m) })
+              ? t("cases.new.outside", { m: number(Math.round(body.distance_m)) })
               : t("cases.new.failed", { reason: problemText(body, res.status) });
             throw new Error(text);
           }
@@ -274,8 +319,18 @@
 
   // -- one case, and the command centre's rows --------------------------------------------
   var caseMessage = document.getElementById("case-message");
+  var STALE = "gridmap.case.stale";  // sessionStorage: the 409 to say once the page reloaded
+  try {
+    var stale = sessionStorage.getItem(STALE);
+    if (stale && caseMessage) {
+      sessionStorage.removeItem(STALE);
+      showMessage(caseMessage, stale, "error");
+      caseMessage.setAttribute("data-stale", "1");
+    }
+  } catch (e) { /* storage off: the message was shown before the reload */ }
 
-  // the answer of a write: reload on success; a 409 (the case moved on) is said, then reloaded
+  // the answer of a write: reload on success; a 409 (the case moved on) reloads the case as
+  // it is now and says why on the reloaded page, in the page's language
   function afterWrite(res) {
     if (res.body && res.body.queued) { showMessage(caseMessage, t("case.queued")); return; }
     if (res.status >= 200 && res.status < 300) {
@@ -284,8 +339,10 @@
       return;
     }
     if (res.status === 409) {
-      showMessage(caseMessage, t("case.stale") + " (" + problemText(res.body, res.status) + ")", "error");
-      setTimeout(function () { location.reload(); }, 2500);
+      var text = t("case.stale");
+      showMessage(caseMessage, text, "error");
+      try { sessionStorage.setItem(STALE, text); } catch (e) { /* said above, briefly */ }
+      location.reload();
       return;
     }
     showMessage(caseMessage, t("case.failed", { reason: problemText(res.body, res.status) }), "error");
