@@ -77,6 +77,20 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/boundaries/sectors/{code}/reassign"): {"admin", "planner"},
     ("POST", "/api/boundaries/sectors/{code}/split"): {"admin", "planner"},
     ("POST", "/api/boundaries/sectors/{code}/merge"): {"admin", "planner"},
+    ("POST", "/api/plans"): {"admin", "planner"},
+    ("GET", "/api/plans"): ALL,
+    ("POST", "/api/plans/import"): {"admin", "planner"},
+    ("GET", "/api/plans/{plan_id}"): ALL,
+    ("DELETE", "/api/plans/{plan_id}"): {"admin", "planner"},
+    ("POST", "/api/plans/{plan_id}/edits"): {"admin", "planner"},
+    ("POST", "/api/plans/{plan_id}/undo"): {"admin", "planner"},
+    ("POST", "/api/plans/{plan_id}/redo"): {"admin", "planner"},
+    ("POST", "/api/plans/{plan_id}/locks"): {"admin", "planner"},
+    ("DELETE", "/api/plans/{plan_id}/locks/{code}"): {"admin", "planner"},
+    ("GET", "/api/plans/{plan_id}/compare"): ALL,
+    ("POST", "/api/plans/{plan_id}/rebase"): {"admin", "planner"},
+    ("POST", "/api/plans/{plan_id}/apply"): {"admin", "planner"},
+    ("GET", "/api/plans/{plan_id}/export"): ALL,
     ("POST", "/api/boundaries/units/{code}/rollback"): {"admin", "planner"},
     ("POST", "/api/boundaries/rollback"): {"admin", "planner"},
     ("POST", "/api/imports/boundaries"): {"admin", "planner"},
@@ -157,6 +171,7 @@ EXAMPLES = {
     "photo_id": "1",
     "year": "2026",
     "day": "2026-10-10",
+    "plan_id": "999999",
 }
 
 #: allowed GETs the bare example cannot satisfy: their answer instead of 200 (never 403)
@@ -164,6 +179,9 @@ EXAMPLE_STATUS = {
     ("GET", "/api/incidents/{incident_id}/photos/{photo_id}"): 404,  # the seed has no photos
     ("GET", "/api/cases/nearby"): 422,  # lon, lat and category are required
     ("GET", "/api/evaluation/cases"): 422,  # the unit is required
+    ("GET", "/api/plans/{plan_id}"): 404,  # the seed has no plans
+    ("GET", "/api/plans/{plan_id}/compare"): 404,
+    ("GET", "/api/plans/{plan_id}/export"): 404,
 }
 
 
