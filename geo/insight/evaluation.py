@@ -24,8 +24,8 @@ Area levels and categories are read from the rollups (`incident_daily_stats` and
 `incident_monthly_stats`, kept exact by triggers, migration 0015); level `worker` from the
 per-worker rollups (`incident_worker_daily_stats` / `_monthly_stats`, migration 0016e): a
 case counts for its single owner when one was named (`incidents.owner_id`, set by an
-`assign`), else for every worker of the team it was dispatched to (`assigned_to`). Key-population categories count only for callers allowed
-to see them anywhere.
+`assign`), else for every worker of the team it was dispatched to (`assigned_to`).
+Key-population categories count only for callers allowed to see them anywhere.
 """
 
 from __future__ import annotations

@@ -62,8 +62,7 @@ def _apply(signed_rows: str) -> str:
         for k, c in enumerate(r8.HIST)
     )
     new = ", ".join(
-        f"coalesce(sum(sign) FILTER (WHERE {rule}), 0) AS {c}"
-        for c, rule in r15.NEW_VALUES.items()
+        f"coalesce(sum(sign) FILTER (WHERE {rule}), 0) AS {c}" for c, rule in r15.NEW_VALUES.items()
     )
     names = ", ".join(values)
     sums = ", ".join(f"sum({c})" for c in values)
