@@ -487,13 +487,17 @@ def unit_cases(
     return {"unit": unit, "since": since, "until": until, "cases": [dict(r) for r in rows]}
 
 
-#: sent back and extended counted from the events themselves (not the trigger's counters)
+#: sent back and extended counted from the events themselves (not the trigger's
+#: counters), for the events of the period's incidents only
 _MARKS = """
     SELECT incident_id,
            count(*) FILTER (WHERE kind = 'transition' AND from_status = 'resolved'
                             AND to_status = 'in_progress') AS sent_back,
            count(*) FILTER (WHERE kind = 'extension_approved') AS extended
-    FROM incident_events WHERE kind IN ('transition', 'extension_approved') GROUP BY 1
+    FROM incident_events WHERE kind IN ('transition', 'extension_approved')
+      AND incident_id IN (SELECT id FROM incidents WHERE observed_at >= :start
+                          AND observed_at < :end)
+    GROUP BY 1
 """
 
 
