@@ -266,8 +266,10 @@ def rolled_sums(
         column = "d.category" if group == "category" else "d.rollup_key"
         sql = f"SELECT {column} AS key, {_SUMS} FROM ({parts}) d GROUP BY 1"
     else:
+        # materialised: summed once (with stale statistics on `units` the planner would
+        # re-run the sum for each unit in a nested loop)
         sql = f"""
-        WITH per_sector AS (SELECT d.rollup_key, {_SUMS} FROM ({parts}) d GROUP BY 1)
+        WITH per_sector AS MATERIALIZED (SELECT d.rollup_key, {_SUMS} FROM ({parts}) d GROUP BY 1)
         SELECT m.unit_code AS key, {_SUMS}
         FROM per_sector d JOIN ({sector_map_sql()}) m ON m.sector_code = d.rollup_key
         GROUP BY 1"""
