@@ -99,7 +99,7 @@ def run(ctx: Context) -> list[Figure]:
 
         runs = interleaved(
             {"ours": built(False), "raw": built(True), "served": served},
-            repeat=max(2, repeat // 2),
+            repeat=max(2, ctx.options.repeat),
             warmup=1,
         )
         if runs.last("ours")["filed"] != runs.last("raw")["filed"]:

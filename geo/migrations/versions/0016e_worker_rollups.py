@@ -54,30 +54,44 @@ def _figures() -> tuple[list[str], str]:
 
 def _apply(signed_rows: str) -> str:
     """Add the signed contributions of `signed_rows` (incident columns plus `sign`) to both
-    worker rollups: one aggregate per statement, each row's bucket computed once."""
+    worker rollups, in one statement. The rows are first grouped by what decides their
+    contribution (worker, category, day, the flags, the histogram bucket), so that a row
+    an UPDATE did not change in those respects cancels out (its -1 and +1 meet in one
+    group, dropped by HAVING) before the 64 histogram columns are spread out."""
     r8, r15 = _revision("0008_incident_daily_stats.py"), _revision("0015_evaluation_rollups.py")
     values, _ = _figures()
-    hist = ", ".join(
-        f"coalesce(sum(sign) FILTER (WHERE status = 'verified' AND bucket = {k}), 0) AS {c}"
-        for k, c in enumerate(r8.HIST)
+    flags = {
+        "is_verified": "status = 'verified'",
+        "is_in_time": "status = 'verified' AND closed_at <= due_at",
+        **{f"is_{c}": rule for c, rule in r15.NEW_VALUES.items()},
+    }
+    marks = ", ".join(f"coalesce({rule}, false) AS {flag}" for flag, rule in flags.items())
+    counted = ", ".join(
+        [
+            "sum(n) AS incidents",
+            "coalesce(sum(n) FILTER (WHERE is_verified), 0) AS verified",
+            "coalesce(sum(n) FILTER (WHERE is_in_time), 0) AS verified_in_time",
+            *(
+                f"coalesce(sum(n) FILTER (WHERE bucket = {k}), 0) AS {c}"
+                for k, c in enumerate(r8.HIST)
+            ),  # fmt: skip
+            *(f"coalesce(sum(n) FILTER (WHERE is_{c}), 0) AS {c}" for c in r15.NEW_VALUES),
+        ]
     )
-    new = ", ".join(
-        f"coalesce(sum(sign) FILTER (WHERE {rule}), 0) AS {c}" for c, rule in r15.NEW_VALUES.items()
-    )
+    keys = ", ".join(str(k) for k in range(1, len(flags) + 5))
     names = ", ".join(values)
     sums = ", ".join(f"sum({c})" for c in values)
     updates = ", ".join(f"{c} = s.{c} + EXCLUDED.{c}" for c in values)
     return (
-        f"WITH delta AS (SELECT worker_id, category, "
-        f"(observed_at AT TIME ZONE 'Asia/Shanghai')::date AS day, sum(sign) AS incidents, "
-        f"coalesce(sum(sign) FILTER (WHERE status = 'verified'), 0) AS verified, "
-        f"coalesce(sum(sign) FILTER (WHERE status = 'verified' AND closed_at <= due_at), 0) "
-        f"AS verified_in_time, {hist}, {new} FROM (SELECT r.*, w.worker_id, "
-        f"incident_close_bucket(r.closed_at, r.reported_at) AS bucket "
-        f"FROM ({signed_rows}) r CROSS JOIN LATERAL {WORKERS} OFFSET 0) r GROUP BY 1, 2, 3), "
+        f"WITH grouped AS (SELECT w.worker_id, category, "
+        f"(observed_at AT TIME ZONE 'Asia/Shanghai')::date AS day, "
+        f"CASE WHEN status = 'verified' THEN incident_close_bucket(closed_at, reported_at) "
+        f"END AS bucket, {marks}, sum(sign) AS n FROM ({signed_rows}) r "
+        f"CROSS JOIN LATERAL {WORKERS} GROUP BY {keys} HAVING sum(sign) <> 0), "
+        f"delta AS (SELECT worker_id, category, day, {counted} FROM grouped GROUP BY 1, 2, 3), "
         f"daily AS (INSERT INTO {DAILY} AS s (worker_id, category, day, {names}) "
-        f"SELECT * FROM delta ON CONFLICT (worker_id, category, day) "
-        f"DO UPDATE SET {updates} RETURNING 1) "
+        f"SELECT worker_id, category, day, {names} FROM delta "
+        f"ON CONFLICT (worker_id, category, day) DO UPDATE SET {updates} RETURNING 1) "
         f"INSERT INTO {MONTHLY} AS s (worker_id, category, month, {names}) "
         f"SELECT worker_id, category, date_trunc('month', day)::date, {sums} FROM delta "
         f"GROUP BY 1, 2, 3 ON CONFLICT (worker_id, category, month) DO UPDATE SET {updates};"
