@@ -11,9 +11,9 @@
   (`geo.publish.reports.monthly_report` + the printed page + WeasyPrint); and the baseline,
   the same build whose case figures are counted by raw GROUP BY over the month's incidents
   and their events (`raw=True`; the same hotspots, coverage and rendering). Target: the
-  served PDF under 1/4 of the baseline's time; the uncached build's ratio is printed
-  beside it (WeasyPrint's layout, the same on both sides, bounds it). The headline
-  figures of both builds are checked to agree.
+  uncached build under 1/4 of the baseline's time (WeasyPrint's layout, the same on both
+  sides, bounds the ratio at small sizes); the served PDF's time is printed beside it. The
+  headline figures of both builds are checked to agree.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def run(ctx: Context) -> list[Figure]:
                 c["median"],
                 b["median"],
                 "the report built with case figures by raw GROUP BY (+ hotspots, WeasyPrint)",
-                Target("ratio_max", 0.25, "≤ 1/4 of raw"),
+                None,
                 ours_note=f"{len(runs.last('served').body) / 1e3:.0f} kB",
                 detail={"ours_ms": c, "baseline_ms": b},
             )
@@ -137,7 +137,7 @@ def run(ctx: Context) -> list[Figure]:
                 o["median"],
                 b["median"],
                 "the same, case figures by raw GROUP BY over incidents and events",
-                None,
+                Target("ratio_max", 0.25, "≤ 1/4 of raw"),
                 ours_note=f"{runs.last('ours')['bytes'] / 1e3:.0f} kB",
                 detail={"ours_ms": o, "baseline_ms": b},
             )
