@@ -317,3 +317,66 @@ def _row_direct(engine, level, code):
             conn, principal(conn, "admin"), level, date(2020, 3, 1), date(2020, 3, 31)
         )
     return next(r for r in report.rows if r["code"] == code)
+
+
+def _worker_rollup(engine, worker: str) -> tuple[int, int, int]:
+    """(incidents, verified, extended) of `worker` in March 2020, read from the rollup table
+    itself (not through the evaluation)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT coalesce(sum(incidents), 0), coalesce(sum(verified), 0), "
+                "coalesce(sum(extended), 0) FROM incident_worker_daily_stats "
+                "WHERE worker_id = :w AND day BETWEEN '2020-03-01' AND '2020-03-31'"
+            ),
+            {"w": worker},
+        ).one()
+    return tuple(int(v) for v in row)
+
+
+def test_the_worker_rollup_follows_a_new_owner_a_new_team_and_a_deleted_case(
+    fresh_engine, fresh_client, fates
+):
+    assert _worker_rollup(fresh_engine, "W001") == (3, 2, 1)
+    assert _worker_rollup(fresh_engine, "W003") == (1, 1, 0)
+    with fresh_engine.begin() as conn:
+        conn.execute(text("UPDATE incidents SET owner_id = 'W004' WHERE id = 'T-LATE'"))
+        conn.execute(
+            text("UPDATE incidents SET assigned_to = ARRAY['W005'] WHERE id = 'T-EXTENDED'")
+        )
+        conn.execute(text("DELETE FROM incident_events WHERE incident_id = 'T-SENT-BACK'"))
+        conn.execute(text("DELETE FROM incidents WHERE id = 'T-SENT-BACK'"))
+    assert _worker_rollup(fresh_engine, "W001") == (0, 0, 0)
+    assert _worker_rollup(fresh_engine, "W004") == (1, 1, 0)
+    assert _worker_rollup(fresh_engine, "W005") == (1, 0, 1)
+    late_owner = _row(fresh_client, "worker", "W004")
+    assert (late_owner["filed"], late_owner["closed"], late_owner["closed_in_time"]) == (1, 1, 0)
+    assert _row(fresh_client, "worker", "W002")["filed"] == 0
+    _assert_matches_recount(fresh_engine, date(2020, 3, 1), date(2020, 3, 31))
+
+
+def test_migration_0016e_goes_down_and_up_again_with_exact_worker_rollups(
+    fresh_url, fresh_engine, fates
+):
+    from alembic import command
+
+    from geo.ops.migrate import alembic_config
+
+    config = alembic_config(fresh_url)
+    command.downgrade(config, "0016d")  # 0016e's parent in the chain
+    with fresh_engine.connect() as conn:
+        left = set(
+            conn.execute(
+                text(
+                    "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'incident_worker_%' "
+                    "UNION ALL SELECT tablename FROM pg_tables "
+                    "WHERE tablename LIKE 'incident_worker_%'"
+                )
+            ).scalars()
+        )
+    assert left == set()
+    command.upgrade(config, "head")
+    # the rollup is rebuilt from the incidents as they are
+    assert _worker_rollup(fresh_engine, "W003") == (1, 1, 0)
+    assert _worker_rollup(fresh_engine, "W001") == (3, 2, 1)
+    _assert_matches_recount(fresh_engine, date(2020, 3, 1), date(2020, 3, 31))

@@ -10,6 +10,7 @@ from datetime import date
 
 import openpyxl
 import pytest
+from sqlalchemy import text
 
 from geo.insight.evaluation import evaluation
 from tests.conftest import ARTIFACTS, auth
@@ -120,3 +121,26 @@ def test_the_coverage_page_honours_its_period(client):
     assert 0 < month_total < sum(r["incidents"] for r in year["rows"])
     for row in api["rows"][:3]:
         assert f'data-code="{row["code"]}"' in page
+
+
+def test_the_pdf_is_rendered_once_per_content_and_again_after_a_change(fresh_engine):
+    from api.routers.evaluation import print_html
+    from geo.publish.report_cache import monthly_pdf
+
+    with fresh_engine.connect() as conn:
+        admin = principal(conn, "admin")
+        first = monthly_pdf(conn, admin, MONTH, "zh", print_html)
+        again = monthly_pdf(conn, admin, MONTH, "zh", print_html)
+        official = monthly_pdf(conn, principal(conn, "official"), MONTH, "zh", print_html)
+    assert (first.hit, again.hit, official.hit) == (False, True, False)
+    assert again.body == first.body and first.body.startswith(b"%PDF")
+    with fresh_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE incidents SET status = 'rejected' WHERE id = (SELECT min(id) "
+                "FROM incidents WHERE observed_at >= '2026-10-05' AND status = 'verified')"
+            )
+        )
+    with fresh_engine.connect() as conn:
+        changed = monthly_pdf(conn, principal(conn, "admin"), MONTH, "zh", print_html)
+    assert not changed.hit and changed.body != first.body

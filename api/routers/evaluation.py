@@ -16,7 +16,7 @@ from geo.core.errors import InvalidInput
 from geo.core.settings import get_settings
 from geo.insight import evaluation as ev
 from geo.maps.assets import CHART_ASSETS
-from geo.publish import reports
+from geo.publish import report_cache, reports
 from geo.publish.messages import messages_for, translator
 
 router = APIRouter(tags=["evaluation"])
@@ -115,6 +115,15 @@ def monthly_report(
 ) -> Response:
     if format not in ("html", "pdf", "xlsx"):
         raise InvalidInput(f"unknown format {format!r}; one of: html, pdf, xlsx", field="format")
+    if format == "pdf":
+        pdf = report_cache.monthly_pdf(
+            conn, principal, month, lang, lambda report: print_html(report, lang, principal)
+        )
+        return Response(
+            pdf.body,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="monthly_{pdf.month}.pdf"'},
+        )
     report = reports.monthly_report(conn, principal, month)
     name = f"monthly_{report.month:%Y%m}"
     if format == "xlsx":
@@ -122,12 +131,6 @@ def monthly_report(
             reports.to_xlsx(report),
             media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-        )
-    if format == "pdf":
-        return Response(
-            reports.to_pdf(print_html(report, lang, principal)),
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
         )
     return render(request, "monthly_report.html", lang, principal, **report_context(report))
 

@@ -588,10 +588,10 @@ EVALUATION_COUNTS = (
 )
 
 
-def _rollup_columns(period: str) -> dict:
+def _rollup_columns(period: str, key: str = "sector_code", key_length: int = 32) -> dict:
     """The columns of an incident rollup (0008): the key, the counts, the histogram."""
     columns = {
-        "sector_code": mapped_column(String(32), primary_key=True),
+        key: mapped_column(String(key_length), primary_key=True),
         "category": mapped_column(String(32), primary_key=True),
         period: mapped_column(Date, primary_key=True),
         "incidents": mapped_column(Integer, nullable=False, server_default=text("0")),
@@ -761,3 +761,20 @@ class PlanLock(Base):
     sector_code: Mapped[str] = mapped_column(CODE, primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
     locked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IncidentWorkerDailyStats(Base):
+    """The same figures per grid worker (the case's owner, else each worker of its team),
+    category and Beijing day, kept by triggers on `incidents` (0016e)."""
+
+    __tablename__ = "incident_worker_daily_stats"
+    __table_args__ = (Index("incident_worker_daily_stats_day", "day"),)
+    locals().update(_rollup_columns("day", key="worker_id", key_length=40))
+
+
+class IncidentWorkerMonthlyStats(Base):
+    """The per-worker figures per month."""
+
+    __tablename__ = "incident_worker_monthly_stats"
+    __table_args__ = (Index("incident_worker_monthly_stats_month", "month"),)
+    locals().update(_rollup_columns("month", key="worker_id", key_length=40))

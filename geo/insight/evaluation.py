@@ -21,11 +21,11 @@ the setting `evaluation_weights` (an extension counts against: its rate enters a
 whose filed count is under `evaluation_small_sample` is marked `small_sample` and not ranked.
 
 Area levels and categories are read from the rollups (`incident_daily_stats` and
-`incident_monthly_stats`, kept exact by triggers, migration 0015). Level `worker` is read
-from the incidents: a case counts for its single owner when one was named
-(`incidents.owner_id`, set by an `assign`), else for every worker of the team it was
-dispatched to (`assigned_to`). Key-population categories count only for callers allowed
-to see them anywhere.
+`incident_monthly_stats`, kept exact by triggers, migration 0015); level `worker` from the
+per-worker rollups (`incident_worker_daily_stats` / `_monthly_stats`, migration 0016e): a
+case counts for its single owner when one was named (`incidents.owner_id`, set by an
+`assign`), else for every worker of the team it was dispatched to (`assigned_to`).
+Key-population categories count only for callers allowed to see them anywhere.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ OWNERS_SQL = """
 _PERIOD_INCIDENTS = """(SELECT i.*, incident_close_bucket(i.closed_at, i.reported_at) AS bucket
     FROM incidents i WHERE i.observed_at >= :start AND i.observed_at < :end AND {visible}
     OFFSET 0)"""
-#: the figures of raw incidents `i` (the rollup's columns), for level worker and recounts
+#: the figures of raw incidents `i` (the rollup's columns), for recounts
 RAW_COUNTS = ", ".join(
     [
         "count(*) AS incidents",
@@ -239,28 +239,39 @@ def _categories(principal: Principal, alias: str) -> str:
     return f"{alias}.category NOT IN ({_SENSITIVE})"
 
 
+#: group → (key column, daily rollup, monthly rollup)
+_ROLLUPS = {
+    "worker": ("worker_id", "incident_worker_daily_stats", "incident_worker_monthly_stats"),
+    "area": ("sector_code", "incident_daily_stats", "incident_monthly_stats"),
+}
+
+
 def rolled_sums(
     conn: Connection, principal: Principal, group: str, since: date, until: date
 ) -> dict[str, dict]:
-    """Summed rollup columns per `group` (a level of units, or `category`) for the days
-    since..until: whole months from the monthly rollup, the days at either end from the
-    daily one."""
+    """Summed rollup columns per `group` (a level of units, `category` or `worker`) for the
+    days since..until: whole months from the monthly rollup, the days at either end from
+    the daily one."""
     first_month, end_month = whole_months(since, until)
     visible = _categories(principal, "d")
+    key, daily, monthly = _ROLLUPS["worker" if group == "worker" else "area"]
     parts = f"""
-        SELECT sector_code, category, {_COLUMNS} FROM incident_monthly_stats d
+        SELECT {key} AS rollup_key, category, {_COLUMNS} FROM {monthly} d
         WHERE d.month >= :first_month AND d.month < :end_month AND {visible}
         UNION ALL
-        SELECT sector_code, category, {_COLUMNS} FROM incident_daily_stats d
+        SELECT {key} AS rollup_key, category, {_COLUMNS} FROM {daily} d
         WHERE d.day >= :since AND d.day <= :until
           AND (d.day < :first_month OR d.day >= :end_month) AND {visible}"""
-    if group == "category":
-        sql = f"SELECT d.category AS key, {_SUMS} FROM ({parts}) d GROUP BY 1"
+    if group in ("category", "worker"):
+        column = "d.category" if group == "category" else "d.rollup_key"
+        sql = f"SELECT {column} AS key, {_SUMS} FROM ({parts}) d GROUP BY 1"
     else:
+        # materialised: summed once (with stale statistics on `units` the planner would
+        # re-run the sum for each unit in a nested loop)
         sql = f"""
-        WITH per_sector AS (SELECT d.sector_code, {_SUMS} FROM ({parts}) d GROUP BY 1)
+        WITH per_sector AS MATERIALIZED (SELECT d.rollup_key, {_SUMS} FROM ({parts}) d GROUP BY 1)
         SELECT m.unit_code AS key, {_SUMS}
-        FROM per_sector d JOIN ({sector_map_sql()}) m ON m.sector_code = d.sector_code
+        FROM per_sector d JOIN ({sector_map_sql()}) m ON m.sector_code = d.rollup_key
         GROUP BY 1"""
     params = {
         "level": group,
@@ -270,24 +281,6 @@ def rolled_sums(
         "end_month": end_month,
     }
     return {r["key"]: _ints(r) for r in conn.execute(text(sql), params).mappings()}
-
-
-def worker_sums(
-    conn: Connection, principal: Principal, since: date, until: date
-) -> dict[str, dict]:
-    """Summed figures per worker, read from the incidents (see the module's rule)."""
-    start, end = period_bounds(since, until)
-    # materialised: computed once (the planner guesses one row and would re-run it per case)
-    sql = f"""
-        WITH owners AS MATERIALIZED ({OWNERS_SQL})
-        SELECT w.worker AS key, {RAW_COUNTS}
-        FROM {_PERIOD_INCIDENTS.format(visible=_categories(principal, "i"))} i
-        LEFT JOIN owners o ON o.incident_id = i.id
-        CROSS JOIN LATERAL unnest(CASE WHEN o.worker IS NOT NULL THEN ARRAY[o.worker]
-                                       ELSE i.assigned_to END) AS w(worker)
-        GROUP BY 1"""
-    rows = conn.execute(text(sql), {"start": start, "end": end}).mappings()
-    return {r["key"]: _ints(r) for r in rows}
 
 
 def _ints(row) -> dict:
@@ -331,8 +324,6 @@ def evaluation(
     since, until = check_period(since, until, now or datetime.now(UTC))
     if raw:
         sums = recount(conn, principal, level, since, until)
-    elif level == "worker":
-        sums = worker_sums(conn, principal, since, until)
     else:
         sums = rolled_sums(conn, principal, level, since, until)
     units = _units(conn, level, parent)
@@ -498,13 +489,17 @@ def unit_cases(
     return {"unit": unit, "since": since, "until": until, "cases": [dict(r) for r in rows]}
 
 
-#: sent back and extended counted from the events themselves (not the trigger's counters)
+#: sent back and extended counted from the events themselves (not the trigger's
+#: counters), for the events of the period's incidents only
 _MARKS = """
     SELECT incident_id,
            count(*) FILTER (WHERE kind = 'transition' AND from_status = 'resolved'
                             AND to_status = 'in_progress') AS sent_back,
            count(*) FILTER (WHERE kind = 'extension_approved') AS extended
-    FROM incident_events WHERE kind IN ('transition', 'extension_approved') GROUP BY 1
+    FROM incident_events WHERE kind IN ('transition', 'extension_approved')
+      AND incident_id IN (SELECT id FROM incidents WHERE observed_at >= :start
+                          AND observed_at < :end)
+    GROUP BY 1
 """
 
 
