@@ -9,10 +9,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.deps import get_conn
 from api.security import require
 from geo.access.roles import Permission, Principal
-from geo.insight.hotspots import DEFAULT_CELL_M
+from geo.insight.hotspots import DEFAULT_CELL_M, hotspot_analysis
 from geo.maps.cache import CachedPage
 from geo.maps.coverage import DEFAULT_METRIC, coverage_page
-from geo.maps.hotspots import hotspot_analysis, hotspot_page, hotspots_geojson
+from geo.maps.hotspots import hotspot_page, hotspots_geojson
 from geo.maps.incidents import incident_page, weekly_page
 
 router = APIRouter(tags=["maps"])

@@ -26,7 +26,7 @@ from geo.cases.incidents import incident_view, to_wgs84
 from geo.cases.workcalendar import load_calendar
 from geo.core.errors import Conflict, Forbidden, InvalidInput
 from geo.core.settings import get_settings
-from geo.core.terms import CLOSED_STATUSES, IncidentStatus, label
+from geo.core.terms import CLOSED_STATUSES, IncidentStatus, label, longitude_degrees
 
 S = IncidentStatus
 #: states in which a worker may ask for more time or to hand the case back
@@ -520,7 +520,7 @@ def nearby_open(
             "lat": lat,
             "category": category,
             "closed": sorted(CLOSED_STATUSES),
-            "degrees": 1.1 * settings.duplicate_radius_m / (111_320 * math.cos(math.radians(40))),
+            "degrees": 1.1 * longitude_degrees(settings.duplicate_radius_m),
             "radius": settings.duplicate_radius_m,
             "since": now - timedelta(hours=settings.duplicate_window_hours),
             **params,

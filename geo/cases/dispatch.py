@@ -98,3 +98,38 @@ def redispatch_moved(conn: Connection, moved_sql: str, at, actor: str, why: str)
     """
     params = {"closed": sorted(CLOSED_STATUSES), "at": at, "actor": actor, "why": why}
     return conn.execute(text(sql), params).rowcount
+
+
+def dispatch_reported(
+    conn: Connection, ids: list[str], at, actor: str = "system", note: str | None = None
+) -> dict[str, list[str]]:
+    """Dispatch the reported cases among `ids` to their sector's team, by the rule above, in
+    one statement: each dispatched case gets a `dispatch` event saying whose team it went to.
+    Returns {incident id: workers} of those dispatched; a case nobody serves stays reported."""
+    assign_teams(conn, "i.id = ANY(CAST(:ids AS text[]))", {"ids": ids})
+    sql = """
+        WITH done AS (
+            UPDATE incidents i SET status = 'dispatched', dispatched_at = :at, updated_at = now()
+            WHERE i.id = ANY(CAST(:ids AS text[])) AND i.status = 'reported'
+              AND cardinality(i.assigned_to) > 0
+            RETURNING i.id, i.assigned_to, i.sector_code,
+              (SELECT s.parent_code FROM units s WHERE s.code = i.sector_code
+                 AND s.valid_to IS NULL) AS grid2_code,
+              EXISTS (SELECT 1 FROM resources r WHERE r.kind = 'grid_worker'
+                 AND r.retired_at IS NULL AND r.serves_code = i.sector_code) AS sector_team
+        ),
+        events AS (
+            INSERT INTO incident_events (incident_id, at, actor, kind, from_status, to_status,
+                                         note)
+            SELECT id, :at, :actor, 'dispatch', 'reported', 'dispatched',
+                   '按网格自动派遣: 片区 ' || sector_code
+                   || CASE WHEN sector_team THEN ' 网格员'
+                      ELSE ' 无网格员, 派至二级网格 ' || coalesce(grid2_code, '-') END
+                   || ': ' || array_to_string(assigned_to, ', ')
+                   || coalesce(' · ' || CAST(:note AS text), '')
+            FROM done
+        )
+        SELECT id, assigned_to FROM done
+    """
+    rows = conn.execute(text(sql), {"ids": ids, "at": at, "actor": actor, "note": note})
+    return {row.id: list(row.assigned_to) for row in rows}

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -33,12 +32,11 @@ from geo.access.roles import (
     own_cases,
     supervised_area,
 )
-from geo.cases.dispatch import assign_teams
+from geo.cases.dispatch import dispatch_reported
 from geo.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.core.settings import get_settings
-from geo.core.terms import CLOSED_STATUSES, IncidentStatus, label
+from geo.core.terms import BEIJING, CLOSED_STATUSES, IncidentStatus, label
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 #: the actor of what the service does by itself (automatic dispatch)
 SYSTEM = "system"
 
@@ -205,34 +203,7 @@ def dispatch(
     """Dispatch a reported case to its sector's team (the rule of `geo.cases.dispatch`: the
     sector's workers, else its level-2 grid's) and record it; returns the workers, or []
     when nobody serves the sector or its grid (the case then stays reported)."""
-    assign_teams(conn, "i.id = :incident_id", {"incident_id": incident_id})
-    row = conn.execute(
-        text(
-            "UPDATE incidents i SET status = 'dispatched', dispatched_at = :at, updated_at = now() "
-            "WHERE i.id = :id AND i.status = 'reported' AND cardinality(i.assigned_to) > 0 "
-            "RETURNING i.assigned_to, i.sector_code, "
-            "(SELECT s.parent_code FROM units s WHERE s.code = i.sector_code "
-            " AND s.valid_to IS NULL) AS grid2_code, "
-            "EXISTS (SELECT 1 FROM resources r WHERE r.kind = 'grid_worker' "
-            "        AND r.retired_at IS NULL AND r.serves_code = i.sector_code) AS sector_team"
-        ),
-        {"id": incident_id, "at": at},
-    ).first()
-    if row is None:
-        return []
-    workers = list(row.assigned_to)
-    team = (
-        f"片区 {row.sector_code} 网格员"
-        if row.sector_team
-        else f"片区 {row.sector_code} 无网格员, 派至二级网格 {row.grid2_code}"
-    )
-    message = f"按网格自动派遣: {team}: {', '.join(workers)}"
-    if note:
-        message += f" · {note}"
-    record_event(
-        conn, incident_id, at, actor, EventKind.DISPATCH, S.REPORTED, S.DISPATCHED, message
-    )
-    return workers
+    return dispatch_reported(conn, [incident_id], at, actor, note).get(incident_id, [])
 
 
 def _load_for_change(conn: Connection, principal: Principal, incident_id: str) -> dict:

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Permission, Principal, own_cases
+from geo.core.terms import BEIJING, BEIJING_ZONE, CLOSED_SQL
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 #: the rollup's histogram, as its migration (0008) and `incident_close_bucket` define it
 BUCKETS, FIRST_EDGE_H, GROWTH = 64, 0.05, 1.15
 HIST = [f"h{k:02d}" for k in range(BUCKETS)]
@@ -61,10 +60,10 @@ _LIVE_HIST = ", ".join(
 
 #: the incident figures of a group of raw rows `i` (an exact median): what the rollups
 #: give from their sums, for the as-of view and for checking the rollups
-RAW_FIGURES = """count(*) AS incidents,
-    count(*) FILTER (WHERE i.status NOT IN ('verified', 'rejected', 'duplicate'))
+RAW_FIGURES = f"""count(*) AS incidents,
+    count(*) FILTER (WHERE i.status NOT IN {CLOSED_SQL})
         AS incidents_open,
-    count(*) FILTER (WHERE i.status NOT IN ('verified', 'rejected', 'duplicate')
+    count(*) FILTER (WHERE i.status NOT IN {CLOSED_SQL}
                      AND i.due_at < :now) AS incidents_overdue,
     count(*) FILTER (WHERE i.status = 'verified') AS incidents_closed,
     count(*) FILTER (WHERE i.status = 'verified' AND i.closed_at <= i.due_at)
@@ -201,7 +200,7 @@ def incident_figures(
         SELECT m.unit_code, i.category, count(*) AS incidents_open,
                count(*) FILTER (WHERE i.due_at < :now) AS incidents_overdue
         FROM incidents i JOIN ({_SECTOR_MAP}) m ON m.sector_code = i.sector_code
-        WHERE i.status NOT IN ('verified', 'rejected', 'duplicate')
+        WHERE i.status NOT IN {CLOSED_SQL}
           AND i.observed_at >= :start AND i.observed_at < :end AND {visible}
         {grouping.format(cat="i.category")}"""),
             {**params, **extra},
@@ -309,7 +308,7 @@ def rollup_differences(conn: Connection) -> int:
         text(f"""
         WITH recount AS (
             SELECT coalesce(sector_code, '') AS sector_code, category,
-                   (observed_at AT TIME ZONE 'Asia/Shanghai')::date AS day,
+                   (observed_at AT TIME ZONE '{BEIJING_ZONE}')::date AS day,
                    count(*) AS incidents, count(*) FILTER (WHERE status = 'verified') AS verified,
                    count(*) FILTER (WHERE status = 'verified' AND closed_at <= due_at)
                        AS verified_in_time, {hist}

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from geo.cases.deadlines import dispatch_due_at, due_at
 from geo.cases.dispatch import SECTOR_TEAMS
+from geo.cases.intake import open_cases
 from geo.core.terms import LABELS, BranchType, BusinessKind, MemberKind, PartyLevel, ResourceKind
 from geo.imports.base import ImportOptions, register
 from geo.imports.columns import Field, choices_of
@@ -331,8 +332,9 @@ class Resources(PointImporter):
 
 class Incidents(PointImporter):
     """Incidents enter the case loop as new reports: each gets its deadlines from its
-    category's time limits (`geo.cases.deadlines`) and is dispatched at once to its sector's
-    team (`geo.cases.dispatch`), with a report and a dispatch event in its history."""
+    category's time limits (`geo.cases.deadlines`) and is opened by the one case intake
+    (`geo.cases.intake`), exactly as a report over HTTP: a report event, then dispatch to
+    its sector's team, or, when nobody serves the sector, `reported` with a note."""
 
     kind = table = "incidents"
     label = ("事件", "incidents")
@@ -446,8 +448,7 @@ class Incidents(PointImporter):
             staged,
             insert_only={
                 **values.defaults,
-                "status": "'dispatched'",
-                "dispatched_at": "now()",
+                "status": "'reported'",
                 "source": "'import'",
             },
             update_also={
@@ -460,24 +461,13 @@ class Incidents(PointImporter):
             joins="LEFT JOIN team ON team.sector_code = c.sector_code",
             returning=", t.reported_at",
         )
-        sql = f"""
-            WITH team AS ({SECTOR_TEAMS}),
-            up AS ({upsert}),
-            events AS (
-                INSERT INTO incident_events (incident_id, at, actor, kind, from_status,
-                                             to_status, note)
-                SELECT id, reported_at, :actor, 'report', NULL, 'reported', :note
-                FROM up WHERE inserted
-                UNION ALL
-                SELECT id, now(), 'system', 'dispatch', 'reported', 'dispatched',
-                       '按网格自动派遣'
-                FROM up WHERE inserted
-            )
-            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-            FROM up
-        """
-        params = {"bad": bad, "actor": options.actor, "note": f"批量导入 imported from {source}"}
-        inserted, updated = conn.execute(text(sql), params).one()
+        sql = f"WITH team AS ({SECTOR_TEAMS}), up AS ({upsert}) SELECT id, inserted FROM up"
+        rows = conn.execute(text(sql), {"bad": bad}).all()
+        new = [row.id for row in rows if row.inserted]
+        note = f"批量导入 imported from {source}"
+        open_cases(conn, new, datetime.now(UTC), options.actor, report_note=note)
+        inserted = len(new)
+        updated = len(rows) - inserted
         return inserted, updated
 
 

@@ -38,7 +38,6 @@ from sqlalchemy.engine import Connection
 
 from geo.access.roles import Permission, Principal
 from geo.cases.stats import (
-    BEIJING,
     HIST,
     percentile_from_histogram,
     period_bounds,
@@ -47,6 +46,7 @@ from geo.cases.stats import (
 )
 from geo.core.errors import InvalidInput
 from geo.core.settings import get_settings
+from geo.core.terms import BEIJING
 from geo.insight.coverage import period_days
 
 LEVELS = ("community", "grid2", "sector", "worker", "category")

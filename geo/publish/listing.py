@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -33,10 +33,9 @@ from geo.access.roles import Principal, Role, incident_visibility, scope_filter
 from geo.core.errors import InvalidInput, NotFound
 from geo.core.models import METRIC_SRID
 from geo.core.settings import get_settings
-from geo.core.terms import LABELS
+from geo.core.terms import BEIJING, CLOSED_SQL, LABELS
 
 CODES = ("courtyard_code", "sector_code", "grid2_code", "community_code")
-BEIJING = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -358,7 +357,7 @@ def unit_detail(conn: Connection, code: str) -> dict:
                     WHERE {in_household}) AS residents,
                   (SELECT count(*) FROM incidents WHERE {inside}) AS incidents,
                   (SELECT count(*) FROM incidents WHERE {inside}
-                    AND status NOT IN ('verified', 'rejected', 'duplicate')) AS open_incidents
+                    AND status NOT IN {CLOSED_SQL}) AS open_incidents
                 """
             ),
             {"code": code},

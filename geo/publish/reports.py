@@ -19,13 +19,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Principal
-from geo.cases.stats import BEIJING
 from geo.core import spreadsheet
 from geo.core.dataversion import data_version
 from geo.core.errors import InvalidInput
 from geo.core.settings import PROJECT_ROOT
+from geo.core.terms import BEIJING
 from geo.insight.coverage import coverage
 from geo.insight.evaluation import FIGURES, RATES, evaluation
+from geo.insight.hotspots import hotspot_analysis
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 #: hot cells listed on the report (the hottest first)
@@ -136,8 +137,6 @@ def monthly_report(
 def _add_hotspots(conn: Connection, principal: Principal, report: MonthlyReport) -> None:
     """The month's Gi* hot cells (99 % and 95 %), hottest first, with the sector holding
     each cell's centre."""
-    from geo.maps.hotspots import hotspot_analysis
-
     result = hotspot_analysis(
         conn,
         principal,
