@@ -312,21 +312,7 @@ def case_list(
         if value not in (None, "me"):
             raise InvalidInput(f"{name} takes only 'me'", field=name)
     now = now or datetime.now(UTC)
-    visible, params = incident_visibility(principal, "i")
-    where = [visible]
-    if assigned == "me":
-        mine, own_params = caseflow.ownership(principal, "i")
-        params.update(own_params)
-        if principal.worker_id:
-            mine = f"(i.owner_id = :me OR {mine})"
-            params["me"] = principal.worker_id
-        where.append(mine)
-    if area == "me":
-        if not principal.can(Permission.SUPERVISE_CASES):
-            raise Forbidden("area=me is the command centre's list (supervisors, admins)")
-        mine, area_params = supervised_area(principal, "i")
-        params.update(area_params)
-        where.append(mine)
+    where, params = _list_scope(principal, assigned, area)
     closed = sorted(CLOSED_STATUSES)
     counts_where = " AND ".join(where)
     if state == "open":
@@ -368,6 +354,32 @@ def case_list(
             None if case["closed"] else math.floor((r["due_at"] - now).total_seconds() / 60)
         )
         cases.append(case)
+    return {"cases": cases, "counts": _list_counts(conn, counts_where, params), "as_of": now}
+
+
+def _list_scope(principal: Principal, assigned: str | None, area: str | None):
+    """The conditions (SQL over `i`, and their parameters) of the cases a list may show."""
+    visible, params = incident_visibility(principal, "i")
+    where = [visible]
+    if assigned == "me":
+        mine, own_params = caseflow.ownership(principal, "i")
+        params.update(own_params)
+        if principal.worker_id:
+            mine = f"(i.owner_id = :me OR {mine})"
+            params["me"] = principal.worker_id
+        where.append(mine)
+    if area == "me":
+        if not principal.can(Permission.SUPERVISE_CASES):
+            raise Forbidden("area=me is the command centre's list (supervisors, admins)")
+        mine, area_params = supervised_area(principal, "i")
+        params.update(area_params)
+        where.append(mine)
+    return where, params
+
+
+def _list_counts(conn: Connection, counts_where: str, params: dict) -> dict:
+    """Open and overdue cases by state, and pending requests, of the list's scope."""
+    open_overdue = "(i.status <> ALL(CAST(:closed AS text[])) AND i.due_at < :now)"
     counts = conn.execute(
         text(
             f"""
@@ -386,14 +398,10 @@ def case_list(
         params,
     ).scalar()
     return {
-        "cases": cases,
-        "counts": {
-            "open": sum(c.n for c in counts),
-            "overdue": sum(c.overdue for c in counts),
-            "by_state": {c.status: c.n for c in counts},
-            "pending_requests": pending,
-        },
-        "as_of": now,
+        "open": sum(c.n for c in counts),
+        "overdue": sum(c.overdue for c in counts),
+        "by_state": {c.status: c.n for c in counts},
+        "pending_requests": pending,
     }
 
 

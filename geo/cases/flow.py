@@ -259,6 +259,34 @@ def _original(conn: Connection, principal: Principal, incident_id: str, target: 
     return row.original
 
 
+def _allowed_move(
+    principal: Principal, incident_id: str, case: dict, status: IncidentStatus, target
+) -> Move:
+    """The move from `status` to `target`, if it is legal and this caller's to make."""
+    move = TRANSITIONS.get((status, target))
+    if move is None:
+        legal = next_states(status)
+        where = f"it may become: {', '.join(legal)}" if legal else "it is closed"
+        raise Conflict(
+            f"incident {incident_id} is {status.value} ({label(status)}) and cannot become "
+            f"{target.value}; {where}",
+            current_state=status.value,
+            allowed_states=legal,
+        )
+    if principal.role not in move.roles:
+        who = ", ".join(sorted(r.value for r in move.roles))
+        raise Forbidden(
+            f"the role {principal.role.value!r} may not {move.name_en} a case "
+            f"({status.value} → {target.value}); allowed: {who}"
+        )
+    if not case["own"]:
+        raise Forbidden(
+            f"incident {incident_id} is not yours to {move.name_en}: grid workers act on the "
+            "cases of their own grids, patrols on the reports they filed"
+        )
+    return move
+
+
 def transition(
     conn: Connection,
     principal: Principal,
@@ -282,27 +310,7 @@ def transition(
         raise InvalidInput(f"unknown state {to!r}; one of: {states}", field="to") from None
     case = _load_for_change(conn, principal, incident_id)
     status = IncidentStatus(case["status"])
-    move = TRANSITIONS.get((status, target))
-    if move is None:
-        legal = next_states(status)
-        where = f"it may become: {', '.join(legal)}" if legal else "it is closed"
-        raise Conflict(
-            f"incident {incident_id} is {status.value} ({label(status)}) and cannot become "
-            f"{target.value}; {where}",
-            current_state=status.value,
-            allowed_states=legal,
-        )
-    if principal.role not in move.roles:
-        who = ", ".join(sorted(r.value for r in move.roles))
-        raise Forbidden(
-            f"the role {principal.role.value!r} may not {move.name_en} a case "
-            f"({status.value} → {target.value}); allowed: {who}"
-        )
-    if not case["own"]:
-        raise Forbidden(
-            f"incident {incident_id} is not yours to {move.name_en}: grid workers act on the "
-            "cases of their own grids, patrols on the reports they filed"
-        )
+    move = _allowed_move(principal, incident_id, case, status, target)
     at = event_time(at, now)
     _check_order(case, at)
     note = (note or "").strip() or None

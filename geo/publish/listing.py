@@ -189,21 +189,11 @@ def _check_codes(conn: Connection, filters: Filters) -> None:
             )
 
 
-def list_features(
-    conn: Connection,
-    kind: str,
-    principal: Principal,
-    filters: Filters,
-    after: str | None = None,
-    limit: int = 100,
-) -> Page:
-    """One page of `kind` as GeoJSON features (id = the entity's id), ordered by id after
-    `after`; `next_after` is set when there may be more. Access rules, masking and the
-    audit of unmasked personal data are applied here."""
+def _where(kind: str, principal: Principal, filters: Filters) -> tuple[list[str], dict]:
+    """The conditions (SQL over the entity `x` and its place) of a listing, with their
+    parameters: the filters, then what the caller may see."""
     entity = ENTITIES[kind]
-    limit = max(1, min(int(limit), get_settings().page_limit))
-    _check_codes(conn, filters)
-    where, params = ["TRUE"], {"limit": limit + 1}
+    where, params = ["TRUE"], {}
     g = entity.geo
     for name, column in (
         ("community", "community_code"),
@@ -252,6 +242,26 @@ def list_features(
         visible, scope = incident_visibility(principal, "x")
         where.append(visible)
         params.update(scope)
+    return where, params
+
+
+def list_features(
+    conn: Connection,
+    kind: str,
+    principal: Principal,
+    filters: Filters,
+    after: str | None = None,
+    limit: int = 100,
+) -> Page:
+    """One page of `kind` as GeoJSON features (id = the entity's id), ordered by id after
+    `after`; `next_after` is set when there may be more. Access rules, masking and the
+    audit of unmasked personal data are applied here."""
+    entity = ENTITIES[kind]
+    limit = max(1, min(int(limit), get_settings().page_limit))
+    _check_codes(conn, filters)
+    where, params = _where(kind, principal, filters)
+    params["limit"] = limit + 1
+    g = entity.geo
     if after is not None:
         where.append("x.id > :after")
         params["after"] = after
@@ -315,36 +325,10 @@ _COUNT_COLUMN = {
 }
 
 
-def unit_detail(conn: Connection, code: str) -> dict:
-    """A current unit or courtyard as a GeoJSON feature (id = its code) with its level,
-    names, parent, children, area in km² (EPSG:4542) and the counts of what lies in it:
-    households, residents, businesses and resources by kind, incidents and open incidents."""
-    unit = (
-        conn.execute(
-            text(
-                f"""
-                SELECT code, level, parent_code, name_zh, name_en, version, valid_from,
-                       NULL AS kind, NULL AS sector_code, NULL AS grid2_code,
-                       NULL AS community_code,
-                       ST_Area(ST_Transform(geom, {METRIC_SRID})) / 1e6 AS area_km2,
-                       ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 7) AS geometry
-                FROM units WHERE code = :code AND valid_to IS NULL
-                UNION ALL
-                SELECT code, 'courtyard', sector_code, name_zh, name_en, version, valid_from,
-                       kind, sector_code, grid2_code, community_code,
-                       ST_Area(ST_Transform(geom, {METRIC_SRID})) / 1e6,
-                       ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 7)
-                FROM courtyards WHERE code = :code AND valid_to IS NULL
-                """
-            ),
-            {"code": code},
-        )
-        .mappings()
-        .first()
-    )
-    if unit is None:
-        raise NotFound(f"no current unit or courtyard with code {code!r}")
-    column = _COUNT_COLUMN[unit["level"]]
+def _unit_counts(conn: Connection, code: str, level: str) -> dict:
+    """What lies in a unit: households, residents, incidents (open ones too), businesses
+    and resources (by kind)."""
+    column = _COUNT_COLUMN[level]
     inside = f"{column} = :code" if column else "TRUE"
     in_household = f"h.{column} = :code" if column else "TRUE"  # the district: no column
     counts = dict(
@@ -376,6 +360,39 @@ def unit_detail(conn: Connection, code: str) -> dict:
         ).all()
         counts[table] = sum(n for _, n in by_kind)
         counts[f"{table}_by_kind"] = dict(by_kind)
+    return counts
+
+
+def unit_detail(conn: Connection, code: str) -> dict:
+    """A current unit or courtyard as a GeoJSON feature (id = its code) with its level,
+    names, parent, children, area in km² (EPSG:4542) and the counts of what lies in it:
+    households, residents, businesses and resources by kind, incidents and open incidents."""
+    unit = (
+        conn.execute(
+            text(
+                f"""
+                SELECT code, level, parent_code, name_zh, name_en, version, valid_from,
+                       NULL AS kind, NULL AS sector_code, NULL AS grid2_code,
+                       NULL AS community_code,
+                       ST_Area(ST_Transform(geom, {METRIC_SRID})) / 1e6 AS area_km2,
+                       ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 7) AS geometry
+                FROM units WHERE code = :code AND valid_to IS NULL
+                UNION ALL
+                SELECT code, 'courtyard', sector_code, name_zh, name_en, version, valid_from,
+                       kind, sector_code, grid2_code, community_code,
+                       ST_Area(ST_Transform(geom, {METRIC_SRID})) / 1e6,
+                       ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 7)
+                FROM courtyards WHERE code = :code AND valid_to IS NULL
+                """
+            ),
+            {"code": code},
+        )
+        .mappings()
+        .first()
+    )
+    if unit is None:
+        raise NotFound(f"no current unit or courtyard with code {code!r}")
+    counts = _unit_counts(conn, code, unit["level"])
     children = (
         conn.execute(
             text(
