@@ -203,7 +203,13 @@ def dispatch(
     """Dispatch a reported case to its sector's team (the rule of `geo.cases.dispatch`: the
     sector's workers, else its level-2 grid's) and record it; returns the workers, or []
     when nobody serves the sector or its grid (the case then stays reported)."""
-    return dispatch_reported(conn, [incident_id], at, actor, note).get(incident_id, [])
+    one = {"incident_id": incident_id}
+    if not dispatch_reported(conn, "i.id = :incident_id", one, at, actor, note):
+        return []
+    workers = conn.execute(
+        text("SELECT assigned_to FROM incidents WHERE id = :incident_id"), one
+    ).scalar_one()
+    return list(workers)
 
 
 def _load_for_change(conn: Connection, principal: Principal, incident_id: str) -> dict:

@@ -10,9 +10,9 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo.cases import intake
 from geo.cases.deadlines import dispatch_due_at, due_at
-from geo.cases.dispatch import SECTOR_TEAMS
-from geo.cases.intake import open_cases
+from geo.cases.dispatch import DISPATCH_ON_INSERT, SECTOR_TEAMS
 from geo.core.terms import LABELS, BranchType, BusinessKind, MemberKind, PartyLevel, ResourceKind
 from geo.imports.base import ImportOptions, register
 from geo.imports.columns import Field, choices_of
@@ -448,26 +448,31 @@ class Incidents(PointImporter):
             staged,
             insert_only={
                 **values.defaults,
-                "status": "'reported'",
+                "status": DISPATCH_ON_INSERT["status"],
+                "dispatched_at": DISPATCH_ON_INSERT["dispatched_at"],
                 "source": "'import'",
             },
             update_also={
                 "assigned_to": (
-                    "team.workers",
+                    DISPATCH_ON_INSERT["assigned_to"],
                     "CASE WHEN t.status = 'dispatched' AND t.sector_code IS DISTINCT FROM "
                     "EXCLUDED.sector_code THEN EXCLUDED.assigned_to ELSE t.assigned_to END",
                 )
             },
             joins="LEFT JOIN team ON team.sector_code = c.sector_code",
-            returning=", t.reported_at",
         )
-        sql = f"WITH team AS ({SECTOR_TEAMS}), up AS ({upsert}) SELECT id, inserted FROM up"
-        rows = conn.execute(text(sql), {"bad": bad}).all()
-        new = [row.id for row in rows if row.inserted]
+        sql = f"""
+            WITH team AS ({SECTOR_TEAMS}),
+            up AS ({upsert}),
+            staged AS ({intake.STAGE_SQL} SELECT id FROM up WHERE inserted)
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+            FROM up
+        """
+        at = datetime.now(UTC)
+        intake.stage(conn)
+        inserted, updated = conn.execute(text(sql), {"bad": bad, "at": at}).one()
         note = f"批量导入 imported from {source}"
-        open_cases(conn, new, datetime.now(UTC), options.actor, report_note=note)
-        inserted = len(new)
-        updated = len(rows) - inserted
+        intake.open_staged(conn, at, options.actor, report_note=note)
         return inserted, updated
 
 

@@ -10,6 +10,12 @@ normal approximation is tested at 90, 95 and 99 % with the Benjamini-Hochberg fa
 discovery rate over all cells (`esda.fdr`), so a map of thousands of cells does not light
 up by chance. A cell's class is +3/+2/+1 (hot at 99/95/90 %), 0, or -1/-2/-3 (cold).
 
+`hotspot_analysis` runs it on the incidents a caller selects and may see, in two modes:
+`window` (the incidents of the filter's window) and `compare` (the last 4 weeks up to
+`until`, or to the latest incident, against the 52 weeks before: where the weekly rate
+rose or fell in significant clusters). The map page is `geo.maps.hotspots`; the monthly
+report (`geo.publish.reports`) uses it too.
+
     >>> result = gi_star_hotspots(x, y, district, cell_m=100)      # doctest: +SKIP
     >>> result.cells[result.cells.gi_bin == 3]                      # doctest: +SKIP
 """

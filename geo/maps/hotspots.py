@@ -1,13 +1,10 @@
-"""Significant hotspots of the selected incidents (Getis-Ord Gi*, `geo.insight.hotspots`): as
-GeoJSON for `/api/hotspots` and as a map page for `/maps/hotspots`.
-
-Two modes: `window` (the incidents of the filter's window) and `compare` (the last 4 weeks
-up to `until`, or to the latest incident, against the 52 weeks before: where the weekly
-rate rose or fell in significant clusters).
+"""Significant hotspots of the selected incidents as a map page (`/maps/hotspots`) and as
+GeoJSON (`/api/hotspots`). The analysis itself (Gi*, the `window` and `compare` modes) is
+`geo.insight.hotspots.hotspot_analysis`.
 
     >>> result = hotspot_analysis(conn, principal, category="sanitation")   # doctest: +SKIP
-    >>> result.hotspots.summary()                                           # doctest: +SKIP
-    {3: 41, 2: 9, 1: 6, 0: 2650, -1: 0, -2: 0, -3: 0}
+    >>> hotspots_geojson(result)["features"][0]["properties"]["gi_bin"]     # doctest: +SKIP
+    3
 """
 
 from __future__ import annotations
