@@ -8,7 +8,7 @@ Jinja2 autoescapes everything they print.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 
 from fastapi import Query, Request
@@ -16,10 +16,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from geo.access.roles import Principal
+from geo.core.terms import BEIJING
 from geo.publish.messages import DEFAULT_LANGUAGE, LANGUAGES, messages_for, translator
 
 LANG_COOKIE = "lang"
-BEIJING = timezone(timedelta(hours=8), "CST")
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.trim_blocks = templates.env.lstrip_blocks = True

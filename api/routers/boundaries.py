@@ -5,6 +5,7 @@ preview), rollback, boundary import and community rebalancing proposals."""
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Uplo
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
 
 from api.deps import get_conn
 from api.params import MAX_BIGINT
@@ -34,6 +36,34 @@ EDIT = require(Permission.EDIT_BOUNDARIES)
 Mode = Literal["adjust", "refuse"]
 DRY_RUN = Query(False, description="preview only: report what would change, write nothing")
 FORMAT = Query("json", description="`html`: the preview as a map page (with dry_run)")
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """What every edit route takes besides its body: preview or write, the answer's format,
+    the If-Match ETags, the planner and the connection."""
+
+    dry_run: bool
+    format: str
+    if_match: str | None
+    principal: Principal
+    conn: Connection
+
+    def expect(self, what: str) -> list[str]:
+        return _expect(self.if_match, what)
+
+    def answer(self, report: dict, title: str, etag_of: str | None = None):
+        return _answer(report, self.format, title, etag_of)
+
+
+def edit_request(
+    dry_run: bool = DRY_RUN,
+    format: str = FORMAT,
+    if_match: str | None = Header(None, description="the ETag(s) of what the edit changes"),
+    principal: Principal = Depends(EDIT),
+    conn: Connection = Depends(get_conn),
+) -> EditRequest:
+    return EditRequest(dry_run, format, if_match, principal, conn)
 
 
 def _expect(if_match: str | None, what: str) -> list[str]:
@@ -118,26 +148,22 @@ class SectorGeometry(BaseModel):
 def put_sector(
     code: str,
     body: SectorGeometry,
-    dry_run: bool = DRY_RUN,
-    format: str = FORMAT,
-    if_match: str | None = Header(None),
-    principal: Principal = Depends(EDIT),
-    conn=Depends(get_conn),
+    edit: EditRequest = Depends(edit_request),
 ):
     geometry = from_geojson(body.geometry) if body.geometry is not None else None
     report = edits.put_sector(
-        conn,
+        edit.conn,
         code,
         geometry,
         body.reason,
-        principal.actor,
-        _expect(if_match, f"sector {code}"),
+        edit.principal.actor,
+        edit.expect(f"sector {code}"),
         body.on_conflict,
-        dry_run,
+        edit.dry_run,
         body.name_zh,
         body.name_en,
     )
-    return _answer(report, format, f"调整片区 {code} 边界 · moving the borders of {code}", code)
+    return edit.answer(report, f"调整片区 {code} 边界 · moving the borders of {code}", code)
 
 
 class SectorFeature(BaseModel):
@@ -161,11 +187,7 @@ class SectorGeometries(BaseModel):
 )
 def patch_sectors(
     body: SectorGeometries,
-    dry_run: bool = DRY_RUN,
-    format: str = FORMAT,
-    if_match: str | None = Header(None, description="the ETag of every sector sent"),
-    principal: Principal = Depends(EDIT),
-    conn=Depends(get_conn),
+    edit: EditRequest = Depends(edit_request),
 ):
     codes = [f.id for f in body.features]
     if len(set(codes)) != len(codes):
@@ -178,15 +200,15 @@ def patch_sectors(
         for i, f in enumerate(body.features)
     }
     report = edits.put_sectors(
-        conn,
+        edit.conn,
         geometries,
         body.reason,
-        principal.actor,
-        _expect(if_match, f"sectors {', '.join(codes)}"),
+        edit.principal.actor,
+        edit.expect(f"sectors {', '.join(codes)}"),
         body.on_conflict,
-        dry_run,
+        edit.dry_run,
     )
-    return _answer(report, format, f"调整边界 · moving the borders of {', '.join(codes)}")
+    return edit.answer(report, f"调整边界 · moving the borders of {', '.join(codes)}")
 
 
 class Reassign(BaseModel):
@@ -200,24 +222,20 @@ class Reassign(BaseModel):
 def reassign_sector(
     code: str,
     body: Reassign,
-    dry_run: bool = DRY_RUN,
-    format: str = FORMAT,
-    if_match: str | None = Header(None),
-    principal: Principal = Depends(EDIT),
-    conn=Depends(get_conn),
+    edit: EditRequest = Depends(edit_request),
 ):
     report = edits.reassign(
-        conn,
+        edit.conn,
         code,
         body.grid2_code,
         body.reason,
-        principal.actor,
-        _expect(if_match, f"sector {code}"),
-        dry_run,
+        edit.principal.actor,
+        edit.expect(f"sector {code}"),
+        edit.dry_run,
         body.name_zh,
         body.name_en,
     )
-    return _answer(report, format, f"片区 {code} 改属 {body.grid2_code}")
+    return edit.answer(report, f"片区 {code} 改属 {body.grid2_code}")
 
 
 class Split(BaseModel):
@@ -231,24 +249,20 @@ class Split(BaseModel):
 def split_sector(
     code: str,
     body: Split,
-    dry_run: bool = DRY_RUN,
-    format: str = FORMAT,
-    if_match: str | None = Header(None),
-    principal: Principal = Depends(EDIT),
-    conn=Depends(get_conn),
+    edit: EditRequest = Depends(edit_request),
 ):
     report = edits.split(
-        conn,
+        edit.conn,
         code,
         from_geojson(body.line, "line"),
         body.reason,
-        principal.actor,
-        _expect(if_match, f"sector {code}"),
-        dry_run,
+        edit.principal.actor,
+        edit.expect(f"sector {code}"),
+        edit.dry_run,
         body.name_zh,
         body.name_en,
     )
-    return _answer(report, format, f"拆分片区 {code} · splitting {code}", code)
+    return edit.answer(report, f"拆分片区 {code} · splitting {code}", code)
 
 
 class Merge(BaseModel):
@@ -260,22 +274,18 @@ class Merge(BaseModel):
 def merge_sectors(
     code: str,
     body: Merge,
-    dry_run: bool = DRY_RUN,
-    format: str = FORMAT,
-    if_match: str | None = Header(None),
-    principal: Principal = Depends(EDIT),
-    conn=Depends(get_conn),
+    edit: EditRequest = Depends(edit_request),
 ):
     report = edits.merge(
-        conn,
+        edit.conn,
         code,
         body.other,
         body.reason,
-        principal.actor,
-        _expect(if_match, f"sectors {code} and {body.other}"),
-        dry_run,
+        edit.principal.actor,
+        edit.expect(f"sectors {code} and {body.other}"),
+        edit.dry_run,
     )
-    return _answer(report, format, f"合并片区 {code} + {body.other}", code)
+    return edit.answer(report, f"合并片区 {code} + {body.other}", code)
 
 
 class UnitRollback(BaseModel):
@@ -288,23 +298,19 @@ class UnitRollback(BaseModel):
 def rollback_unit(
     code: str,
     body: UnitRollback,
-    dry_run: bool = DRY_RUN,
-    format: str = FORMAT,
-    if_match: str | None = Header(None),
-    principal: Principal = Depends(EDIT),
-    conn=Depends(get_conn),
+    edit: EditRequest = Depends(edit_request),
 ):
     report = edits.rollback_unit(
-        conn,
+        edit.conn,
         code,
         body.version,
         body.reason,
-        principal.actor,
-        _expect(if_match, f"unit {code} (its latest version)"),
+        edit.principal.actor,
+        edit.expect(f"unit {code} (its latest version)"),
         body.on_conflict,
-        dry_run,
+        edit.dry_run,
     )
-    return _answer(report, format, f"恢复 {code} 第 {body.version} 版", code)
+    return edit.answer(report, f"恢复 {code} 第 {body.version} 版", code)
 
 
 class LayerRollback(BaseModel):
@@ -315,21 +321,17 @@ class LayerRollback(BaseModel):
 @router.post("/api/boundaries/rollback", summary="Restore the whole layer as it was at a time")
 def rollback_layer(
     body: LayerRollback,
-    dry_run: bool = DRY_RUN,
-    format: str = FORMAT,
-    if_match: str | None = Header(None),
-    principal: Principal = Depends(EDIT),
-    conn=Depends(get_conn),
+    edit: EditRequest = Depends(edit_request),
 ):
     report = edits.rollback_layer(
-        conn,
+        edit.conn,
         asof.parse_as_of(body.as_of),
         body.reason,
-        principal.actor,
-        _expect(if_match, "the layer (GET /api/boundaries answers its ETag)"),
-        dry_run,
+        edit.principal.actor,
+        edit.expect("the layer (GET /api/boundaries answers its ETag)"),
+        edit.dry_run,
     )
-    return _answer(report, format, "恢复边界图层 · layer rollback")
+    return edit.answer(report, "恢复边界图层 · layer rollback")
 
 
 @router.post("/api/imports/boundaries", summary="Replace a boundary layer from a file")
@@ -337,20 +339,17 @@ def import_boundaries(
     file: UploadFile = File(description="GeoJSON, GeoPackage or zipped Shapefile"),
     level: str = Form(description="sector, grid2, community or courtyard"),
     reason: str | None = Form(None),
-    dry_run: bool = DRY_RUN,
-    format: str = FORMAT,
-    if_match: str | None = Header(None, description="optional: the layer ETag"),
-    principal: Principal = Depends(EDIT),
-    conn=Depends(get_conn),
+    edit: EditRequest = Depends(edit_request),
 ):
     name = Path(file.filename or "upload.geojson").name
+    etags = parse_etags(edit.if_match) or None  # optional here: the layer's ETag
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
         path.write_bytes(file.file.read())
         report = importer.import_boundaries(
-            conn, path, level, principal.actor, reason, parse_etags(if_match) or None, dry_run
+            edit.conn, path, level, edit.principal.actor, reason, etags, edit.dry_run
         )
-    return _answer(report, format, f"导入边界 {name}")
+    return edit.answer(report, f"导入边界 {name}")
 
 
 class RebalanceRequest(BaseModel):

@@ -10,10 +10,10 @@ from api.deps import get_conn
 from api.security import require
 from geo.access.roles import Permission, Principal
 from geo.grid.streets import orientation
-from geo.insight.hotspots import DEFAULT_CELL_M
+from geo.insight.hotspots import DEFAULT_CELL_M, hotspot_analysis
 from geo.maps.cache import CachedPage
 from geo.maps.coverage import DEFAULT_METRIC, coverage_page
-from geo.maps.hotspots import hotspot_analysis, hotspot_page, hotspots_geojson
+from geo.maps.hotspots import hotspot_page, hotspots_geojson
 from geo.maps.incidents import incident_page, weekly_page
 
 router = APIRouter(tags=["maps"])

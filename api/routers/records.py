@@ -14,7 +14,6 @@ from api.security import require
 from geo import imports
 from geo.access.roles import Permission, Principal
 from geo.core.settings import get_settings
-from geo.imports.columns import parse_mapping
 from geo.publish import listing
 
 router = APIRouter(tags=["records"])
@@ -46,13 +45,8 @@ def post_import(
 ) -> Response:
     filename = file.filename or "upload"
     data = file.file.read(get_settings().import_max_bytes + 1)
-    options = imports.ImportOptions(
-        crs=crs,
-        skip_invalid=skip_invalid,
-        columns=parse_mapping(columns),
-        sheet=sheet,
-        params={"level": level} if level else {},
-        actor=principal.actor,
+    options = imports.ImportOptions.chosen(
+        principal.actor, crs, skip_invalid, columns, sheet, level
     )
     report = imports.import_file(conn, kind, data, filename, options)
     if format == "csv":

@@ -13,14 +13,15 @@ is due on Monday 15:00; one reported on Saturday is counted from Monday.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from geo.cases.workcalendar import WorkingCalendar
+from geo.core.terms import BEIJING_OFFSET, CLOSED_SQL
 
-#: Asia/Shanghai has no daylight saving time: local = UTC + 8 h
-LOCAL_OFFSET = np.timedelta64(8, "h")
+#: local (Beijing) time = UTC + this, as numpy adds it
+LOCAL_OFFSET = np.timedelta64(int(BEIJING_OFFSET / timedelta(hours=1)), "h")
 
 
 def due_at(
@@ -78,11 +79,15 @@ def deadlines(
 #: SQL columns over incidents `{a}` computed against the bound parameter `:now` (never stored,
 #: so never stale): `overdue` (open past its deadline), `dispatch_overdue` (dispatched late, or
 #: still waiting past the dispatch deadline) and `closed_late` (verified after its deadline)
-DEADLINE_FLAGS = """
-    ({a}.status NOT IN ('verified', 'rejected', 'duplicate')
+DEADLINE_FLAGS = (
+    """
+    ({a}.status NOT IN """
+    + CLOSED_SQL
+    + """
         AND CAST(:now AS timestamptz) > {a}.due_at) AS overdue,
     coalesce(coalesce({a}.dispatched_at,
                       CASE WHEN {a}.status = 'reported' THEN CAST(:now AS timestamptz) END)
              > {a}.dispatch_due_at, false) AS dispatch_overdue,
     ({a}.status = 'verified' AND {a}.closed_at > {a}.due_at) AS closed_late
 """
+)

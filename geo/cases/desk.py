@@ -26,7 +26,7 @@ from geo.cases.incidents import incident_view, to_wgs84
 from geo.cases.workcalendar import load_calendar
 from geo.core.errors import Conflict, Forbidden, InvalidInput
 from geo.core.settings import get_settings
-from geo.core.terms import CLOSED_STATUSES, IncidentStatus, label
+from geo.core.terms import CLOSED_STATUSES, IncidentStatus, label, longitude_degrees
 
 S = IncidentStatus
 #: states in which a worker may ask for more time or to hand the case back
@@ -315,37 +315,10 @@ def case_list(
         if value not in (None, "me"):
             raise InvalidInput(f"{name} takes only 'me'", field=name)
     now = now or datetime.now(UTC)
-    visible, params = incident_visibility(principal, "i")
-    where = [visible]
-    if assigned == "me":
-        mine, own_params = caseflow.ownership(principal, "i")
-        params.update(own_params)
-        if principal.worker_id:
-            mine = f"(i.owner_id = :me OR {mine})"
-            params["me"] = principal.worker_id
-        where.append(mine)
-    if area == "me":
-        if not principal.can(Permission.SUPERVISE_CASES):
-            raise Forbidden("area=me is the command centre's list (supervisors, admins)")
-        mine, area_params = supervised_area(principal, "i")
-        params.update(area_params)
-        where.append(mine)
+    where, params = _list_scope(principal, assigned, area)
     closed = sorted(CLOSED_STATUSES)
     counts_where = " AND ".join(where)
-    if state == "open":
-        where.append("i.status <> ALL(CAST(:closed AS text[]))")
-    elif state == "closed":
-        where.append("i.status = ANY(CAST(:closed AS text[]))")
-    elif state != "all":
-        where.append("i.status = :state")
-    open_overdue = "(i.status <> ALL(CAST(:closed AS text[])) AND i.due_at < :now)"
-    if overdue is not None:
-        where.append(open_overdue if overdue else f"NOT {open_overdue}")
-    order = f"{open_overdue} DESC, i.due_at, i.id" if sort == "due" else "i.reported_at DESC, i.id"
-    if sort == "due" and state == "open":
-        # the same order (an open case is overdue exactly when its due time has passed), in
-        # a form the open cases' index on (due_at, id) serves: a page reads a page (0016d)
-        order = "i.due_at, i.id"
+    order = _list_filter(where, state, overdue, sort)
     # one row beyond the page says whether there is a next one
     params.update({"closed": closed, "state": state, "now": now, "limit": limit + 1})
     params["offset"] = max(0, offset)
@@ -381,10 +354,62 @@ def case_list(
             None if case["closed"] else math.floor((r["due_at"] - now).total_seconds() / 60)
         )
         cases.append(case)
+    more = len(cases) > limit
+    return {
+        "cases": cases[:limit],
+        "offset": params["offset"],
+        "next_offset": params["offset"] + limit if more else None,
+        "counts": _list_counts(conn, counts_where, params),
+        "as_of": now,
+    }
+
+
+OPEN_OVERDUE = "(i.status <> ALL(CAST(:closed AS text[])) AND i.due_at < :now)"
+
+
+def _list_filter(where: list[str], state: str, overdue: bool | None, sort: str) -> str:
+    """Add the state and overdue conditions to `where`; the list's ORDER BY."""
+    if state == "open":
+        where.append("i.status <> ALL(CAST(:closed AS text[]))")
+    elif state == "closed":
+        where.append("i.status = ANY(CAST(:closed AS text[]))")
+    elif state != "all":
+        where.append("i.status = :state")
+    if overdue is not None:
+        where.append(OPEN_OVERDUE if overdue else f"NOT {OPEN_OVERDUE}")
+    if sort == "due" and state == "open":
+        # the same order (an open case is overdue exactly when its due time has passed), in
+        # a form the open cases' index on (due_at, id) serves: a page reads a page (0016d)
+        return "i.due_at, i.id"
+    return f"{OPEN_OVERDUE} DESC, i.due_at, i.id" if sort == "due" else "i.reported_at DESC, i.id"
+
+
+def _list_scope(principal: Principal, assigned: str | None, area: str | None):
+    """The conditions (SQL over `i`, and their parameters) of the cases a list may show."""
+    visible, params = incident_visibility(principal, "i")
+    where = [visible]
+    if assigned == "me":
+        mine, own_params = caseflow.ownership(principal, "i")
+        params.update(own_params)
+        if principal.worker_id:
+            mine = f"(i.owner_id = :me OR {mine})"
+            params["me"] = principal.worker_id
+        where.append(mine)
+    if area == "me":
+        if not principal.can(Permission.SUPERVISE_CASES):
+            raise Forbidden("area=me is the command centre's list (supervisors, admins)")
+        mine, area_params = supervised_area(principal, "i")
+        params.update(area_params)
+        where.append(mine)
+    return where, params
+
+
+def _list_counts(conn: Connection, counts_where: str, params: dict) -> dict:
+    """Open and overdue cases by state, and pending requests, of the list's scope."""
     counts = conn.execute(
         text(
             f"""
-            SELECT i.status, count(*) AS n, count(*) FILTER (WHERE {open_overdue}) AS overdue
+            SELECT i.status, count(*) AS n, count(*) FILTER (WHERE {OPEN_OVERDUE}) AS overdue
             FROM incidents i WHERE {counts_where} AND i.status <> ALL(CAST(:closed AS text[]))
             GROUP BY i.status
             """
@@ -398,18 +423,11 @@ def case_list(
         ),
         params,
     ).scalar()
-    more = len(cases) > limit
     return {
-        "cases": cases[:limit],
-        "offset": params["offset"],
-        "next_offset": params["offset"] + limit if more else None,
-        "counts": {
-            "open": sum(c.n for c in counts),
-            "overdue": sum(c.overdue for c in counts),
-            "by_state": {c.status: c.n for c in counts},
-            "pending_requests": pending,
-        },
-        "as_of": now,
+        "open": sum(c.n for c in counts),
+        "overdue": sum(c.overdue for c in counts),
+        "by_state": {c.status: c.n for c in counts},
+        "pending_requests": pending,
     }
 
 
@@ -536,7 +554,7 @@ def nearby_open(
             "lat": lat,
             "category": category,
             "closed": sorted(CLOSED_STATUSES),
-            "degrees": 1.1 * settings.duplicate_radius_m / (111_320 * math.cos(math.radians(40))),
+            "degrees": 1.1 * longitude_degrees(settings.duplicate_radius_m),
             "radius": settings.duplicate_radius_m,
             "since": now - timedelta(hours=settings.duplicate_window_hours),
             **params,

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -34,13 +33,12 @@ from geo.access.roles import (
     own_cases,
     supervised_area,
 )
-from geo.cases.dispatch import assign_teams
+from geo.cases.dispatch import dispatch_reported
 from geo.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.core.settings import get_settings
-from geo.core.terms import CLOSED_STATUSES, IncidentStatus, label
+from geo.core.terms import BEIJING, CLOSED_STATUSES, IncidentStatus, label
 from geo.notify.events import on_case_event
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 #: the actor of what the service does by itself (automatic dispatch)
 SYSTEM = "system"
 
@@ -215,34 +213,13 @@ def dispatch(
     """Dispatch a reported case to its sector's team (the rule of `geo.cases.dispatch`: the
     sector's workers, else its level-2 grid's) and record it; returns the workers, or []
     when nobody serves the sector or its grid (the case then stays reported)."""
-    assign_teams(conn, "i.id = :incident_id", {"incident_id": incident_id})
-    row = conn.execute(
-        text(
-            "UPDATE incidents i SET status = 'dispatched', dispatched_at = :at, updated_at = now() "
-            "WHERE i.id = :id AND i.status = 'reported' AND cardinality(i.assigned_to) > 0 "
-            "RETURNING i.assigned_to, i.sector_code, "
-            "(SELECT s.parent_code FROM units s WHERE s.code = i.sector_code "
-            " AND s.valid_to IS NULL) AS grid2_code, "
-            "EXISTS (SELECT 1 FROM resources r WHERE r.kind = 'grid_worker' "
-            "        AND r.retired_at IS NULL AND r.serves_code = i.sector_code) AS sector_team"
-        ),
-        {"id": incident_id, "at": at},
-    ).first()
-    if row is None:
+    one = {"incident_id": incident_id}
+    if not dispatch_reported(conn, "i.id = :incident_id", one, at, actor, note):
         return []
-    workers = list(row.assigned_to)
-    team = (
-        f"片区 {row.sector_code} 网格员"
-        if row.sector_team
-        else f"片区 {row.sector_code} 无网格员, 派至二级网格 {row.grid2_code}"
-    )
-    message = f"按网格自动派遣: {team}: {', '.join(workers)}"
-    if note:
-        message += f" · {note}"
-    record_event(
-        conn, incident_id, at, actor, EventKind.DISPATCH, S.REPORTED, S.DISPATCHED, message
-    )
-    return workers
+    workers = conn.execute(
+        text("SELECT assigned_to FROM incidents WHERE id = :incident_id"), one
+    ).scalar_one()
+    return list(workers)
 
 
 def _load_for_change(conn: Connection, principal: Principal, incident_id: str) -> dict:
@@ -298,6 +275,34 @@ def _original(conn: Connection, principal: Principal, incident_id: str, target: 
     return row.original
 
 
+def _allowed_move(
+    principal: Principal, incident_id: str, case: dict, status: IncidentStatus, target
+) -> Move:
+    """The move from `status` to `target`, if it is legal and this caller's to make."""
+    move = TRANSITIONS.get((status, target))
+    if move is None:
+        legal = next_states(status)
+        where = f"it may become: {', '.join(legal)}" if legal else "it is closed"
+        raise Conflict(
+            f"incident {incident_id} is {status.value} ({label(status)}) and cannot become "
+            f"{target.value}; {where}",
+            current_state=status.value,
+            allowed_states=legal,
+        )
+    if not principal.has(*move.roles):
+        who = ", ".join(sorted(r.value for r in move.roles))
+        raise Forbidden(
+            f"the role {principal.role.value!r} may not {move.name_en} a case "
+            f"({status.value} → {target.value}); allowed: {who}"
+        )
+    if not case["own"]:
+        raise Forbidden(
+            f"incident {incident_id} is not yours to {move.name_en}: grid workers act on the "
+            "cases of their own grids, patrols on the reports they filed"
+        )
+    return move
+
+
 def transition(
     conn: Connection,
     principal: Principal,
@@ -321,27 +326,7 @@ def transition(
         raise InvalidInput(f"unknown state {to!r}; one of: {states}", field="to") from None
     case = _load_for_change(conn, principal, incident_id)
     status = IncidentStatus(case["status"])
-    move = TRANSITIONS.get((status, target))
-    if move is None:
-        legal = next_states(status)
-        where = f"it may become: {', '.join(legal)}" if legal else "it is closed"
-        raise Conflict(
-            f"incident {incident_id} is {status.value} ({label(status)}) and cannot become "
-            f"{target.value}; {where}",
-            current_state=status.value,
-            allowed_states=legal,
-        )
-    if not principal.has(*move.roles):
-        who = ", ".join(sorted(r.value for r in move.roles))
-        raise Forbidden(
-            f"the role {principal.role.value!r} may not {move.name_en} a case "
-            f"({status.value} → {target.value}); allowed: {who}"
-        )
-    if not case["own"]:
-        raise Forbidden(
-            f"incident {incident_id} is not yours to {move.name_en}: grid workers act on the "
-            "cases of their own grids, patrols on the reports they filed"
-        )
+    move = _allowed_move(principal, incident_id, case, status, target)
     at = event_time(at, now)
     _check_order(case, at)
     note = (note or "").strip() or None

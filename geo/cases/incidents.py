@@ -2,9 +2,10 @@
 
 `report_incident` takes a report from the field and, in the caller's one transaction,
 checks it, attaches it (courtyard, sector, level-2 grid, community: `geo.grid.attach`), sets its
-deadlines from its category's running limits (`geo.cases.deadlines`), stores it, dispatches it
-to its sector's team (`geo.cases.flow.dispatch`), writes its history and returns it with the
-open incidents of the same category nearby, so the reporter can mark it a duplicate.
+deadlines from its category's running limits (`geo.cases.deadlines`), stores it, opens it
+through the one intake (`geo.cases.intake`: history, dispatch to its sector's team) and
+returns it with the open incidents of the same category nearby, so the reporter can mark it
+a duplicate.
 
 `read_incident` returns one incident with its deadline flags (computed at the time of the
 read, never stored), assigned workers and append-only history; key-population cases only
@@ -34,11 +35,12 @@ from geo.access.roles import Principal, incident_visibility
 from geo.cases import flow as caseflow
 from geo.cases.categories import category_row
 from geo.cases.deadlines import DEADLINE_FLAGS, deadlines
+from geo.cases.intake import open_cases
 from geo.cases.workcalendar import load_calendar
 from geo.core import coords
 from geo.core.errors import InvalidInput, NotFound, SetupError
 from geo.core.settings import get_settings
-from geo.core.terms import CLOSED_STATUSES, label
+from geo.core.terms import CLOSED_STATUSES, label, longitude_degrees
 from geo.grid.attach import hold_boundaries, locate_point
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
@@ -154,29 +156,7 @@ def report_incident(
         earlier = _replay(conn, principal, key, report.category, lon, lat, observed, description)
         return earlier, True
     incident_id = row.id
-    caseflow.record_event(
-        conn,
-        incident_id,
-        now,
-        principal.actor,
-        caseflow.EventKind.REPORT,
-        None,
-        "reported",
-        "上报" + (f": {description}" if description else ""),
-        principal.id,
-    )
-    if not caseflow.dispatch(conn, incident_id, now):
-        caseflow.record_event(
-            conn,
-            incident_id,
-            now,
-            caseflow.SYSTEM,
-            caseflow.EventKind.NOTE,
-            "reported",
-            "reported",
-            f"片区 {place.sector_code} 及其二级网格无网格员, 待人工派遣 · no grid worker "
-            "serves this sector or its level-2 grid; waiting for an admin to dispatch",
-        )
+    open_cases(conn, [incident_id], now, principal.actor, principal.id)
     return _as_reported(conn, principal, incident_id, now), False
 
 
@@ -255,7 +235,7 @@ def duplicates_nearby(conn: Connection, principal: Principal, incident_id: str) 
             "id": incident_id,
             "radius": settings.duplicate_radius_m,
             # metres → degrees of longitude at the district's latitude, with slack
-            "degrees": 1.1 * settings.duplicate_radius_m / (111_320 * math.cos(math.radians(40))),
+            "degrees": 1.1 * longitude_degrees(settings.duplicate_radius_m),
             "window": timedelta(hours=settings.duplicate_window_hours),
             **params,
         },

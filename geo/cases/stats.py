@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Permission, Principal, own_cases
+from geo.core.terms import BEIJING, BEIJING_ZONE, CLOSED_SQL
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 #: the rollup's histogram, as its migration (0008) and `incident_close_bucket` define it
 BUCKETS, FIRST_EDGE_H, GROWTH = 64, 0.05, 1.15
 HIST = [f"h{k:02d}" for k in range(BUCKETS)]
@@ -61,10 +60,10 @@ _LIVE_HIST = ", ".join(
 
 #: the incident figures of a group of raw rows `i` (an exact median): what the rollups
 #: give from their sums, for the as-of view and for checking the rollups
-RAW_FIGURES = """count(*) AS incidents,
-    count(*) FILTER (WHERE i.status NOT IN ('verified', 'rejected', 'duplicate'))
+RAW_FIGURES = f"""count(*) AS incidents,
+    count(*) FILTER (WHERE i.status NOT IN {CLOSED_SQL})
         AS incidents_open,
-    count(*) FILTER (WHERE i.status NOT IN ('verified', 'rejected', 'duplicate')
+    count(*) FILTER (WHERE i.status NOT IN {CLOSED_SQL}
                      AND i.due_at < :now) AS incidents_overdue,
     count(*) FILTER (WHERE i.status = 'verified') AS incidents_closed,
     count(*) FILTER (WHERE i.status = 'verified' AND i.closed_at <= i.due_at)
@@ -149,11 +148,23 @@ def incident_figures(
         "end": end,
         "now": now,
     }
-    grouping = "GROUP BY GROUPING SETS ((m.unit_code, {cat}), (m.unit_code))"
-    # whole months from the monthly rollup, the days at either end from the daily one;
-    # sum per sector first (a hash aggregate), then the few sectors per unit
+    # whole months from the monthly rollup, the days at either end from the daily one
     first_month, end_month = whole_months(since_day, until_day)
     params.update(first_month=first_month, end_month=end_month)
+    rows = [
+        *_rolled_up(conn, params, categories),
+        *_own_sensitive_live(conn, principal, params, all_sensitive),
+        *_open_now(conn, principal, params),
+    ]
+    return _by_unit(rows)
+
+
+_GROUPING = "GROUP BY GROUPING SETS ((m.unit_code, {cat}), (m.unit_code))"
+
+
+def _rolled_up(conn: Connection, params: dict, categories: str) -> list:
+    """The rollups' figures per unit and category; sum per sector first (a hash aggregate),
+    then the few sectors per unit."""
     parts = f"""
         SELECT sector_code, category, incidents, verified, verified_in_time, {_COLUMNS}
         FROM incident_monthly_stats d
@@ -173,44 +184,47 @@ def incident_figures(
                sum(d.verified) AS incidents_closed,
                sum(d.verified_in_time) AS incidents_closed_in_time, {_SUMS}
         FROM per_sector d JOIN ({_SECTOR_MAP}) m ON m.sector_code = d.sector_code
-        {grouping.format(cat="d.category")}"""
-    rolled = conn.execute(text(rolled_sql), params).mappings().all()
-    live = []
-    if not all_sensitive and principal.scope_codes:
-        mine, extra = own_cases(principal)
-        live = (
-            conn.execute(
-                text(f"""
-            SELECT m.unit_code, i.category, count(*) AS incidents,
-                   count(*) FILTER (WHERE i.status = 'verified') AS incidents_closed,
-                   count(*) FILTER (WHERE i.status = 'verified' AND i.closed_at <= i.due_at)
-                       AS incidents_closed_in_time, {_LIVE_HIST}
-            FROM incidents i JOIN ({_SECTOR_MAP}) m ON m.sector_code = i.sector_code
-            WHERE i.observed_at >= :start AND i.observed_at < :end
-              AND i.category IN ({_SENSITIVE}) AND {mine}
-            {grouping.format(cat="i.category")}"""),
-                {**params, **extra},
-            )
-            .mappings()
-            .all()
-        )
+        {_GROUPING.format(cat="d.category")}"""
+    return conn.execute(text(rolled_sql), params).mappings().all()
+
+
+def _own_sensitive_live(
+    conn: Connection, principal: Principal, params: dict, all_sensitive: bool
+) -> list:
+    """The sensitive cases a scoped caller may see (their own), read live: the rollups
+    leave sensitive categories out for them."""
+    if all_sensitive or not principal.scope_codes:
+        return []
+    mine, extra = own_cases(principal)
+    sql = f"""
+        SELECT m.unit_code, i.category, count(*) AS incidents,
+               count(*) FILTER (WHERE i.status = 'verified') AS incidents_closed,
+               count(*) FILTER (WHERE i.status = 'verified' AND i.closed_at <= i.due_at)
+                   AS incidents_closed_in_time, {_LIVE_HIST}
+        FROM incidents i JOIN ({_SECTOR_MAP}) m ON m.sector_code = i.sector_code
+        WHERE i.observed_at >= :start AND i.observed_at < :end
+          AND i.category IN ({_SENSITIVE}) AND {mine}
+        {_GROUPING.format(cat="i.category")}"""
+    return conn.execute(text(sql), {**params, **extra}).mappings().all()
+
+
+def _open_now(conn: Connection, principal: Principal, params: dict) -> list:
+    """What is open now (and overdue), read live."""
     visible, extra = _visible_incidents(principal)
-    open_now = (
-        conn.execute(
-            text(f"""
+    sql = f"""
         SELECT m.unit_code, i.category, count(*) AS incidents_open,
                count(*) FILTER (WHERE i.due_at < :now) AS incidents_overdue
         FROM incidents i JOIN ({_SECTOR_MAP}) m ON m.sector_code = i.sector_code
-        WHERE i.status NOT IN ('verified', 'rejected', 'duplicate')
+        WHERE i.status NOT IN {CLOSED_SQL}
           AND i.observed_at >= :start AND i.observed_at < :end AND {visible}
-        {grouping.format(cat="i.category")}"""),
-            {**params, **extra},
-        )
-        .mappings()
-        .all()
-    )
+        {_GROUPING.format(cat="i.category")}"""
+    return conn.execute(text(sql), {**params, **extra}).mappings().all()
+
+
+def _by_unit(rows: list) -> dict[str, dict]:
+    """unit code → {"total": figures, "by_category": {...}} from rows of partial counts."""
     sums: dict[tuple[str, str | None], dict] = {}
-    for row in [*rolled, *live, *open_now]:
+    for row in rows:
         key = (row["unit_code"], row["category"])
         acc = sums.setdefault(key, {c: 0 for c in (*COUNTS, *HIST)})
         for column, value in row.items():
@@ -309,7 +323,7 @@ def rollup_differences(conn: Connection) -> int:
         text(f"""
         WITH recount AS (
             SELECT coalesce(sector_code, '') AS sector_code, category,
-                   (observed_at AT TIME ZONE 'Asia/Shanghai')::date AS day,
+                   (observed_at AT TIME ZONE '{BEIJING_ZONE}')::date AS day,
                    count(*) AS incidents, count(*) FILTER (WHERE status = 'verified') AS verified,
                    count(*) FILTER (WHERE status = 'verified' AND closed_at <= due_at)
                        AS verified_in_time, {hist}

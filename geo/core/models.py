@@ -29,7 +29,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
-from geo.core.terms import BusinessKind, CourtyardKind, IncidentStatus, Level, ResourceKind
+from geo.core.terms import (
+    CLOSED_SQL,
+    BusinessKind,
+    CourtyardKind,
+    IncidentStatus,
+    Level,
+    ResourceKind,
+)
 
 SRID = 4326
 #: CGCS2000 / 3-degree Gauss-Kruger CM 99E: areas and lengths
@@ -299,7 +306,7 @@ class Incident(PointEntity, Base):
         Index(
             "incidents_open",
             "observed_at",
-            postgresql_where=text("status NOT IN ('verified', 'rejected', 'duplicate')"),
+            postgresql_where=text(f"status NOT IN {CLOSED_SQL}"),
         ),
         # the case lists: open cases by due time, one page at a time, counts by state (0016d)
         Index(

@@ -5,6 +5,8 @@ Every label the product prints for a level, kind or state comes from here.
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta, timezone
 from enum import StrEnum
 
 
@@ -79,10 +81,60 @@ class IncidentStatus(StrEnum):
     DUPLICATE = "duplicate"
 
 
-#: statuses after which a case is closed (no more work, no deadline)
-CLOSED_STATUSES = frozenset(
-    {IncidentStatus.VERIFIED, IncidentStatus.REJECTED, IncidentStatus.DUPLICATE}
-)
+#: statuses after which a case is closed (no more work, no deadline), in one fixed order
+CLOSED = (IncidentStatus.VERIFIED, IncidentStatus.REJECTED, IncidentStatus.DUPLICATE)
+CLOSED_STATUSES = frozenset(CLOSED)
+#: the same as an SQL list, for statements built as text: `status NOT IN {CLOSED_SQL}`
+#: (bind `sorted(CLOSED_STATUSES)` as `:closed` where a parameter fits)
+CLOSED_SQL = "(" + ", ".join(f"'{s.value}'" for s in CLOSED) + ")"
+
+# -- time -----------------------------------------------------------------------------------
+#: Beijing time: China has one time zone and no daylight saving (since 1991), so local time is
+#: UTC + 8 h all year. Naive times from users and files are read as Beijing time.
+BEIJING_OFFSET = timedelta(hours=8)
+BEIJING = timezone(BEIJING_OFFSET, "CST")
+#: its name for PostgreSQL (`AT TIME ZONE`) and its ISO 8601 suffix
+BEIJING_ZONE = "Asia/Shanghai"
+BEIJING_ISO = "+08:00"
+
+# -- measures -------------------------------------------------------------------------------
+#: metres per degree of latitude (and of longitude at the equator), for rough distances in
+#: degrees before a projected measure; the district's latitude is `DISTRICT_LATITUDE`
+METRES_PER_DEGREE = 111_320.0
+DISTRICT_LATITUDE = 39.76
+
+
+def longitude_degrees(metres: float) -> float:
+    """Degrees of longitude that make `metres` at the district's latitude (the larger of the
+    two degree steps there, so a search box of this half-width holds the circle):
+    `longitude_degrees(100)` → 0.00117."""
+    return metres / (METRES_PER_DEGREE * math.cos(math.radians(DISTRICT_LATITUDE)))
+
+
+# -- households per grid worker -------------------------------------------------------------
+# One band for the coverage flag, the editor's load table, the preview and rebalancing. The
+# target is settings.households_per_worker_target (300), the band settings.rebalance_band
+# (±10 %: 270–330). A unit is "over" above the target (the coverage flag 超标, the editor's
+# 偏高), "on_target" from the band's floor up to the target (达标), "under" below the floor;
+# rebalancing aims every sector into the band ("within_band": 270–330). A unit without a grid
+# worker has no figure and no verdict: None, never False.
+
+
+def within_band(per_worker: float | None, target: float, band: float) -> bool | None:
+    """Whether households per worker lie within `band` (a fraction) of `target`; None for a
+    unit without workers: `within_band(322.0, 300, 0.1)` → True."""
+    return None if per_worker is None else abs(per_worker - target) <= band * target
+
+
+def workload(per_worker: float | None, target: float, band: float) -> str | None:
+    """ "over" above `target`, "on_target" down to the band's floor, "under" below it, None
+    for a unit without workers: `workload(322.0, 300, 0.1)` → "over"."""
+    if per_worker is None:
+        return None
+    if per_worker > target:
+        return "over"
+    return "on_target" if per_worker >= target * (1 - band) else "under"
+
 
 #: (中文, English) for every value above
 LABELS: dict[str, tuple[str, str]] = {

@@ -225,6 +225,25 @@ class Feature:
     props: dict
 
 
+def _unit(geom, code: str, level: Level, parent: str | None, seq: int, zh: str, en: str):
+    return Feature(
+        geom,
+        {
+            "code": code,
+            "level": level.value,
+            "parent_code": parent,
+            "seq": seq,
+            "name_zh": zh,
+            "name_en": en,
+        },
+    )
+
+
+def _union(parts) -> MultiPolygon:
+    merged = shapely.coverage_union_all(list(parts))
+    return merged if isinstance(merged, MultiPolygon) else MultiPolygon([merged])
+
+
 def build(seed: int | None = None) -> dict[str, list[Feature]]:
     """All layers in EPSG:4542: district, communities, grids, sectors, courtyards, streets,
     landmarks. Codes and names are assigned here."""
@@ -234,93 +253,60 @@ def build(seed: int | None = None) -> dict[str, list[Feature]]:
     lat = _scaled_lattice(seed)
     blocks = _blocks()
     block_geom = {cr: lat.ring(cr[0], cr[1], cr[0] + 1, cr[1] + 1, SUBDIVISIONS) for cr in blocks}
-
-    def union(parts) -> MultiPolygon:
-        merged = shapely.coverage_union_all(list(parts))
-        return merged if isinstance(merged, MultiPolygon) else MultiPolygon([merged])
-
     sector_geom = {
-        label: union(g for cr, g in block_geom.items() if blocks[cr] == label)
+        label: _union(g for cr, g in block_geom.items() if blocks[cr] == label)
         for label in sorted(set(blocks.values()))
     }
-    grid_geom = {g: union(sector_geom[x] for x in sectors) for g, sectors in GRID2_SECTORS.items()}
+    grid_geom = {g: _union(sector_geom[x] for x in sectors) for g, sectors in GRID2_SECTORS.items()}
     community_geom = {
-        c: union(grid_geom[g] for g in GRID2_SECTORS if g[0] == c) for c in COMMUNITIES
+        c: _union(grid_geom[g] for g in GRID2_SECTORS if g[0] == c) for c in COMMUNITIES
     }
-    district_geom = union(community_geom.values())
+    district_geom = _union(community_geom.values())
     north = district_geom.bounds[3]
+    layers = _coded_units(prefix, north, (district_geom, community_geom, grid_geom, sector_geom))
+    sector_code = layers.pop("sector_codes")
+    layers["courtyards"] = _courtyards(lat, blocks, sector_code, prefix, north, seed)
+    layers["streets"] = _streets(lat, district_geom)
+    layers["landmarks"] = _landmarks(lat, blocks)
+    return layers
+
+
+def _coded_units(prefix: str, north: float, geoms: tuple) -> dict:
+    """The district, communities, grids and sectors with their codes and names, numbered
+    in reading order (west→east, north→south); "sector_codes": each sector label's code."""
+    district_geom, community_geom, grid_geom, sector_geom = geoms
 
     def ordered(labels: list[str], geoms: dict) -> list[str]:
         reps = [geoms[lbl].centroid for lbl in labels]
         return [labels[i] for i in reading_order(reps, north)]
 
-    layers: dict[str, list[Feature]] = {
-        k: [] for k in ("district", "communities", "grids", "sectors")
-    }
-    layers["district"].append(
-        Feature(
-            district_geom,
-            {
-                "code": prefix,
-                "level": Level.DISTRICT.value,
-                "parent_code": None,
-                "seq": 1,
-                "name_zh": DISTRICT_NAME[0],
-                "name_en": DISTRICT_NAME[1],
-            },
-        )
-    )
+    layers: dict = {k: [] for k in ("district", "communities", "grids", "sectors")}
+    layers["district"].append(_unit(district_geom, prefix, Level.DISTRICT, None, 1, *DISTRICT_NAME))
     sector_code: dict[str, str] = {}
     for c_seq, c in enumerate(ordered(list(COMMUNITIES), community_geom), start=1):
         c_code = f"{prefix}{c_seq:03d}"
         zh, en, short_zh, short_en = COMMUNITIES[c]
         layers["communities"].append(
-            Feature(
-                community_geom[c],
-                {
-                    "code": c_code,
-                    "level": Level.COMMUNITY.value,
-                    "parent_code": prefix,
-                    "seq": c_seq,
-                    "name_zh": zh,
-                    "name_en": en,
-                },
-            )
+            _unit(community_geom[c], c_code, Level.COMMUNITY, prefix, c_seq, zh, en)
         )
         grids = ordered([g for g in GRID2_SECTORS if g[0] == c], grid_geom)
         for g_seq, g in enumerate(grids, start=1):
             g_code = f"{c_code}{g_seq:02d}"
             layers["grids"].append(
-                Feature(
-                    grid_geom[g],
-                    {
-                        "code": g_code,
-                        "level": Level.GRID2.value,
-                        "parent_code": c_code,
-                        "seq": g_seq,
-                        "name_zh": f"{short_zh}第{g_seq}网格",
-                        "name_en": f"{short_en} Grid {g_seq}",
-                    },
+                _unit(
+                    grid_geom[g], g_code, Level.GRID2, c_code, g_seq,
+                    f"{short_zh}第{g_seq}网格", f"{short_en} Grid {g_seq}",
                 )
-            )
+            )  # fmt: skip
             for s_seq, sec in enumerate(ordered(GRID2_SECTORS[g], sector_geom), start=1):
                 sector_code[sec] = f"{g_code}{s_seq:02d}"
                 layers["sectors"].append(
-                    Feature(
-                        sector_geom[sec],
-                        {
-                            "code": sector_code[sec],
-                            "level": Level.SECTOR.value,
-                            "parent_code": g_code,
-                            "seq": s_seq,
-                            "name_zh": f"{short_zh}{g_seq}-{s_seq}片区",
-                            "name_en": f"{short_en} Sector {g_seq}-{s_seq}",
-                        },
+                    _unit(
+                        sector_geom[sec], sector_code[sec], Level.SECTOR, g_code, s_seq,
+                        f"{short_zh}{g_seq}-{s_seq}片区", f"{short_en} Sector {g_seq}-{s_seq}",
                     )
-                )
-    layers["courtyards"] = _courtyards(lat, blocks, sector_code, prefix, north, seed)
-    layers["streets"] = _streets(lat, district_geom)
-    layers["landmarks"] = _landmarks(lat, blocks)
+                )  # fmt: skip
+    layers["sector_codes"] = sector_code
     return layers
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 from sqlalchemy.engine import Connection
 
 from geo.core.errors import InvalidInput
+from geo.imports.columns import parse_mapping
 from geo.imports.report import ImportReport
 from geo.imports.source import Table
 
@@ -35,6 +36,27 @@ class ImportOptions:
     sheet: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     actor: str = "import"
+
+    @classmethod
+    def chosen(
+        cls,
+        actor: str,
+        crs: str | None = None,
+        skip_invalid: bool = False,
+        columns: str | list[str] | None = None,
+        sheet: str | None = None,
+        level: str | None = None,
+    ) -> ImportOptions:
+        """The options as `gridmap import` and `POST /api/imports/{kind}` take them: the
+        column mapping as text (`HEADER=field,...` or JSON), the boundary `level` if any."""
+        return cls(
+            crs=crs,
+            skip_invalid=skip_invalid,
+            columns=parse_mapping(columns),
+            sheet=sheet,
+            params={"level": level} if level else {},
+            actor=actor,
+        )
 
 
 class Importer(Protocol):

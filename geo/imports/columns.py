@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from geo.core.errors import InvalidInput
+from geo.core.terms import BEIJING_ISO
 
 #: a header mapped to this is ignored
 IGNORE = "-"
@@ -226,7 +227,7 @@ _DATE_PARTS = [
 ]
 _HAS_OFFSET = r"(?:[zZ]|[+-]\d{2}:?\d{2})$"
 #: imports read naive times as Beijing time (China has one time zone, no DST)
-LOCAL_TZ = "+08:00"
+LOCAL_TZ = BEIJING_ISO
 
 
 #: ISO 8601 as spreadsheets and systems export it: such cells need no rewriting

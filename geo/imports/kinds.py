@@ -10,8 +10,9 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo.cases import intake
 from geo.cases.deadlines import dispatch_due_at, due_at
-from geo.cases.dispatch import SECTOR_TEAMS
+from geo.cases.dispatch import DISPATCH_ON_INSERT, SECTOR_TEAMS
 from geo.core.terms import LABELS, BranchType, BusinessKind, MemberKind, PartyLevel, ResourceKind
 from geo.imports.base import ImportOptions, register
 from geo.imports.columns import Field, choices_of
@@ -331,8 +332,9 @@ class Resources(PointImporter):
 
 class Incidents(PointImporter):
     """Incidents enter the case loop as new reports: each gets its deadlines from its
-    category's time limits (`geo.cases.deadlines`) and is dispatched at once to its sector's
-    team (`geo.cases.dispatch`), with a report and a dispatch event in its history."""
+    category's time limits (`geo.cases.deadlines`) and is opened by the one case intake
+    (`geo.cases.intake`), exactly as a report over HTTP: a report event, then dispatch to
+    its sector's team, or, when nobody serves the sector, `reported` with a note."""
 
     kind = table = "incidents"
     label = ("事件", "incidents")
@@ -446,38 +448,31 @@ class Incidents(PointImporter):
             staged,
             insert_only={
                 **values.defaults,
-                "status": "'dispatched'",
-                "dispatched_at": "now()",
+                "status": DISPATCH_ON_INSERT["status"],
+                "dispatched_at": DISPATCH_ON_INSERT["dispatched_at"],
                 "source": "'import'",
             },
             update_also={
                 "assigned_to": (
-                    "team.workers",
+                    DISPATCH_ON_INSERT["assigned_to"],
                     "CASE WHEN t.status = 'dispatched' AND t.sector_code IS DISTINCT FROM "
                     "EXCLUDED.sector_code THEN EXCLUDED.assigned_to ELSE t.assigned_to END",
                 )
             },
             joins="LEFT JOIN team ON team.sector_code = c.sector_code",
-            returning=", t.reported_at",
         )
         sql = f"""
             WITH team AS ({SECTOR_TEAMS}),
             up AS ({upsert}),
-            events AS (
-                INSERT INTO incident_events (incident_id, at, actor, kind, from_status,
-                                             to_status, note)
-                SELECT id, reported_at, :actor, 'report', NULL, 'reported', :note
-                FROM up WHERE inserted
-                UNION ALL
-                SELECT id, now(), 'system', 'dispatch', 'reported', 'dispatched',
-                       '按网格自动派遣'
-                FROM up WHERE inserted
-            )
+            staged AS ({intake.STAGE_SQL} SELECT id FROM up WHERE inserted)
             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
             FROM up
         """
-        params = {"bad": bad, "actor": options.actor, "note": f"批量导入 imported from {source}"}
-        inserted, updated = conn.execute(text(sql), params).one()
+        at = datetime.now(UTC)
+        intake.stage(conn)
+        inserted, updated = conn.execute(text(sql), {"bad": bad, "at": at}).one()
+        note = f"批量导入 imported from {source}"
+        intake.open_staged(conn, at, options.actor, report_note=note)
         return inserted, updated
 
 

@@ -21,10 +21,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Principal
-from geo.cases.stats import BEIJING, empty_figures, incident_figures, incident_figures_as_of
+from geo.cases.stats import empty_figures, incident_figures, incident_figures_as_of
 from geo.core import spreadsheet
 from geo.core.errors import InvalidInput
 from geo.core.settings import get_settings
+from geo.core.terms import BEIJING, workload
 from geo.grid.attach import AS_OF, codes_sql
 
 LEVELS = ("sector", "grid2", "community")
@@ -225,7 +226,7 @@ def _flags(row: dict, thresholds: dict) -> list[dict]:
     raised = {
         "no_grid_worker": (row["grid_workers"] < 1, 1, "grid_workers < 1"),
         "over_target": (
-            (row["households_per_worker"] or 0) > target,
+            workload(row["households_per_worker"], target, get_settings().rebalance_band) == "over",
             target,
             f"households_per_worker > {target}",
         ),

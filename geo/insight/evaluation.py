@@ -38,7 +38,6 @@ from sqlalchemy.engine import Connection
 
 from geo.access.roles import Permission, Principal
 from geo.cases.stats import (
-    BEIJING,
     HIST,
     percentile_from_histogram,
     period_bounds,
@@ -47,6 +46,7 @@ from geo.cases.stats import (
 )
 from geo.core.errors import InvalidInput
 from geo.core.settings import get_settings
+from geo.core.terms import BEIJING
 from geo.insight.coverage import period_days
 
 LEVELS = ("community", "grid2", "sector", "worker", "category")
@@ -369,6 +369,26 @@ def public_rows(report: Evaluation) -> list[dict]:
 TREND_STEPS = ("day", "week", "month")
 
 
+def _trend_steps(since: date, until: date, every: str) -> list[date]:
+    """The first day of each day, week (Monday) or month from `since` to `until`."""
+    steps: list[date] = []
+    day = since
+    if every == "week":
+        day = since - timedelta(days=since.weekday())
+    elif every == "month":
+        day = since.replace(day=1)
+    while day <= until:
+        steps.append(day)
+        day = (
+            day + timedelta(days=1)
+            if every == "day"
+            else day + timedelta(days=7)
+            if every == "week"
+            else (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        )
+    return steps
+
+
 def trend(
     conn: Connection,
     principal: Principal,
@@ -402,22 +422,7 @@ def trend(
         GROUP BY 1, 2 ORDER BY 1, 2"""),
         {"every": every, "since": since, "until": until, "unit": unit},
     ).mappings()
-    steps: list[date] = []
-    first = since
-    if every == "week":
-        first = since - timedelta(days=since.weekday())
-    elif every == "month":
-        first = since.replace(day=1)
-    day = first
-    while day <= until:
-        steps.append(day)
-        day = (
-            day + timedelta(days=1)
-            if every == "day"
-            else day + timedelta(days=7)
-            if every == "week"
-            else (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-        )
+    steps = _trend_steps(since, until, every)
     index = {s: k for k, s in enumerate(steps)}
     by_category: dict[str, list[int]] = {}
     closed = [0] * len(steps)

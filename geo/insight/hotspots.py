@@ -10,6 +10,12 @@ normal approximation is tested at 90, 95 and 99 % with the Benjamini-Hochberg fa
 discovery rate over all cells (`esda.fdr`), so a map of thousands of cells does not light
 up by chance. A cell's class is +3/+2/+1 (hot at 99/95/90 %), 0, or -1/-2/-3 (cold).
 
+`hotspot_analysis` runs it on the incidents a caller selects and may see, in two modes:
+`window` (the incidents of the filter's window) and `compare` (the last 4 weeks up to
+`until`, or to the latest incident, against the 52 weeks before: where the weekly rate
+rose or fell in significant clusters). The map page is `geo.maps.hotspots`; the monthly
+report (`geo.publish.reports`) uses it too.
+
     >>> result = gi_star_hotspots(x, y, district, cell_m=100)      # doctest: +SKIP
     >>> result.cells[result.cells.gi_bin == 3]                      # doctest: +SKIP
 """
@@ -17,12 +23,17 @@ up by chance. A cell's class is +3/+2/+1 (hot at 99/95/90 %), 0, or -1/-2/-3 (co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
+from geo.access.roles import Principal
+from geo.cases.selection import LOCAL, IncidentFilter, data_end, incident_filter, selection
 from geo.core.errors import InvalidInput
 from geo.core.models import METRIC_SRID
 
@@ -174,3 +185,102 @@ def analyse(lattice: Lattice, values: np.ndarray, columns: dict) -> Hotspots:
     bins, cutoffs = classify(z, p)
     cells = lattice.cells.assign(**columns, z=z, p=p, gi_bin=bins)
     return Hotspots(cells, lattice.cell_m, cutoffs)
+
+
+MODES = ("window", "compare")
+RECENT_WEEKS, BASELINE_WEEKS = 4, 52
+
+CELL_COUNTS_SQL = """
+SELECT floor((ST_X(g) - :x0) / :cell)::int AS col, floor((ST_Y(g) - :y0) / :cell)::int AS row,
+       (observed_at >= :split) AS recent, count(*) AS n
+FROM (SELECT ST_Transform(i.geom, {srid}) AS g, i.observed_at FROM incidents i WHERE {where}) s
+GROUP BY 1, 2, 3
+"""
+
+
+@dataclass(frozen=True)
+class HotspotAnalysis:
+    """The result and what it was computed on."""
+
+    hotspots: Hotspots
+    mode: str
+    filter: IncidentFilter
+    #: compare mode: the start of the recent window (the baseline ends there)
+    split: datetime | None
+    total: int
+
+
+def _area(conn: Connection, grid: str | None):
+    """The analysed area in EPSG:4542: the chosen unit, or the district."""
+    row = conn.execute(
+        text(
+            f"SELECT ST_AsBinary(ST_Transform(geom, {METRIC_SRID})) FROM units "
+            "WHERE valid_to IS NULL AND (CAST(:code AS text) IS NULL AND level = 'district' "
+            "OR code = :code)"
+        ),
+        {"code": grid},
+    ).first()
+    if row is None:
+        raise InvalidInput("no district is loaded: run `gridmap seed` first", field="grid")
+    return shapely.from_wkb(bytes(row[0]))
+
+
+def hotspot_analysis(
+    conn: Connection,
+    principal: Principal,
+    mode: str = "window",
+    cell: float = DEFAULT_CELL_M,
+    **query,
+) -> HotspotAnalysis:
+    """Gi* hot and cold spots of the incidents the query selects and `principal` may see."""
+    if mode not in MODES:
+        raise InvalidInput(f"unknown mode {mode!r}; one of: {', '.join(MODES)}", field="mode")
+    cell = check_cell_size(cell)
+    f = incident_filter(conn, **query)
+    split = None
+    if mode == "compare":
+        if f.since:
+            raise InvalidInput(
+                "compare mode sets its own windows (the last 4 weeks against the 52 before); "
+                "pass `until` only",
+                field="since",
+            )
+        end = f.until or data_end(conn, principal) or datetime.now(LOCAL)
+        split = end - timedelta(weeks=RECENT_WEEKS)
+        start = split - timedelta(weeks=BASELINE_WEEKS)
+        f = IncidentFilter(f.categories, f.statuses, start, end, f.grid, f.grid_name)
+    lattice = lattice_over(_area(conn, f.grid), cell)
+    where, params = selection(principal, f)
+    rows = conn.execute(
+        text(CELL_COUNTS_SQL.format(srid=METRIC_SRID, where=where)),
+        {
+            **params,
+            "x0": lattice.x0,
+            "y0": lattice.y0,
+            "cell": cell,
+            "split": split or datetime.max.replace(tzinfo=LOCAL),
+        },
+    ).all()
+    col = np.array([r.col for r in rows], dtype=np.int64)
+    row = np.array([r.row for r in rows], dtype=np.int64)
+    n = np.array([r.n for r in rows], dtype=np.int64)
+    recent = np.array([bool(r.recent) for r in rows], dtype=bool)
+    which = lattice.index_of(lattice.x0 + (col + 0.5) * cell, lattice.y0 + (row + 0.5) * cell)
+    inside = which >= 0
+
+    def counts(mask: np.ndarray) -> np.ndarray:
+        keep = inside & mask
+        return np.bincount(which[keep], weights=n[keep], minlength=len(lattice.cells)).astype(
+            np.int64
+        )
+
+    if mode == "compare":
+        now, before = counts(recent), counts(~recent)
+        change = now / RECENT_WEEKS - before / BASELINE_WEEKS
+        columns = {"recent": now, "baseline": before, "weekly_change": change.round(4)}
+        values = change
+    else:
+        values = counts(np.ones(len(n), dtype=bool))
+        columns = {"count": values}
+    total = int(n[inside].sum()) if len(n) else 0
+    return HotspotAnalysis(analyse(lattice, values, columns), mode, f, split, total)

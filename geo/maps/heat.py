@@ -28,14 +28,12 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo.core.terms import METRES_PER_DEGREE, longitude_degrees
+
 #: the finest lattice, metres
 CELL_M = 5.0
 #: at most this many cells on a page (about 1.3 MB packed); more are merged 2 x 2
 MAX_CELLS = 120_000
-#: metres per degree of latitude (and of longitude at the equator)
-M_PER_DEG = 111_320.0
-#: the lattice's reference latitude: the district's
-REF_LAT = 39.76
 #: packed positions are in units of this many metres from the south-west corner
 UNIT_M = 0.25
 
@@ -61,8 +59,7 @@ class Heat:
 
 def lattice_steps(cell_m: float) -> tuple[float, float]:
     """Degrees of longitude and latitude that make `cell_m` metres at the district."""
-    dlat = cell_m / M_PER_DEG
-    return dlat / math.cos(math.radians(REF_LAT)), dlat
+    return longitude_degrees(cell_m), cell_m / METRES_PER_DEGREE
 
 
 HEAT_SQL = """

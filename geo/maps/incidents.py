@@ -8,7 +8,6 @@ and the same heat week by week on a time slider. Pages are cached (`geo.maps.cac
 
 from __future__ import annotations
 
-import html
 from datetime import datetime, timedelta
 
 import folium
@@ -19,113 +18,31 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Principal
-from geo.core.errors import InvalidInput
-from geo.core.terms import LABELS, IncidentStatus
-from geo.maps.assets import localise
-from geo.maps.cache import CachedPage, cached_page
-from geo.maps.datum import shift_lonlat
-from geo.maps.filters import (
+from geo.cases.selection import (
     LOCAL,
     IncidentFilter,
     category_codes,
+    data_end,
     describe,
-    hides_sensitive,
     incident_filter,
     selection,
     visibility_class,
 )
+from geo.core.errors import InvalidInput
+from geo.maps.assets import localise
+from geo.maps.cache import CachedPage, cached_page
+from geo.maps.datum import shift_lonlat
 from geo.maps.heat import incident_heat, lattice_steps, pack
 from geo.maps.layers import PackedHeat, add_unit_layers, current_units, district_bounds, rolled_up
 from geo.maps.offline import add_notice, add_top_html, offline_map, render_html
 from geo.maps.orientation import add_orientation
+from geo.maps.pages import EMPTY, filter_form, page_links, sensitive_notice
 
-EMPTY = "该条件下没有事件 · No incidents match these filters in this window"
 #: the weekly view: default length, longest window, lattice and page budget
 WEEKLY_DEFAULT_WEEKS = 26
 WEEKLY_MAX_WEEKS = 156
 WEEKLY_CELL_M = 20.0
 WEEKLY_MAX_CELLS = 60_000
-
-
-def sensitive_notice(principal: Principal, categories: dict) -> str | None:
-    if not hides_sensitive(principal):
-        return None
-    names = "、".join(c["name_zh"] for c in categories.values() if c["sensitive"])
-    if not names:
-        return None
-    if principal.scope_codes:
-        return f"{names}事件仅显示本人所辖网格 · sensitive cases shown in your own grids only"
-    return f"{names}事件不向本角色显示 · sensitive cases are not shown to your role"
-
-
-def filter_form(
-    action: str,
-    f: IncidentFilter,
-    categories: dict,
-    units,
-    principal: Principal,
-    with_since: bool = True,
-) -> str:
-    """The page's filter controls: a GET form that reloads the page with new parameters
-    (`with_since=False` where the page sets the window's start itself)."""
-
-    def options(pairs, chosen) -> str:
-        return "".join(
-            f'<option value="{html.escape(v)}"{" selected" if v in chosen else ""}>'
-            f"{html.escape(t)}</option>"
-            for v, t in pairs
-        )
-
-    visible = {
-        c: v
-        for c, v in categories.items()
-        if not (v["sensitive"] and hides_sensitive(principal) and not principal.scope_codes)
-    }
-    cats = [("", "全部 all")] + [(c, f"{v['name_zh']} {v['name_en']}") for c, v in visible.items()]
-    stats = [("", "全部 all")] + [(s.value, " ".join(LABELS[s])) for s in IncidentStatus]
-    grids = [("", "全街道 whole district")] + [
-        (r.code, f"{'　' * ['community', 'grid2', 'sector'].index(r.level)}{r.name_zh}")
-        for r in units.itertuples()
-    ]
-
-    def day(moment: datetime | None, end: bool = False) -> str:
-        if moment is None:
-            return ""
-        local = moment.astimezone(LOCAL)
-        if end and local.time() == datetime.min.time():
-            local -= timedelta(days=1)  # `until` is exclusive; the form shows the last day
-        return local.strftime("%Y-%m-%d")
-
-    return (
-        '<details class="gm-filters"><summary>筛选 · Filters</summary>'
-        f'<form method="get" action="{html.escape(action)}">'
-        f'<label for="gm-cat">类别 Category</label><select id="gm-cat" name="category">'
-        f"{options(cats, f.categories)}</select>"
-        f'<label for="gm-status">状态 Status</label><select id="gm-status" name="status">'
-        f"{options(stats, f.statuses)}</select>"
-        + (
-            f'<label for="gm-since">自 Since</label><input id="gm-since" type="date" '
-            f'name="since" value="{day(f.since)}">'
-            if with_since
-            else ""
-        )
-        + f'<label for="gm-until">至 Until</label><input id="gm-until" type="date" name="until" '
-        f'value="{day(f.until, end=True)}">'
-        f'<label for="gm-grid">网格 Grid</label><select id="gm-grid" name="grid">'
-        f"{options(grids, [f.grid or ''])}</select>"
-        '<button type="submit">应用 · Apply</button></form></details>'
-    )
-
-
-def page_links(f: IncidentFilter) -> str:
-    query = f.query()
-    suffix = f"?{html.escape(query)}" if query else ""
-    return (
-        '<div class="gm-sub">'
-        f'<a href="/maps/incidents{suffix}">热力 heat</a> · '
-        f'<a href="/maps/incidents/weekly{suffix}">按周 weekly</a> · '
-        f'<a href="/maps/hotspots{suffix}">显著热点 hotspots</a></div>'
-    )
 
 
 def build_incident_map(conn: Connection, principal: Principal, f: IncidentFilter) -> str:
@@ -165,13 +82,6 @@ def incident_page(conn: Connection, principal: Principal, **query) -> CachedPage
         visibility_class(principal),
         lambda: build_incident_map(conn, principal, f),
     )
-
-
-def data_end(conn: Connection, principal: Principal) -> datetime | None:
-    """When the latest incident the principal may see was observed."""
-    where, params = selection(principal, IncidentFilter())
-    return conn.execute(text(f"SELECT max(i.observed_at) FROM incidents i WHERE {where}"), params)\
-        .scalar()  # fmt: skip
 
 
 def weekly_window(conn: Connection, principal: Principal, f: IncidentFilter) -> IncidentFilter:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from geo.access.roles import Principal
 from geo.core.errors import NotFound
 from geo.core.settings import get_settings
-from geo.core.terms import CLOSED_STATUSES
+from geo.core.terms import BEIJING, CLOSED_STATUSES
 
 
 class NoticeKind(StrEnum):
@@ -79,7 +79,7 @@ def case_facts(conn: Connection, incident_id: str) -> dict | None:
 
 def beijing_minute(at: datetime) -> str:
     """`2026-12-01 20:30` in Beijing time (UTC+8, no daylight saving)."""
-    return (at.astimezone(UTC) + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 def wording(kind: NoticeKind, case: dict) -> tuple[str, str]:

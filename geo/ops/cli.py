@@ -540,17 +540,9 @@ def import_(
 
     from geo import imports
     from geo.access import audit
-    from geo.imports.columns import parse_mapping
 
     steps = imports.steps_of(kind)
-    options = imports.ImportOptions(
-        crs=crs,
-        skip_invalid=skip_invalid,
-        columns=parse_mapping(columns),
-        sheet=sheet,
-        params={"level": level} if level else {},
-        actor=_cli_actor(),
-    )
+    options = imports.ImportOptions.chosen(_cli_actor(), crs, skip_invalid, columns, sheet, level)
     data = imports.read_file(file)
     engine = _engine()
     try:

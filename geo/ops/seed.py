@@ -100,6 +100,20 @@ def existing_counts(conn: Connection) -> dict[str, int]:
     )
 
 
+@dataclass
+class _Layers:
+    """What the later steps of the seed draw on: the units and the district outline, the
+    streets and landmarks (EPSG:4542), and the people and places as they are written."""
+
+    units: gpd.GeoDataFrame
+    district: object
+    streets: gpd.GeoDataFrame
+    landmarks: gpd.GeoDataFrame
+    yards: gpd.GeoDataFrame | None = None
+    households: pd.DataFrame | None = None
+    businesses: pd.DataFrame | None = None
+
+
 def seed(
     engine: Engine,
     scale: float = 1.0,
@@ -114,113 +128,20 @@ def seed(
         raise InvalidInput(f"--scale must be positive, got {scale}")
     settings = get_settings()
     end = (end or datetime.now(UTC)).replace(second=0, microsecond=0)
-    end64 = np.datetime64(end.astimezone(UTC).replace(tzinfo=None), "s")
     report = SeedReport(replaced=False, end=end)
     with engine.begin() as conn:
-        have = existing_counts(conn)
-        if have["units"]:
-            if not replace:
-                raise AlreadySeeded(
-                    f"the district is already loaded ({have['units']} units, "
-                    f"{have['incidents']} incidents); nothing changed. Run `gridmap seed "
-                    "--replace` to reload it from scratch"
-                )
-            conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY"))
-            conn.execute(text("ALTER SEQUENCE incident_seq RESTART"))
-            report.replaced = True
+        report.replaced = _empty_or_refuse(conn, replace)
         rng = [np.random.default_rng([settings.seed, k]) for k in range(8)]
-
         progress(STEPS[0])
-        # the boundaries are in force over the whole history, so that statistics of any
-        # past period can be computed on the boundaries valid then
-        history_start = end - timedelta(days=facts.HISTORY_DAYS + 1)
-        report.counts.update(load_boundary_files(conn, valid_from=history_start))
-        report.counts.update(load_orientation_files(conn))
-        units = _read_metric(
-            "SELECT code, level, parent_code, name_zh, name_en, geom FROM units "
-            "WHERE valid_to IS NULL ORDER BY code",
-            conn,
-        )
-        district = units[units["level"] == "district"].geometry.iloc[0]
-        streets = read_layer("streets").to_crs(METRIC_SRID)
-        landmarks = read_layer("landmarks").to_crs(METRIC_SRID)
-
+        layers = _seed_boundaries(conn, end, report)
         progress(STEPS[1])
-        yards = _read_metric(
-            "SELECT code, kind, name_zh, name_en, geom FROM courtyards "
-            "WHERE valid_to IS NULL ORDER BY code",
-            conn,
-        )
-        households = people.households(yards, rng[1])
-        frame = households[["id", "address", "building", "unit_no", "room"]].copy()
-        frame["geom"] = _points(households)
-        frame["synthetic"] = True
-        report.counts["households"] = copy_frame(conn, "households", frame)
-        today = end.date() if isinstance(end, datetime) else date.today()
-        residents = people.residents(households, today, settings.district_code, rng[2])
-        report.counts["residents"] = copy_frame(conn, "residents", residents)
-
+        _seed_people(conn, layers, end, rng, report)
         progress(STEPS[2])
-        shops = places.shops(district, streets, landmarks, rng[3])
-        firms = places.enterprises_and_institutions(district, landmarks, rng[4])
-        businesses = pd.concat([shops, firms], ignore_index=True)
-        frame = businesses[["id", "name_zh", "name_en", "kind", "category"]].copy()
-        frame["geom"] = _points(businesses)
-        frame["synthetic"] = True
-        report.counts["businesses"] = copy_frame(conn, "businesses", frame)
-        for table in ("households", "businesses"):
-            attach_points(conn, table)
-
+        _seed_businesses(conn, layers, rng, report)
         progress(STEPS[3])
-        codes = pd.read_sql("SELECT id, courtyard_code, community_code FROM households", conn)
-        households = households.merge(codes, on="id")
-        codes = pd.read_sql("SELECT id, community_code FROM businesses", conn)
-        businesses = businesses.merge(codes, on="id")
-        yards = _read_metric(
-            "SELECT c.code, c.kind, c.name_zh, c.name_en, c.sector_code, c.community_code, "
-            "c.geom, count(h.id) AS households FROM courtyards c LEFT JOIN households h "
-            "ON h.courtyard_code = c.code WHERE c.valid_to IS NULL GROUP BY c.id ORDER BY c.code",
-            conn,
-        )
-        resources, company_of = governance.resources(
-            units, yards, households, businesses, landmarks, rng[5]
-        )
-        frame = resources.drop(columns=["x", "y"])
-        frame["geom"] = _points(resources)
-        report.counts["resources"] = copy_frame(conn, "resources", frame)
-        attach_points(conn, "resources")
-        conn.execute(
-            text(
-                "UPDATE courtyards SET property_company_id = :company WHERE code = :code "
-                "AND valid_to IS NULL"
-            ),
-            [{"code": c, "company": p} for c, p in company_of.items()],
-        )
-
+        _seed_resources(conn, layers, rng, report)
         progress(STEPS[4])
-        n = int(round(facts.INCIDENTS_PER_SCALE * scale))
-        categories = pd.read_sql("SELECT * FROM incident_categories", conn)
-        anchors = _anchors(streets, landmarks, yards, households, businesses)
-        incidents, events = incident_history.incidents(
-            n, end64, facts.HISTORY_DAYS, anchors, district, categories, rng[6]
-        )
-        frame = incidents.drop(columns=["x", "y"])
-        for col in (
-            "observed_at",
-            "reported_at",
-            "dispatch_due_at",
-            "due_at",
-            "dispatched_at",
-            "resolved_at",
-            "closed_at",
-        ):
-            frame[col] = _utc(frame[col].values)
-        frame["geom"] = _points(incidents)
-        report.counts["incidents"] = copy_frame(conn, "incidents", frame)
-        events["at"] = _utc(events["at"].values)
-        report.counts["incident_events"] = copy_frame(conn, "incident_events", events)
-        conn.execute(text("SELECT setval('incident_seq', :n)"), {"n": max(n, 1)})
-
+        _seed_incidents(conn, layers, scale, end, rng, report)
         progress(STEPS[5])
         attach_points(conn, "incidents")
         assign_teams(conn)
@@ -238,6 +159,130 @@ def seed(
             },
         )
     return report
+
+
+def _empty_or_refuse(conn: Connection, replace: bool) -> bool:
+    """Empty the data tables when `replace` (True), refuse when data are present without it,
+    or do nothing on an empty database (False)."""
+    have = existing_counts(conn)
+    if not have["units"]:
+        return False
+    if not replace:
+        raise AlreadySeeded(
+            f"the district is already loaded ({have['units']} units, "
+            f"{have['incidents']} incidents); nothing changed. Run `gridmap seed "
+            "--replace` to reload it from scratch"
+        )
+    conn.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY"))
+    conn.execute(text("ALTER SEQUENCE incident_seq RESTART"))
+    return True
+
+
+def _seed_boundaries(conn: Connection, end: datetime, report: SeedReport) -> _Layers:
+    # the boundaries are in force over the whole history, so that statistics of any
+    # past period can be computed on the boundaries valid then
+    history_start = end - timedelta(days=facts.HISTORY_DAYS + 1)
+    report.counts.update(load_boundary_files(conn, valid_from=history_start))
+    report.counts.update(load_orientation_files(conn))
+    units = _read_metric(
+        "SELECT code, level, parent_code, name_zh, name_en, geom FROM units "
+        "WHERE valid_to IS NULL ORDER BY code",
+        conn,
+    )
+    return _Layers(
+        units=units,
+        district=units[units["level"] == "district"].geometry.iloc[0],
+        streets=read_layer("streets").to_crs(METRIC_SRID),
+        landmarks=read_layer("landmarks").to_crs(METRIC_SRID),
+    )
+
+
+def _seed_people(conn: Connection, layers: _Layers, end, rng, report: SeedReport) -> None:
+    yards = _read_metric(
+        "SELECT code, kind, name_zh, name_en, geom FROM courtyards "
+        "WHERE valid_to IS NULL ORDER BY code",
+        conn,
+    )
+    households = people.households(yards, rng[1])
+    frame = households[["id", "address", "building", "unit_no", "room"]].copy()
+    frame["geom"] = _points(households)
+    frame["synthetic"] = True
+    report.counts["households"] = copy_frame(conn, "households", frame)
+    today = end.date() if isinstance(end, datetime) else date.today()
+    residents = people.residents(households, today, get_settings().district_code, rng[2])
+    report.counts["residents"] = copy_frame(conn, "residents", residents)
+    layers.households = households
+
+
+def _seed_businesses(conn: Connection, layers: _Layers, rng, report: SeedReport) -> None:
+    shops = places.shops(layers.district, layers.streets, layers.landmarks, rng[3])
+    firms = places.enterprises_and_institutions(layers.district, layers.landmarks, rng[4])
+    businesses = pd.concat([shops, firms], ignore_index=True)
+    frame = businesses[["id", "name_zh", "name_en", "kind", "category"]].copy()
+    frame["geom"] = _points(businesses)
+    frame["synthetic"] = True
+    report.counts["businesses"] = copy_frame(conn, "businesses", frame)
+    for table in ("households", "businesses"):
+        attach_points(conn, table)
+    layers.businesses = businesses
+
+
+def _seed_resources(conn: Connection, layers: _Layers, rng, report: SeedReport) -> None:
+    codes = pd.read_sql("SELECT id, courtyard_code, community_code FROM households", conn)
+    layers.households = layers.households.merge(codes, on="id")
+    codes = pd.read_sql("SELECT id, community_code FROM businesses", conn)
+    layers.businesses = layers.businesses.merge(codes, on="id")
+    layers.yards = _read_metric(
+        "SELECT c.code, c.kind, c.name_zh, c.name_en, c.sector_code, c.community_code, "
+        "c.geom, count(h.id) AS households FROM courtyards c LEFT JOIN households h "
+        "ON h.courtyard_code = c.code WHERE c.valid_to IS NULL GROUP BY c.id ORDER BY c.code",
+        conn,
+    )
+    resources, company_of = governance.resources(
+        layers.units, layers.yards, layers.households, layers.businesses, layers.landmarks, rng[5]
+    )
+    frame = resources.drop(columns=["x", "y"])
+    frame["geom"] = _points(resources)
+    report.counts["resources"] = copy_frame(conn, "resources", frame)
+    attach_points(conn, "resources")
+    conn.execute(
+        text(
+            "UPDATE courtyards SET property_company_id = :company WHERE code = :code "
+            "AND valid_to IS NULL"
+        ),
+        [{"code": c, "company": p} for c, p in company_of.items()],
+    )
+
+
+def _seed_incidents(conn: Connection, layers: _Layers, scale, end, rng, report) -> None:
+    """The incident history: whole case lifecycles up to `end` (not new reports, so not
+    through `geo.cases.intake`: their dispatch is part of the history written here; their
+    teams are set by the same rule, `geo.cases.dispatch.assign_teams`, once attached)."""
+    n = int(round(facts.INCIDENTS_PER_SCALE * scale))
+    end64 = np.datetime64(end.astimezone(UTC).replace(tzinfo=None), "s")
+    categories = pd.read_sql("SELECT * FROM incident_categories", conn)
+    anchors = _anchors(
+        layers.streets, layers.landmarks, layers.yards, layers.households, layers.businesses
+    )
+    incidents, events = incident_history.incidents(
+        n, end64, facts.HISTORY_DAYS, anchors, layers.district, categories, rng[6]
+    )
+    frame = incidents.drop(columns=["x", "y"])
+    for col in (
+        "observed_at",
+        "reported_at",
+        "dispatch_due_at",
+        "due_at",
+        "dispatched_at",
+        "resolved_at",
+        "closed_at",
+    ):
+        frame[col] = _utc(frame[col].values)
+    frame["geom"] = _points(incidents)
+    report.counts["incidents"] = copy_frame(conn, "incidents", frame)
+    events["at"] = _utc(events["at"].values)
+    report.counts["incident_events"] = copy_frame(conn, "incident_events", events)
+    conn.execute(text("SELECT setval('incident_seq', :n)"), {"n": max(n, 1)})
 
 
 def _anchors(streets, landmarks, yards, households, businesses) -> incident_history.Anchors:

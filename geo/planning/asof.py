@@ -15,7 +15,7 @@ when the day closed.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 from sqlalchemy import text
@@ -23,10 +23,10 @@ from sqlalchemy.engine import Connection
 
 from geo.access.privacy import Exposure, mask_record
 from geo.core.errors import InvalidInput, NotFound
+from geo.core.terms import BEIJING
 from geo.grid.attach import POINT_TABLES, codes_sql
 from geo.planning.layer import current_layer_etag, unit_etag
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 LEVELS = ("district", "community", "grid2", "sector", "courtyard")
 
 #: the units in force at :at (a CTE body other modules can reuse)

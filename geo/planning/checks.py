@@ -75,8 +75,19 @@ def check_layer(
     problems += _contiguity("sector", sectors, label)
     problems += _contiguity("level-2 grid", grids, label)
     problems += _contiguity("community", communities, label)
+    problems += _outside_community(plan, sectors, grid_of, tol)
+    geoms = np.array([sectors[k] for k in keys], dtype=object)
+    problems += _size_problems(keys, geoms, label, settings)
+    if len(courtyards):
+        problems += _courtyard_problems(courtyards, keys, geoms, label, tol)
+    return problems
 
-    # nesting: a sector stays inside the outline of its community
+
+def _outside_community(plan: Plan, sectors: dict, grid_of, tol: float) -> list[Problem]:
+    """Nesting: a sector stays inside the outline of its community."""
+    label = plan.label
+    community_of = plan.grid2s["community"]
+    problems: list[Problem] = []
     for key, geom in sectors.items():
         community = community_of[grid_of[key]]
         frame = plan.frames.get(community)
@@ -98,9 +109,12 @@ def check_layer(
                     outside,
                 )
             )
+    return problems
 
-    # size bounds
-    geoms = np.array([sectors[k] for k in keys], dtype=object)
+
+def _size_problems(keys: list[str], geoms: np.ndarray, label, settings: Settings) -> list:
+    """Size bounds of each sector (settings)."""
+    problems: list[Problem] = []
     areas = area_m2(geoms)
     for key, geom, a in zip(keys, geoms, areas, strict=True):
         if geom.is_empty:
@@ -117,42 +131,45 @@ def check_layer(
                     geom,
                 )
             )
+    return problems
 
-    # courtyards stay whole: all of a courtyard in one sector
-    if len(courtyards):
-        yards = np.asarray(courtyards.geometry.values, dtype=object)
-        yard_i, sector_i = shapely.STRtree(geoms).query(yards, predicate="intersects")
-        pieces = shapely.intersection(yards[yard_i], geoms[sector_i])
-        piece_area = area_m2(pieces)
-        big = piece_area > tol
-        counts = np.bincount(yard_i[big], minlength=len(yards))
-        inside = np.bincount(yard_i, weights=piece_area, minlength=len(yards))
-        yard_area = area_m2(yards)
-        for y in np.flatnonzero(counts > 1):
-            mine = big & (yard_i == y)
-            parts = piece_area[mine]
-            names = [label(keys[j]) for j in sector_i[mine]]
-            smaller = shapely.union_all(pieces[mine][np.argsort(-parts)[1:]])
-            shares = ", ".join(f"{n} {a:,.0f} m²" for n, a in zip(names, parts, strict=True))
-            problems.append(
-                Problem(
-                    "courtyard_split",
-                    f"courtyard {courtyards.index[y]} would be split between sectors ({shares}); "
-                    "a courtyard lies in one sector: draw the border around it",
-                    [courtyards.index[y], *names],
-                    float(parts.sum() - parts.max()),
-                    smaller,
-                )
+
+def _courtyard_problems(courtyards, keys: list[str], geoms: np.ndarray, label, tol) -> list:
+    """Courtyards stay whole: all of a courtyard in one sector, none outside every sector."""
+    problems: list[Problem] = []
+    yards = np.asarray(courtyards.geometry.values, dtype=object)
+    yard_i, sector_i = shapely.STRtree(geoms).query(yards, predicate="intersects")
+    pieces = shapely.intersection(yards[yard_i], geoms[sector_i])
+    piece_area = area_m2(pieces)
+    big = piece_area > tol
+    counts = np.bincount(yard_i[big], minlength=len(yards))
+    inside = np.bincount(yard_i, weights=piece_area, minlength=len(yards))
+    yard_area = area_m2(yards)
+    for y in np.flatnonzero(counts > 1):
+        mine = big & (yard_i == y)
+        parts = piece_area[mine]
+        names = [label(keys[j]) for j in sector_i[mine]]
+        smaller = shapely.union_all(pieces[mine][np.argsort(-parts)[1:]])
+        shares = ", ".join(f"{n} {a:,.0f} m²" for n, a in zip(names, parts, strict=True))
+        problems.append(
+            Problem(
+                "courtyard_split",
+                f"courtyard {courtyards.index[y]} would be split between sectors ({shares}); "
+                "a courtyard lies in one sector: draw the border around it",
+                [courtyards.index[y], *names],
+                float(parts.sum() - parts.max()),
+                smaller,
             )
-        for y in np.flatnonzero(yard_area - inside > tol):
-            problems.append(
-                Problem(
-                    "courtyard_split",
-                    f"courtyard {courtyards.index[y]} lies {yard_area[y] - inside[y]:,.0f} m² "
-                    "outside every sector",
-                    [courtyards.index[y]],
-                    float(yard_area[y] - inside[y]),
-                    courtyards.geometry.iloc[y],
-                )
+        )
+    for y in np.flatnonzero(yard_area - inside > tol):
+        problems.append(
+            Problem(
+                "courtyard_split",
+                f"courtyard {courtyards.index[y]} lies {yard_area[y] - inside[y]:,.0f} m² "
+                "outside every sector",
+                [courtyards.index[y]],
+                float(yard_area[y] - inside[y]),
+                courtyards.geometry.iloc[y],
             )
+        )
     return problems

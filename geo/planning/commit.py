@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from geo.cases.dispatch import redispatch_moved, snapshot_teams
 from geo.core.errors import InvalidInput, NotFound, PreconditionFailed
 from geo.core.settings import get_settings
-from geo.core.terms import CLOSED_STATUSES
+from geo.core.terms import CLOSED_STATUSES, within_band
 from geo.grid.attach import POINT_TABLES, attach_courtyards
 from geo.planning.balance import compactness
 from geo.planning.checks import check_layer, derived
@@ -319,7 +319,7 @@ def _load_rows(codes: list[str], before: dict, after: dict, level: str, names: d
         return round(h / w, 1) if w else None
 
     def within(value):
-        return None if value is None else abs(value - target) <= band * target
+        return within_band(value, target, band)
 
     rows = []
     for code in codes:
@@ -584,23 +584,63 @@ def commit(conn: Connection, edit: Edit) -> dict:
     return report
 
 
+@dataclass(frozen=True)
+class Reattached:
+    """What re-attaching the points after a change did: the changed area (EPSG:4542, None
+    when only codes changed) and the moved counts per point table."""
+
+    area: object
+    stats: dict
+
+
+@dataclass(frozen=True)
+class Written:
+    """One written change, as the report needs it."""
+
+    change_id: int
+    area: object
+    moves: dict
+    redispatched: int
+    before: dict
+    after: dict
+
+
 def _write(conn, state, plan, new, changes, yard_changes, edit, at) -> dict:
+    """Write the change (units, courtyards, re-attached points, re-dispatched cases) and
+    return its report."""
     before = _load_snapshot(conn)
     snapshot_teams(conn)
-    yard_sector_before = dict(
+    yards_before = _courtyard_sectors(conn)
+    change_id = _record_change(conn, edit, at)
+    _write_units(conn, changes, at, edit, change_id)
+    _write_courtyards(conn, yard_changes, at, edit, change_id)
+    reattached = _reattach_points(conn, state, plan, new, changes)
+    moves = _moves(conn, reattached.stats, yards_before, _courtyard_sectors(conn))
+    redispatched = _redispatch(conn, change_id, edit, at)
+    written = Written(change_id, reattached.area, moves, redispatched, before, _load_snapshot(conn))
+    units = _unit_entries(conn, changes)
+    _store_summary(conn, written, units, yard_changes)
+    return _report(conn, state, plan, new, changes, yard_changes, edit, at, written, units)
+
+
+def _courtyard_sectors(conn: Connection) -> dict[str, str]:
+    return dict(
         conn.execute(text("SELECT code, sector_code FROM courtyards WHERE valid_to IS NULL")).all()
     )
-    change_id = conn.execute(
+
+
+def _record_change(conn: Connection, edit: Edit, at) -> int:
+    return conn.execute(
         text(
             "INSERT INTO boundary_changes (at, actor, kind, reason) "
             "VALUES (:at, :actor, :kind, :reason) RETURNING id"
         ),
         {"at": at, "actor": edit.actor, "kind": edit.kind, "reason": edit.reason},
     ).scalar_one()
-    _write_units(conn, changes, at, edit, change_id)
-    _write_courtyards(conn, yard_changes, at, edit, change_id)
 
-    # incremental re-attach: only the changed area, and pure re-codes by code
+
+def _reattach_points(conn: Connection, state: State, plan: Plan, new, changes) -> Reattached:
+    """Incremental re-attach: only the changed area, and pure re-codes by code."""
     old_sectors = dict(zip(state.sectors.index, state.sectors.geometry, strict=True))
     new_sectors = dict(zip(new["sector"].index, new["sector"]["geom"], strict=True))
     recode = {
@@ -618,14 +658,15 @@ def _write(conn, state, plan, new, changes, yard_changes, edit, at) -> dict:
     area = changed_area(old_sectors, new_sectors, recode, old_yards, new_yards)
     stats = reattach(conn, area, recode)
     attach_courtyards(conn)
-    yard_sector_after = dict(
-        conn.execute(text("SELECT code, sector_code FROM courtyards WHERE valid_to IS NULL")).all()
-    )
+    return Reattached(area, stats)
+
+
+def _redispatch(conn: Connection, change_id: int, edit: Edit, at) -> int:
     why = (
         f"边界调整#{change_id}改派 · re-dispatched by boundary change #{change_id} "
         f"({edit.kind}: {edit.reason})"
     )
-    redispatched = redispatch_moved(
+    return redispatch_moved(
         conn,
         f"SELECT id, from_sector FROM {MOVES_TABLE} "
         "WHERE kind = 'incidents' AND from_sector IS DISTINCT FROM to_sector",
@@ -633,34 +674,37 @@ def _write(conn, state, plan, new, changes, yard_changes, edit, at) -> dict:
         edit.actor,
         why,
     )
-    after = _load_snapshot(conn)
 
+
+def _moves(conn: Connection, stats: dict, yards_before: dict, yards_after: dict) -> dict:
+    """Per point table (and courtyards): how many moved, and the flows between sectors."""
     flows = _flows(conn)
     moves = {t: {**stats[t], "flows": flows[t]} for t in POINT_TABLES}
     yard_flows = [
-        {"code": c, "from": yard_sector_before.get(c), "to": yard_sector_after.get(c)}
-        for c in sorted(set(yard_sector_before) | set(yard_sector_after))
-        if yard_sector_before.get(c) != yard_sector_after.get(c)
+        {"code": c, "from": yards_before.get(c), "to": yards_after.get(c)}
+        for c in sorted(set(yards_before) | set(yards_after))
+        if yards_before.get(c) != yards_after.get(c)
     ]
     moves["courtyards"] = {"moved": len(yard_flows), "flows": yard_flows}
     for kind, yard_moves in _courtyard_flows(conn).items():
         moves[kind]["courtyard_flows"] = yard_moves
+    return moves
 
+
+def _touched_codes(changes, moves: dict) -> tuple[set[str], set[str]]:
+    """The sectors and level-2 grids the change altered or moved anything between."""
     sector_codes = {c.code for c in changes if c.level == "sector"}
-    for t in POINT_TABLES:
-        for f in flows[t]:
+    for kind in (*POINT_TABLES, "courtyards"):
+        for f in moves[kind]["flows"]:
             sector_codes |= {f["from"], f["to"]}
-    for f in yard_flows:
-        sector_codes |= {f["from"], f["to"]}
     sector_codes.discard(None)
     grid_codes = {c.code for c in changes if c.level == "grid2"}
     grid_codes |= {code[: -DIGITS["sector"]] for code in sector_codes}
-    names = {
-        **dict(zip(state.sectors.index, state.sectors["name_zh"], strict=True)),
-        **dict(zip(state.grid2s.index, state.grid2s["name_zh"], strict=True)),
-        **{c.code: c.name_zh for c in changes if c.name_zh},
-    }
-    settings = get_settings()
+    return sector_codes, grid_codes
+
+
+def _unit_entries(conn: Connection, changes) -> list[dict]:
+    """Each changed unit: action, new version and ETag, successor, area."""
     versions = dict(
         conn.execute(
             text("SELECT code, version FROM units WHERE code = ANY(:c) AND valid_to IS NULL"),
@@ -677,18 +721,26 @@ def _write(conn, state, plan, new, changes, yard_changes, edit, at) -> dict:
         if c.geom is not None:
             entry["area_m2"] = round(float(area_m2([c.geom])[0]), 1)
         units.append(entry)
+    return units
+
+
+def _store_summary(conn: Connection, written: Written, units: list, yard_changes) -> None:
     summary = {
         "units": [{k: v for k, v in u.items() if k != "etag"} for u in units],
-        "moved": {k: v["moved"] for k, v in moves.items()},
-        "flows": {k: v["flows"] for k, v in moves.items()},  # the change page lists them
-        "redispatched": redispatched,
+        "moved": {k: v["moved"] for k, v in written.moves.items()},
+        "flows": {k: v["flows"] for k, v in written.moves.items()},  # the change page lists them
+        "redispatched": written.redispatched,
         "courtyards": [{"code": c["code"], "action": c["action"]} for c in yard_changes],
     }
     conn.execute(
         text("UPDATE boundary_changes SET summary = CAST(:s AS jsonb) WHERE id = :id"),
-        {"s": pd.Series(summary).to_json(force_ascii=False), "id": change_id},
+        {"s": pd.Series(summary).to_json(force_ascii=False), "id": written.change_id},
     )
-    open_moved = conn.execute(
+
+
+def _open_moved(conn: Connection) -> int:
+    """How many open incidents the change moved to another sector."""
+    return conn.execute(
         text(
             f"SELECT count(*) FROM {MOVES_TABLE} m JOIN incidents i ON i.id = m.id "
             "WHERE m.kind = 'incidents' AND m.from_sector IS DISTINCT FROM m.to_sector "
@@ -696,9 +748,22 @@ def _write(conn, state, plan, new, changes, yard_changes, edit, at) -> dict:
         ),
         {"closed": sorted(CLOSED_STATUSES)},
     ).scalar_one()
+
+
+def _report(conn, state, plan, new, changes, yard_changes, edit, at, written, units) -> dict:
+    """The answer of a written (or dry-run) change."""
+    sector_codes, grid_codes = _touched_codes(changes, written.moves)
+    names = {
+        **dict(zip(state.sectors.index, state.sectors["name_zh"], strict=True)),
+        **dict(zip(state.grid2s.index, state.grid2s["name_zh"], strict=True)),
+        **{c.code: c.name_zh for c in changes if c.name_zh},
+    }
+    settings = get_settings()
+    area = written.area
+    before, after = written.before, written.after
     return {
         "change": {
-            "id": change_id,
+            "id": written.change_id,
             "kind": edit.kind,
             "reason": edit.reason,
             "actor": edit.actor,
@@ -711,15 +776,15 @@ def _write(conn, state, plan, new, changes, yard_changes, edit, at) -> dict:
         "units": units,
         "courtyards": [{"code": c["code"], "action": c["action"]} for c in yard_changes],
         "changed_area_m2": round(float(area_m2([area])[0]), 1) if area is not None else 0.0,
-        "moves": moves,
+        "moves": written.moves,
         "load": {
             "target": settings.households_per_worker_target,
             "band": settings.rebalance_band,
             "sectors": _load_rows(sorted(sector_codes), before, after, "sector", names),
             "grids": _load_rows(sorted(grid_codes), before, after, "grid2", names),
         },
-        "open_incidents_moved": open_moved,
-        "redispatched": redispatched,
+        "open_incidents_moved": _open_moved(conn),
+        "redispatched": written.redispatched,
         "layer_etag": current_layer_etag(conn),
         "map": _map(state, changes, new, sector_codes),
         "compactness": compactness(new["sector"], {c.code for c in changes if c.level == "sector"}),

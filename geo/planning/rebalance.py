@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection
 
 from geo.core.errors import NotFound
 from geo.core.settings import get_settings
+from geo.core.terms import within_band
 from geo.planning.commit import Edit, commit
 from geo.planning.geometry import as_multi, to_metric, to_wgs84
 from geo.planning.layer import LAYER, Plan, State, load_state
@@ -137,24 +138,39 @@ def _connected(members: list[int], adjacency: dict[int, set[int]]) -> bool:
     return not left
 
 
-def propose(conn: Connection, state: State, community: str) -> Proposal:
-    """The rebalancing proposal for `community` on the state in force (no writes)."""
-    if community not in state.communities.index:
-        raise NotFound(f"no community {community}; GET /api/boundaries?level=community")
-    settings = get_settings()
-    target, band = settings.households_per_worker_target, settings.rebalance_band
-    grids = state.grid2s.index[state.grid2s["community"] == community]
-    sectors = state.sectors[state.sectors["grid2"].isin(grids)]
-    codes = list(sectors.index)
-    workers = dict(
-        conn.execute(
-            text(
-                "SELECT serves_code, count(*) FROM resources WHERE kind = 'grid_worker' "
-                "AND retired_at IS NULL AND serves_code = ANY(:codes) GROUP BY serves_code"
-            ),
-            {"codes": codes},
-        ).all()
-    )
+@dataclass(frozen=True)
+class Blocks:
+    """A community cut into blocks (a courtyard with the land around it, or filler land):
+    WGS 84 and metric shapes, the sector each lies in, households, courtyards, neighbours."""
+
+    geoms: np.ndarray
+    metric: np.ndarray
+    owner: np.ndarray
+    households: np.ndarray
+    yards: dict[int, list[str]]
+    adjacency: dict[int, set[int]]
+
+    def union(self, members) -> shapely.Geometry:
+        """A sector made of blocks, in metres (slivers between blocks closed)."""
+        merged = shapely.union_all(self.metric[members])
+        return shapely.buffer(shapely.buffer(merged, 0.05), -0.05)
+
+
+@dataclass
+class Search:
+    """The local search's outcome: each block's sector, households per sector before and
+    after, the sectors' compactness before, the moves made and the cost before."""
+
+    assign: np.ndarray
+    hh: np.ndarray
+    hh_before: np.ndarray
+    compactness: np.ndarray
+    moves: list[dict]
+    cost_before: float
+
+
+def _cut_blocks(conn: Connection, state: State, sectors, codes: list[str]) -> Blocks:
+    """Cut the community's sectors into blocks and count the households in each."""
     homes = pd.read_sql(
         text("SELECT ST_X(geom) AS x, ST_Y(geom) AS y FROM households WHERE sector_code = ANY(:c)"),
         conn,
@@ -183,7 +199,11 @@ def propose(conn: Connection, state: State, community: str) -> Proposal:
     for y, b in zip(yard_block[0], yard_block[1], strict=True):
         block_yards.setdefault(int(b), []).append(yards.index[y])
     blocks_m = to_metric(blocks)
+    return Blocks(blocks, blocks_m, owner, households, block_yards, _adjacency(blocks_m))
 
+
+def _adjacency(blocks_m: np.ndarray) -> dict[int, set[int]]:
+    """Blocks sharing more than `MIN_SHARED_BORDER_M` of border are neighbours."""
     a, b = shapely.STRtree(blocks_m).query(shapely.buffer(blocks_m, 0.5), predicate="intersects")
     keep = a != b
     shared = shapely.length(
@@ -191,112 +211,150 @@ def propose(conn: Connection, state: State, community: str) -> Proposal:
             shapely.boundary(blocks_m[a[keep]]), shapely.buffer(blocks_m[b[keep]], 0.5)
         )
     )
-    adjacency: dict[int, set[int]] = {i: set() for i in range(len(blocks))}
+    adjacency: dict[int, set[int]] = {i: set() for i in range(len(blocks_m))}
     for i, j, length in zip(a[keep], b[keep], shared, strict=True):
         if length > MIN_SHARED_BORDER_M:
             adjacency[int(i)].add(int(j))
             adjacency[int(j)].add(int(i))
+    return adjacency
 
-    w = np.array([workers.get(c, 0) for c in codes])
-    grid_of = np.array([list(grids).index(g) for g in sectors["grid2"]])
-    assign = owner.copy()
 
-    def union(members) -> shapely.Geometry:
-        """A sector made of blocks, in metres (slivers between blocks closed)."""
-        return shapely.buffer(shapely.buffer(shapely.union_all(blocks_m[members]), 0.05), -0.05)
+def _candidates(blocks: Blocks, assign, hh, w, target: float, band: float) -> list[tuple]:
+    """Every move of a chain of blocks to a neighbouring sector that lowers the cost."""
+    candidates = []
+    for blk in np.flatnonzero(blocks.households > 0):
+        src = int(assign[blk])
+        for dst, path in _paths(int(blk), src, assign, blocks.adjacency).items():
+            moved = float(blocks.households[path].sum())
+            delta = (
+                _cost(hh[src] - moved, w[src], target, band)
+                + _cost(hh[dst] + moved, w[dst], target, band)
+                - _cost(hh[src], w[src], target, band)
+                - _cost(hh[dst], w[dst], target, band)
+            )
+            if delta < -1e-6:
+                candidates.append((delta, len(path), int(blk), dst, path))
+    return candidates
 
+
+def _acceptable(blocks: Blocks, assign, grid_of, pp0, path: list[int], dst: int) -> bool:
+    """Whether moving `path` to `dst` keeps both sectors (and grids) in one piece and
+    compact enough."""
+    adjacency = blocks.adjacency
+    src = int(assign[path[0]])
+    rest = [int(i) for i in np.flatnonzero(assign == src) if i not in path]
+    if not rest or not _connected(rest, adjacency):
+        return False
+    if grid_of[src] != grid_of[dst]:
+        grid_rest = [
+            int(i) for i in np.flatnonzero(grid_of[assign] == grid_of[src]) if i not in path
+        ]
+        if not _connected(grid_rest, adjacency):
+            return False
+    gained = blocks.union(np.flatnonzero(assign == dst).tolist() + path)
+    if _compactness(blocks.union(rest)) < MIN_COMPACTNESS_SHARE * pp0[src]:
+        return False
+    return _compactness(gained) >= MIN_COMPACTNESS_SHARE * pp0[dst]
+
+
+def _search(blocks: Blocks, codes: list[str], w, grid_of, target: float, band: float) -> Search:
+    """Greedy local search: move the best acceptable chain of blocks, up to `MAX_MOVES`."""
+    n = len(codes)
+    assign = blocks.owner.copy()
     pp0 = np.array(
-        [_compactness(union(np.flatnonzero(owner == s).tolist())) for s in range(len(codes))]
+        [_compactness(blocks.union(np.flatnonzero(assign == s).tolist())) for s in range(n)]
     )
-    hh = np.bincount(assign, weights=households, minlength=len(codes))
-    hh_before = hh.copy()
-    cost_before = sum(_cost(hh[s], w[s], target, band) for s in range(len(codes)))
-    moves = []
+    hh = np.bincount(assign, weights=blocks.households, minlength=n)
+    found = Search(assign, hh, hh.copy(), pp0, [], _total_cost(hh, w, target, band))
     for _ in range(MAX_MOVES):
-        candidates = []
-        for blk in np.flatnonzero(households > 0):
-            src = int(assign[blk])
-            for dst, path in _paths(int(blk), src, assign, adjacency).items():
-                moved = float(households[path].sum())
-                delta = (
-                    _cost(hh[src] - moved, w[src], target, band)
-                    + _cost(hh[dst] + moved, w[dst], target, band)
-                    - _cost(hh[src], w[src], target, band)
-                    - _cost(hh[dst], w[dst], target, band)
-                )
-                if delta < -1e-6:
-                    candidates.append((delta, len(path), int(blk), dst, path))
-        chosen = None
-        for _delta, _size, _blk, dst, path in sorted(candidates, key=lambda c: c[:4]):
-            src = int(assign[path[0]])
-            rest = [int(i) for i in np.flatnonzero(assign == src) if i not in path]
-            if not rest or not _connected(rest, adjacency):
-                continue
-            if grid_of[src] != grid_of[dst]:
-                grid_rest = [
-                    int(i) for i in np.flatnonzero(grid_of[assign] == grid_of[src]) if i not in path
-                ]
-                if not _connected(grid_rest, adjacency):
-                    continue
-            gained = union(np.flatnonzero(assign == dst).tolist() + path)
-            if _compactness(union(rest)) < MIN_COMPACTNESS_SHARE * pp0[src]:
-                continue
-            if _compactness(gained) < MIN_COMPACTNESS_SHARE * pp0[dst]:
-                continue
-            chosen = (path, src, dst)
-            break
+        candidates = _candidates(blocks, assign, hh, w, target, band)
+        chosen = next(
+            (
+                (path, dst)
+                for _delta, _size, _blk, dst, path in sorted(candidates, key=lambda c: c[:4])
+                if _acceptable(blocks, assign, grid_of, pp0, path, dst)
+            ),
+            None,
+        )
         if chosen is None:
             break
-        path, src, dst = chosen
-        moved = float(households[path].sum())
+        path, dst = chosen
+        src = int(assign[path[0]])
+        moved = float(blocks.households[path].sum())
         assign[path] = dst
         hh[src] -= moved
         hh[dst] += moved
-        moves.append(
+        found.moves.append(
             {
-                "courtyards": sorted(y for b in path for y in block_yards.get(b, [])),
+                "courtyards": sorted(y for b in path for y in blocks.yards.get(b, [])),
                 "households": int(moved),
                 "blocks": len(path),
                 "from": codes[src],
                 "to": codes[dst],
             }
         )
+    return found
 
-    changed = sorted({m["from"] for m in moves} | {m["to"] for m in moves})
-    new_geoms = {
-        codes[s]: as_multi(shapely.union_all(blocks[np.flatnonzero(assign == s)]))
-        for s in range(len(codes))
-        if codes[s] in changed
-    }
 
-    def per_worker(h, wk):
-        return round(float(h) / int(wk), 1) if wk else None
+def _total_cost(hh, w, target: float, band: float) -> float:
+    return sum(_cost(hh[s], w[s], target, band) for s in range(len(hh)))
 
-    def within(v) -> bool:
-        return bool(v is not None and abs(v - target) <= band * target)
 
-    total_h, total_w = float(hh.sum()), int(w.sum())
-    mean = total_h / total_w if total_w else None
+def _per_worker(households, workers) -> float | None:
+    return round(float(households) / int(workers), 1) if workers else None
+
+
+def _sector_rows(blocks: Blocks, found: Search, codes, sectors, w, target, band) -> list[dict]:
+    """Each sector's load and compactness before and after the moves."""
     rows = []
     for s, code in enumerate(codes):
-        after_geom = union(np.flatnonzero(assign == s).tolist())
+        before = _per_worker(found.hh_before[s], w[s])
+        after = _per_worker(found.hh[s], w[s])
+        after_geom = blocks.union(np.flatnonzero(found.assign == s).tolist())
         rows.append(
             {
                 "code": code,
                 "name_zh": sectors.at[code, "name_zh"],
                 "workers": int(w[s]),
-                "households_before": int(hh_before[s]),
-                "households_after": int(hh[s]),
-                "households_per_worker_before": per_worker(hh_before[s], w[s]),
-                "households_per_worker_after": per_worker(hh[s], w[s]),
-                "within_band_before": within(per_worker(hh_before[s], w[s])),
-                "within_band_after": within(per_worker(hh[s], w[s])),
-                "compactness_before": round(float(pp0[s]), 3),
+                "households_before": int(found.hh_before[s]),
+                "households_after": int(found.hh[s]),
+                "households_per_worker_before": before,
+                "households_per_worker_after": after,
+                "within_band_before": within_band(before, target, band),
+                "within_band_after": within_band(after, target, band),
+                "compactness_before": round(float(found.compactness[s]), 3),
                 "compactness_after": round(_compactness(after_geom), 3),
             }
         )
-    achievable = mean is not None and within(mean)
-    notes = {
+    return rows
+
+
+def _explanation(mean: float | None, achievable: bool, total_h: float, total_w: int) -> str:
+    settings = get_settings()
+    target, band = settings.households_per_worker_target, settings.rebalance_band
+    if not mean:
+        return "no grid worker serves this community"
+    return (
+        f"the community as a whole has {mean:.0f} households per worker, "
+        + ("within" if achievable else "outside")
+        + f" the band {target * (1 - band):.0f}–{target * (1 + band):.0f}; "
+        + (
+            "moves bring sectors towards it"
+            if achievable
+            else f"no assignment reaches it everywhere: {int(round(total_h / target))} "
+            f"workers would (it has {total_w}); the proposal evens out the load"
+        )
+    )
+
+
+def _describe(community: str, blocks: Blocks, found: Search, rows: list[dict], w) -> dict:
+    """The proposal's notes: the community's load, what the moves achieve, and why."""
+    settings = get_settings()
+    target, band = settings.households_per_worker_target, settings.rebalance_band
+    total_h, total_w = float(found.hh.sum()), int(w.sum())
+    mean = total_h / total_w if total_w else None
+    achievable = mean is not None and bool(within_band(mean, target, band))
+    return {
         "community": community,
         "target": target,
         "band": band,
@@ -305,28 +363,47 @@ def propose(conn: Connection, state: State, community: str) -> Proposal:
         "community_households_per_worker": round(mean, 1) if mean else None,
         "achievable": achievable,
         "workers_needed_for_target": int(round(total_h / target)),
-        "sectors_within_band_before": int(sum(r["within_band_before"] for r in rows)),
-        "sectors_within_band_after": int(sum(r["within_band_after"] for r in rows)),
-        "cost_before": round(cost_before, 1),
-        "cost_after": round(sum(_cost(hh[s], w[s], target, band) for s in range(len(codes))), 1),
-        "blocks": len(blocks),
-        "courtyard_moves": moves,
+        "sectors_within_band_before": sum(bool(r["within_band_before"]) for r in rows),
+        "sectors_within_band_after": sum(bool(r["within_band_after"]) for r in rows),
+        "cost_before": round(found.cost_before, 1),
+        "cost_after": round(_total_cost(found.hh, w, target, band), 1),
+        "blocks": len(blocks.geoms),
+        "courtyard_moves": found.moves,
         "sectors": rows,
-        "explanation": (
-            "the community as a whole has "
-            f"{mean:.0f} households per worker, "
-            + ("within" if achievable else "outside")
-            + f" the band {target * (1 - band):.0f}–{target * (1 + band):.0f}; "
-            + (
-                "moves bring sectors towards it"
-                if achievable
-                else f"no assignment reaches it everywhere: {int(round(total_h / target))} "
-                f"workers would (it has {total_w}); the proposal evens out the load"
-            )
-            if mean
-            else "no grid worker serves this community"
-        ),
+        "explanation": _explanation(mean, achievable, total_h, total_w),
     }
+
+
+def propose(conn: Connection, state: State, community: str) -> Proposal:
+    """The rebalancing proposal for `community` on the state in force (no writes)."""
+    if community not in state.communities.index:
+        raise NotFound(f"no community {community}; GET /api/boundaries?level=community")
+    settings = get_settings()
+    target, band = settings.households_per_worker_target, settings.rebalance_band
+    grids = state.grid2s.index[state.grid2s["community"] == community]
+    sectors = state.sectors[state.sectors["grid2"].isin(grids)]
+    codes = list(sectors.index)
+    workers = dict(
+        conn.execute(
+            text(
+                "SELECT serves_code, count(*) FROM resources WHERE kind = 'grid_worker' "
+                "AND retired_at IS NULL AND serves_code = ANY(:codes) GROUP BY serves_code"
+            ),
+            {"codes": codes},
+        ).all()
+    )
+    blocks = _cut_blocks(conn, state, sectors, codes)
+    w = np.array([workers.get(c, 0) for c in codes])
+    grid_of = np.array([list(grids).index(g) for g in sectors["grid2"]])
+    found = _search(blocks, codes, w, grid_of, target, band)
+    changed = {m["from"] for m in found.moves} | {m["to"] for m in found.moves}
+    new_geoms = {
+        code: as_multi(shapely.union_all(blocks.geoms[np.flatnonzero(found.assign == s)]))
+        for s, code in enumerate(codes)
+        if code in changed
+    }
+    rows = _sector_rows(blocks, found, codes, sectors, w, target, band)
+    notes = _describe(community, blocks, found, rows, w)
     return Proposal(community, new_geoms, {"proposal": notes})
 
 

@@ -181,89 +181,15 @@ def resolve(
     goes to a sector whose home holds it, and so does a gap."""
     geoms = np.asarray([as_multi(g) for g in geoms], dtype=object)
     homes_arr = None if homes is None else np.asarray(homes, dtype=object)
-    order = np.argsort(keys, kind="stable")  # the lowest key wins a contested face
-    faces = _faces(geoms, frame)
-    reps = shapely.point_on_surface(faces)
-    face_i, sector_i = shapely.STRtree(geoms).query(reps, predicate="within")
-    count = np.bincount(face_i, minlength=len(faces))
-    inside = shapely.within(reps, frame)
-    rank = np.empty(len(keys), dtype=int)
-    rank[order] = np.arange(len(keys))
-    favoured = np.array([k in favour for k in keys])
-    # owner: among the sectors covering a face, a favoured one first, then the lowest key;
-    # a sliver goes first to a sector at home there (it keeps sectors in their community)
-    at_home = _at_home(reps, face_i, sector_i, homes)
-    sliver = area_m2(faces)[face_i] <= tolerance_m2
-    score = (
-        rank[sector_i]
-        - np.where(favoured[sector_i], len(keys), 0)
-        - np.where(at_home & sliver, 2 * len(keys), 0)
-    )
-    owner = np.full(len(faces), -1)
-    best = np.full(len(faces), np.iinfo(int).max)
-    np.minimum.at(best, face_i, score)
-    chosen = score == best[face_i]
-    owner[face_i[chosen]] = sector_i[chosen]
-    problems: list[Problem] = []
-
-    def covered_by(i: int) -> list[str]:
-        return sorted(keys[j] for j in sector_i[face_i == i])
-
-    # overlaps and parts outside, grouped by who covers them
-    for kind, mask in (("overlap", inside & (count > 1)), ("outside", ~inside & (count > 0))):
-        groups: dict[tuple, list[int]] = {}
-        for i in np.flatnonzero(mask):
-            groups.setdefault(tuple(covered_by(i)), []).append(i)
-        for units, idx in groups.items():
-            for piece in _components(faces[idx]):
-                a = float(area_m2([piece])[0])
-                if a > tolerance_m2 and (strict or kind == "overlap" and not favour):
-                    what = (
-                        f"sectors {', '.join(units)} overlap"
-                        if kind == "overlap"
-                        else f"sector {', '.join(units)} reaches outside the sub-district"
-                    )
-                    problems.append(Problem(kind, f"{what} by {a:,.1f} m²", list(units), a, piece))
-    owner[~inside] = -1
-    # gaps: each connected piece goes to a neighbour, or is a problem
-    gap_faces = np.flatnonzero(inside & (count == 0))
-    if len(gap_faces):
-        pieces = _components(faces[gap_faces])
-        face_of, piece_of = shapely.STRtree(pieces).query(reps[gap_faces], predicate="within")
-        tree = shapely.STRtree(geoms)
-        for p, piece in enumerate(pieces):
-            a = float(area_m2([piece])[0])
-            big = a > tolerance_m2
-            near = tree.query(shapely.buffer(piece, BORDER_MARGIN_DEG * 4, quad_segs=1))
-            names = sorted(keys[j] for j in near)
-            if big:
-                # abandoned area goes to a neighbour the caller did not draw
-                near = near[~favoured[near]] if len(near) else near
-            weights = _border_weight(piece, geoms[near]) if len(near) else np.zeros(0)
-            if homes is not None and len(near):
-                home = shapely.within(shapely.point_on_surface(piece), homes_arr[near])
-                weights = weights * np.where(home, 1.0, 1e-6)
-            if big and (strict or len(near) == 0 or weights.max() <= 0):
-                between = f" (next to {', '.join(names)})" if names else ""
-                hint = "" if strict else "; no neighbour but the edited sector borders it"
-                problems.append(
-                    Problem(
-                        "gap",
-                        f"a gap of {a:,.1f} m² that no sector covers{between}{hint}",
-                        names,
-                        a,
-                        piece,
-                    )
-                )
-                continue
-            if len(near) == 0:
-                continue
-            target = near[np.lexsort((rank[near], -weights))[0]]
-            owner[gap_faces[face_of[piece_of == p]]] = target
-    _absorb_crumbs(faces, reps, owner, geoms, tolerance_m2)
+    f = _cover(geoms, keys, frame, favour)
+    owner = _owners(f, homes, tolerance_m2)
+    problems = _overlaps_and_outside(f, strict, bool(favour), tolerance_m2)
+    owner[~f.inside] = -1
+    problems += _fill_gaps(f, geoms, owner, strict, tolerance_m2, homes_arr)
+    _absorb_crumbs(f.faces, f.reps, owner, geoms, tolerance_m2)
     out = {}
     for j, key in enumerate(keys):
-        mine = faces[owner == j]
+        mine = f.faces[owner == j]
         out[key] = (
             as_multi(shapely.coverage_union_all(mine)) if len(mine) else shapely.MultiPolygon()
         )
@@ -274,6 +200,128 @@ def resolve(
                 )
             )
     return Resolution(out, problems)
+
+
+@dataclass(frozen=True)
+class _Cover:
+    """The faces of the proposed sectors over the frame and which sectors cover each."""
+
+    keys: list[str]
+    faces: np.ndarray
+    reps: np.ndarray  # a point on each face
+    face_i: np.ndarray  # (face, sector) pairs: the sector covers the face
+    sector_i: np.ndarray
+    count: np.ndarray  # how many sectors cover each face
+    inside: np.ndarray  # whether the face lies in the frame
+    rank: np.ndarray  # each sector's rank by key
+    favoured: np.ndarray
+
+    def covered_by(self, i: int) -> list[str]:
+        return sorted(self.keys[j] for j in self.sector_i[self.face_i == i])
+
+
+def _cover(geoms: np.ndarray, keys: list[str], frame, favour) -> _Cover:
+    order = np.argsort(keys, kind="stable")  # the lowest key wins a contested face
+    faces = _faces(geoms, frame)
+    reps = shapely.point_on_surface(faces)
+    face_i, sector_i = shapely.STRtree(geoms).query(reps, predicate="within")
+    rank = np.empty(len(keys), dtype=int)
+    rank[order] = np.arange(len(keys))
+    return _Cover(
+        keys,
+        faces,
+        reps,
+        face_i,
+        sector_i,
+        np.bincount(face_i, minlength=len(faces)),
+        shapely.within(reps, frame),
+        rank,
+        np.array([k in favour for k in keys]),
+    )
+
+
+def _owners(f: _Cover, homes, tolerance_m2: float) -> np.ndarray:
+    """Each face's sector: among those covering it, a favoured one first, then the lowest
+    key; a sliver goes first to a sector at home there (it keeps sectors in their
+    community). -1: nobody covers it."""
+    n = len(f.keys)
+    at_home = _at_home(f.reps, f.face_i, f.sector_i, homes)
+    sliver = area_m2(f.faces)[f.face_i] <= tolerance_m2
+    score = (
+        f.rank[f.sector_i]
+        - np.where(f.favoured[f.sector_i], n, 0)
+        - np.where(at_home & sliver, 2 * n, 0)
+    )
+    owner = np.full(len(f.faces), -1)
+    best = np.full(len(f.faces), np.iinfo(int).max)
+    np.minimum.at(best, f.face_i, score)
+    chosen = score == best[f.face_i]
+    owner[f.face_i[chosen]] = f.sector_i[chosen]
+    return owner
+
+
+def _overlaps_and_outside(
+    f: _Cover, strict: bool, favouring: bool, tolerance_m2: float
+) -> list[Problem]:
+    """Overlaps and parts outside, grouped by who covers them."""
+    problems: list[Problem] = []
+    inside, count = f.inside, f.count
+    for kind, mask in (("overlap", inside & (count > 1)), ("outside", ~inside & (count > 0))):
+        groups: dict[tuple, list[int]] = {}
+        for i in np.flatnonzero(mask):
+            groups.setdefault(tuple(f.covered_by(i)), []).append(i)
+        for units, idx in groups.items():
+            for piece in _components(f.faces[idx]):
+                a = float(area_m2([piece])[0])
+                if a > tolerance_m2 and (strict or kind == "overlap" and not favouring):
+                    what = (
+                        f"sectors {', '.join(units)} overlap"
+                        if kind == "overlap"
+                        else f"sector {', '.join(units)} reaches outside the sub-district"
+                    )
+                    problems.append(Problem(kind, f"{what} by {a:,.1f} m²", list(units), a, piece))
+    return problems
+
+
+def _fill_gaps(f: _Cover, geoms, owner, strict: bool, tolerance_m2: float, homes_arr) -> list:
+    """Gaps: each connected piece goes to a neighbour (`owner` is updated), or is a problem."""
+    problems: list[Problem] = []
+    gap_faces = np.flatnonzero(f.inside & (f.count == 0))
+    if not len(gap_faces):
+        return problems
+    pieces = _components(f.faces[gap_faces])
+    face_of, piece_of = shapely.STRtree(pieces).query(f.reps[gap_faces], predicate="within")
+    tree = shapely.STRtree(geoms)
+    for p, piece in enumerate(pieces):
+        a = float(area_m2([piece])[0])
+        big = a > tolerance_m2
+        near = tree.query(shapely.buffer(piece, BORDER_MARGIN_DEG * 4, quad_segs=1))
+        names = sorted(f.keys[j] for j in near)
+        if big:
+            # abandoned area goes to a neighbour the caller did not draw
+            near = near[~f.favoured[near]] if len(near) else near
+        weights = _border_weight(piece, geoms[near]) if len(near) else np.zeros(0)
+        if homes_arr is not None and len(near):
+            home = shapely.within(shapely.point_on_surface(piece), homes_arr[near])
+            weights = weights * np.where(home, 1.0, 1e-6)
+        if big and (strict or len(near) == 0 or weights.max() <= 0):
+            between = f" (next to {', '.join(names)})" if names else ""
+            hint = "" if strict else "; no neighbour but the edited sector borders it"
+            problems.append(
+                Problem(
+                    "gap",
+                    f"a gap of {a:,.1f} m² that no sector covers{between}{hint}",
+                    names,
+                    a,
+                    piece,
+                )
+            )
+            continue
+        if len(near) == 0:
+            continue
+        target = near[np.lexsort((f.rank[near], -weights))[0]]
+        owner[gap_faces[face_of[piece_of == p]]] = target
+    return problems
 
 
 def _absorb_crumbs(faces, reps, owner, geoms, tolerance_m2: float) -> None:

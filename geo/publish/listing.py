@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -33,10 +33,9 @@ from geo.access.roles import Principal, Role, incident_visibility, scope_filter
 from geo.core.errors import InvalidInput, NotFound
 from geo.core.models import METRIC_SRID
 from geo.core.settings import get_settings
-from geo.core.terms import LABELS
+from geo.core.terms import BEIJING, CLOSED_SQL, LABELS
 
 CODES = ("courtyard_code", "sector_code", "grid2_code", "community_code")
-BEIJING = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -190,21 +189,11 @@ def _check_codes(conn: Connection, filters: Filters) -> None:
             )
 
 
-def list_features(
-    conn: Connection,
-    kind: str,
-    principal: Principal,
-    filters: Filters,
-    after: str | None = None,
-    limit: int = 100,
-) -> Page:
-    """One page of `kind` as GeoJSON features (id = the entity's id), ordered by id after
-    `after`; `next_after` is set when there may be more. Access rules, masking and the
-    audit of unmasked personal data are applied here."""
+def _where(kind: str, principal: Principal, filters: Filters) -> tuple[list[str], dict]:
+    """The conditions (SQL over the entity `x` and its place) of a listing, with their
+    parameters: the filters, then what the caller may see."""
     entity = ENTITIES[kind]
-    limit = max(1, min(int(limit), get_settings().page_limit))
-    _check_codes(conn, filters)
-    where, params = ["TRUE"], {"limit": limit + 1}
+    where, params = ["TRUE"], {}
     g = entity.geo
     for name, column in (
         ("community", "community_code"),
@@ -253,6 +242,26 @@ def list_features(
         visible, scope = incident_visibility(principal, "x")
         where.append(visible)
         params.update(scope)
+    return where, params
+
+
+def list_features(
+    conn: Connection,
+    kind: str,
+    principal: Principal,
+    filters: Filters,
+    after: str | None = None,
+    limit: int = 100,
+) -> Page:
+    """One page of `kind` as GeoJSON features (id = the entity's id), ordered by id after
+    `after`; `next_after` is set when there may be more. Access rules, masking and the
+    audit of unmasked personal data are applied here."""
+    entity = ENTITIES[kind]
+    limit = max(1, min(int(limit), get_settings().page_limit))
+    _check_codes(conn, filters)
+    where, params = _where(kind, principal, filters)
+    params["limit"] = limit + 1
+    g = entity.geo
     if after is not None:
         where.append("x.id > :after")
         params["after"] = after
@@ -316,6 +325,44 @@ _COUNT_COLUMN = {
 }
 
 
+def _unit_counts(conn: Connection, code: str, level: str) -> dict:
+    """What lies in a unit: households, residents, incidents (open ones too), businesses
+    and resources (by kind)."""
+    column = _COUNT_COLUMN[level]
+    inside = f"{column} = :code" if column else "TRUE"
+    in_household = f"h.{column} = :code" if column else "TRUE"  # the district: no column
+    counts = dict(
+        conn.execute(
+            text(
+                f"""
+                SELECT
+                  (SELECT count(*) FROM households WHERE {inside}) AS households,
+                  (SELECT count(*) FROM residents r JOIN households h ON h.id = r.household_id
+                    WHERE {in_household}) AS residents,
+                  (SELECT count(*) FROM incidents WHERE {inside}) AS incidents,
+                  (SELECT count(*) FROM incidents WHERE {inside}
+                    AND status NOT IN {CLOSED_SQL}) AS open_incidents
+                """
+            ),
+            {"code": code},
+        )
+        .mappings()
+        .one()
+    )
+    for table in ("businesses", "resources"):
+        by_kind = conn.execute(
+            text(
+                f"SELECT kind, count(*) FROM {table} WHERE {inside}"
+                f"{' AND retired_at IS NULL' if table == 'resources' else ''} "
+                "GROUP BY kind ORDER BY kind"
+            ),
+            {"code": code},
+        ).all()
+        counts[table] = sum(n for _, n in by_kind)
+        counts[f"{table}_by_kind"] = dict(by_kind)
+    return counts
+
+
 def unit_detail(conn: Connection, code: str) -> dict:
     """A current unit or courtyard as a GeoJSON feature (id = its code) with its level,
     names, parent, children, area in km² (EPSG:4542) and the counts of what lies in it:
@@ -345,38 +392,7 @@ def unit_detail(conn: Connection, code: str) -> dict:
     )
     if unit is None:
         raise NotFound(f"no current unit or courtyard with code {code!r}")
-    column = _COUNT_COLUMN[unit["level"]]
-    inside = f"{column} = :code" if column else "TRUE"
-    in_household = f"h.{column} = :code" if column else "TRUE"  # the district: no column
-    counts = dict(
-        conn.execute(
-            text(
-                f"""
-                SELECT
-                  (SELECT count(*) FROM households WHERE {inside}) AS households,
-                  (SELECT count(*) FROM residents r JOIN households h ON h.id = r.household_id
-                    WHERE {in_household}) AS residents,
-                  (SELECT count(*) FROM incidents WHERE {inside}) AS incidents,
-                  (SELECT count(*) FROM incidents WHERE {inside}
-                    AND status NOT IN ('verified', 'rejected', 'duplicate')) AS open_incidents
-                """
-            ),
-            {"code": code},
-        )
-        .mappings()
-        .one()
-    )
-    for table in ("businesses", "resources"):
-        by_kind = conn.execute(
-            text(
-                f"SELECT kind, count(*) FROM {table} WHERE {inside}"
-                f"{' AND retired_at IS NULL' if table == 'resources' else ''} "
-                "GROUP BY kind ORDER BY kind"
-            ),
-            {"code": code},
-        ).all()
-        counts[table] = sum(n for _, n in by_kind)
-        counts[f"{table}_by_kind"] = dict(by_kind)
+    counts = _unit_counts(conn, code, unit["level"])
     children = (
         conn.execute(
             text(

@@ -541,116 +541,95 @@ def feature_schema(conn: Connection, principal: Principal, collection_id: str, u
     }
 
 
+#: the query and path parameters of the OGC endpoints, by name
+_OGC_PARAMS = {
+    "limit": {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": False,
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_LIMIT,
+            "default": DEFAULT_LIMIT,
+        },
+    },
+    "offset": {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    "bbox": {
+        "name": "bbox",
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": False,
+        "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+    },
+    "datetime": {
+        "name": "datetime",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+    },
+    "f": {"name": "f", "in": "query", "schema": {"type": "string", "enum": ["json", "html"]}},
+    "featureId": {
+        "name": "featureId",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
+
+_OK = {
+    "200": {"description": "OK"},
+    "400": {"description": "Bad query"},
+    "401": {"description": "Authentication required"},
+    "404": {"description": "Not found"},
+}
+
+
+def _get(summary: str, operation: str, parameters: list[str] | None = None) -> dict:
+    """One GET operation answering the usual statuses."""
+    operation_ = {"summary": summary, "operationId": operation, "responses": _OK}
+    if parameters is not None:
+        operation_["parameters"] = [_OGC_PARAMS[p] for p in parameters]
+    return {"get": operation_}
+
+
+def _collection_paths(c) -> dict:
+    """The paths of one collection: description, items, queryables, schema, one item."""
+    filters = [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in sorted(c.filters)
+    ]
+    items = _get(
+        f"{c.title_en}: features", f"items_{c.id}", ["limit", "offset", "bbox", "datetime", "f"]
+    )
+    items["get"]["parameters"] += filters
+    paths = {
+        f"/collections/{c.id}": _get(c.title_en, f"describe_{c.id}", ["f"]),
+        f"/collections/{c.id}/items": items,
+    }
+    for part, summary in (("queryables", "queryables"), ("schema", "feature schema")):
+        paths[f"/collections/{c.id}/{part}"] = _get(
+            f"{c.title_en}: {summary} (JSON Schema)", f"{part}_{c.id}"
+        )
+    paths[f"/collections/{c.id}/items/{{featureId}}"] = _get(
+        f"{c.title_en}: one feature", f"item_{c.id}", ["featureId", "f"]
+    )
+    return paths
+
+
 def openapi_document(base_url: str) -> dict:
     """The OpenAPI 3.0 description of the OGC endpoints (the landing page's service-desc)."""
     base = base_url.rstrip("/")
-    params = {
-        "limit": {
-            "name": "limit",
-            "in": "query",
-            "required": False,
-            "style": "form",
-            "explode": False,
-            "schema": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": MAX_LIMIT,
-                "default": DEFAULT_LIMIT,
-            },
-        },
-        "offset": {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-        "bbox": {
-            "name": "bbox",
-            "in": "query",
-            "required": False,
-            "style": "form",
-            "explode": False,
-            "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
-        },
-        "datetime": {
-            "name": "datetime",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "string"},
-        },
-        "f": {"name": "f", "in": "query", "schema": {"type": "string", "enum": ["json", "html"]}},
-        "featureId": {
-            "name": "featureId",
-            "in": "path",
-            "required": True,
-            "schema": {"type": "string"},
-        },
-    }
-    ok = {
-        "200": {"description": "OK"},
-        "400": {"description": "Bad query"},
-        "401": {"description": "Authentication required"},
-        "404": {"description": "Not found"},
-    }
     paths = {
-        "/": {
-            "get": {
-                "summary": "Landing page",
-                "operationId": "getLandingPage",
-                "parameters": [params["f"]],
-                "responses": ok,
-            }
-        },
-        "/conformance": {
-            "get": {
-                "summary": "Conformance classes",
-                "operationId": "getConformance",
-                "parameters": [params["f"]],
-                "responses": ok,
-            }
-        },
-        "/collections": {
-            "get": {
-                "summary": "Collections",
-                "operationId": "getCollections",
-                "parameters": [params["f"]],
-                "responses": ok,
-            }
-        },
+        "/": _get("Landing page", "getLandingPage", ["f"]),
+        "/conformance": _get("Conformance classes", "getConformance", ["f"]),
+        "/collections": _get("Collections", "getCollections", ["f"]),
     }
     for c in ALL_COLLECTIONS.values():
-        filters = [
-            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-            for name in sorted(c.filters)
-        ]
-        paths[f"/collections/{c.id}"] = {
-            "get": {
-                "summary": c.title_en,
-                "operationId": f"describe_{c.id}",
-                "parameters": [params["f"]],
-                "responses": ok,
-            }
-        }
-        paths[f"/collections/{c.id}/items"] = {
-            "get": {
-                "summary": f"{c.title_en}: features",
-                "operationId": f"items_{c.id}",
-                "parameters": [params[p] for p in ("limit", "offset", "bbox", "datetime", "f")]
-                + filters,
-                "responses": ok,
-            }
-        }
-        for part, summary in (("queryables", "queryables"), ("schema", "feature schema")):
-            paths[f"/collections/{c.id}/{part}"] = {
-                "get": {
-                    "summary": f"{c.title_en}: {summary} (JSON Schema)",
-                    "operationId": f"{part}_{c.id}",
-                    "responses": ok,
-                }
-            }
-        paths[f"/collections/{c.id}/items/{{featureId}}"] = {
-            "get": {
-                "summary": f"{c.title_en}: one feature",
-                "operationId": f"item_{c.id}",
-                "parameters": [params["featureId"], params["f"]],
-                "responses": ok,
-            }
-        }
+        paths.update(_collection_paths(c))
     return {
         "openapi": "3.0.3",
         "info": {

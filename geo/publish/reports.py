@@ -19,13 +19,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Principal
-from geo.cases.stats import BEIJING
 from geo.core import spreadsheet
 from geo.core.dataversion import data_version
 from geo.core.errors import InvalidInput
 from geo.core.settings import PROJECT_ROOT
+from geo.core.terms import BEIJING
 from geo.insight.coverage import coverage
 from geo.insight.evaluation import FIGURES, RATES, evaluation
+from geo.insight.hotspots import hotspot_analysis
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 #: hot cells listed on the report (the hottest first)
@@ -136,8 +137,6 @@ def monthly_report(
 def _add_hotspots(conn: Connection, principal: Principal, report: MonthlyReport) -> None:
     """The month's Gi* hot cells (99 % and 95 %), hottest first, with the sector holding
     each cell's centre."""
-    from geo.maps.hotspots import hotspot_analysis
-
     result = hotspot_analysis(
         conn,
         principal,
@@ -210,40 +209,57 @@ def to_pdf(html: str) -> bytes:
     return HTML(string=html, base_url="file:///", url_fetcher=_static_fetcher()).write_pdf()
 
 
-def to_xlsx(report: MonthlyReport) -> bytes:
-    """The report as a workbook: its period and data version in the first rows of every
-    sheet, Chinese headers, column widths, the header row frozen."""
-    from openpyxl.styles import Font, PatternFill
+#: the columns of a graded unit (grid or worker) in the workbook
+GRADED_COLUMNS = [
+    "立案数",
+    "结案率(%)",
+    "按期结案率(%)",
+    "一次完成率(%)",
+    "综合得分",
+    "等级",
+    "排名",
+    "样本不足",
+]
 
-    book = spreadsheet.workbook()
-    heading = [
-        f"西北街街道 {report.label} 月度分析报告",
-        f"统计期间 period: {report.month} 至 {report.until} (北京时间)",
-        f"数据版本 data version: {report.data_version}",
+
+def _graded_row(r: dict) -> list:
+    return [
+        r["filed"],
+        r["rates"]["closed"]["value"],
+        r["rates"]["closed_in_time"]["value"],
+        r["rates"]["first_time_fixed"]["value"],
+        r["score"],
+        r["grade"],
+        r["rank"],
+        "是" if r["small_sample"] else "",
     ]
 
-    def sheet(title: str, header: list[str], rows: list[list]) -> None:
-        ws = book.create_sheet(title)
-        for line in heading:
-            spreadsheet.append_safe(ws, [line])
-        ws["A1"].font = Font(bold=True, size=13)
-        spreadsheet.append_safe(ws, header)
-        for cell in ws[len(heading) + 1]:
-            cell.font = Font(bold=True)
-            cell.fill = PatternFill("solid", fgColor="DDE6F0")
-        if not rows:
-            spreadsheet.append_safe(ws, ["本月无案件 no cases this month"])
-        for row in rows:
-            spreadsheet.append_safe(ws, row)
-        ws.freeze_panes = ws.cell(row=len(heading) + 2, column=1)
-        for k, text_ in enumerate(header, start=1):
-            width = max(
-                [len(str(text_)) * 2] + [len(str(r[k - 1])) + 2 for r in rows if k - 1 < len(r)]
-            )
-            ws.column_dimensions[ws.cell(row=1, column=k).column_letter].width = min(
-                max(width, 10), 40
-            )
 
+def _sheet(book, heading: list[str], title: str, header: list[str], rows: list[list]) -> None:
+    """One sheet: the report's heading lines, a bold frozen header row, sized columns."""
+    from openpyxl.styles import Font, PatternFill
+
+    ws = book.create_sheet(title)
+    for line in heading:
+        spreadsheet.append_safe(ws, [line])
+    ws["A1"].font = Font(bold=True, size=13)
+    spreadsheet.append_safe(ws, header)
+    for cell in ws[len(heading) + 1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDE6F0")
+    if not rows:
+        spreadsheet.append_safe(ws, ["本月无案件 no cases this month"])
+    for row in rows:
+        spreadsheet.append_safe(ws, row)
+    ws.freeze_panes = ws.cell(row=len(heading) + 2, column=1)
+    for k, text_ in enumerate(header, start=1):
+        width = max(
+            [len(str(text_)) * 2] + [len(str(r[k - 1])) + 2 for r in rows if k - 1 < len(r)]
+        )
+        ws.column_dimensions[ws.cell(row=1, column=k).column_letter].width = min(max(width, 10), 40)
+
+
+def _headline_rows(report: MonthlyReport) -> list[list]:
     cur, prev, year = (report.headline[k] for k in ("current", "previous", "year_before"))
     lines = []
     for key in HEADLINE:
@@ -252,84 +268,61 @@ def to_xlsx(report: MonthlyReport) -> bytes:
     for key in HEADLINE_RATES:
         zh = RATES[key][2]
         lines.append([f"{zh}(%)", *(h["rates"][key]["value"] for h in (cur, prev, year))])
-    sheet(
-        "概况",
+    return lines
+
+
+def _sheets(report: MonthlyReport) -> list[tuple[str, list[str], list[list]]]:
+    """(title, header, rows) of each sheet, in order."""
+    months = [f"上月 {report.previous:%Y-%m}", f"去年同期 {report.year_before:%Y-%m}"]
+    categories = [
         [
-            "指标",
-            report.label,
-            f"上月 {report.previous:%Y-%m}",
-            f"去年同期 {report.year_before:%Y-%m}",
-        ],
-        lines,
-    )
-    sheet(
-        "类别",
-        ["类别", "立案数", "结案数", "按期结案率(%)", "返工数", "延期数"],
-        [
-            [
-                r["name_zh"],
-                r["filed"],
-                r["closed"],
-                r["rates"]["closed_in_time"]["value"],
-                r["sent_back"],
-                r["extended"],
-            ]
-            for r in report.categories
-        ],
-    )
-    graded = [
-        "立案数",
-        "结案率(%)",
-        "按期结案率(%)",
-        "一次完成率(%)",
-        "综合得分",
-        "等级",
-        "排名",
-        "样本不足",
+            r["name_zh"],
+            r["filed"],
+            r["closed"],
+            r["rates"]["closed_in_time"]["value"],
+            r["sent_back"],
+            r["extended"],
+        ]
+        for r in report.categories
+    ]
+    hotspots = [
+        [{3: "99%", 2: "95%"}.get(h["gi_bin"], ""), h["count"], h["z"], h["sector_name"]]
+        + [h["lon"], h["lat"]]
+        for h in report.hotspots
+    ]
+    return [
+        ("概况", ["指标", report.label, *months], _headline_rows(report)),
+        ("类别", ["类别", "立案数", "结案数", "按期结案率(%)", "返工数", "延期数"], categories),
+        (
+            "网格",
+            ["编码", "二级网格", *GRADED_COLUMNS],
+            [[r["code"], r["name_zh"], *_graded_row(r)] for r in report.grids],
+        ),
+        (
+            "网格员",
+            ["网格员", "所在网格", *GRADED_COLUMNS],
+            [[r["code"], r["parent_code"], *_graded_row(r)] for r in report.workers],
+        ),
+        ("热点", ["置信度", "事件数", "Gi* z", "片区", "经度", "纬度"], hotspots),
+        (
+            "覆盖预警",
+            ["编码", "片区", "预警"],
+            [[f["code"], f["name_zh"], "；".join(f["flags"])] for f in report.flags],
+        ),
     ]
 
-    def graded_row(r: dict) -> list:
-        return [
-            r["filed"],
-            r["rates"]["closed"]["value"],
-            r["rates"]["closed_in_time"]["value"],
-            r["rates"]["first_time_fixed"]["value"],
-            r["score"],
-            r["grade"],
-            r["rank"],
-            "是" if r["small_sample"] else "",
-        ]
 
-    sheet(
-        "网格",
-        ["编码", "二级网格", *graded],
-        [[r["code"], r["name_zh"], *graded_row(r)] for r in report.grids],
-    )
-    sheet(
-        "网格员",
-        ["网格员", "所在网格", *graded],
-        [[r["code"], r["parent_code"], *graded_row(r)] for r in report.workers],
-    )
-    sheet(
-        "热点",
-        ["置信度", "事件数", "Gi* z", "片区", "经度", "纬度"],
-        [
-            [
-                {3: "99%", 2: "95%"}.get(h["gi_bin"], ""),
-                h["count"],
-                h["z"],
-                h["sector_name"],
-                h["lon"],
-                h["lat"],
-            ]
-            for h in report.hotspots
-        ],
-    )
-    sheet(
-        "覆盖预警",
-        ["编码", "片区", "预警"],
-        [[f["code"], f["name_zh"], "；".join(f["flags"])] for f in report.flags],
-    )
+def to_xlsx(report: MonthlyReport) -> bytes:
+    """The report as a workbook: its period and data version in the first rows of every
+    sheet, Chinese headers, column widths, the header row frozen."""
+    book = spreadsheet.workbook()
+    heading = [
+        f"西北街街道 {report.label} 月度分析报告",
+        f"统计期间 period: {report.month} 至 {report.until} (北京时间)",
+        f"数据版本 data version: {report.data_version}",
+    ]
+    for title, header, rows in _sheets(report):
+        _sheet(book, heading, title, header, rows)
     del book["Sheet"]
     buffer = io.BytesIO()
     book.save(buffer)

@@ -4,6 +4,8 @@ and the communities' governance centres."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -63,10 +65,33 @@ def resources(
     out = _Rows()
     office = {lm["name_en"]: lm.geometry for _, lm in landmarks.iterrows()}
     communities = units[units["level"] == "community"].sort_values("code")
-    grids = units[units["level"] == "grid2"].sort_values("code")
-    sectors = units[units["level"] == "sector"].sort_values("code")
+    chain = _chain(out, units, communities, office)
+    managed = _branches(out, chain, communities, courtyards, businesses)
+    _groups_and_central_households(out, chain, managed, households, rng)
+    _party_members(out, chain, households, rng)
+    company_of = _partners(out, chain.top, courtyards, businesses, rng)
+    _grid_staff(out, units, courtyards, rng)
+    frame = out.frame()
+    for col in ("kind", "subtype", "branch_type"):
+        frame[col] = frame[col].map(lambda v: None if v is None or v != v else str(v))
+    frame["synthetic"] = True
+    return frame, company_of
 
-    # -- the five-level chain ---------------------------------------------------------
+
+@dataclass
+class _Chain:
+    """The top of the party chain as the later rows link to it."""
+
+    top: str
+    street_office: object
+    committee_of: dict
+    centre_of: dict
+    branches: list = field(default_factory=list)  # (id, community code)
+    groups: list = field(default_factory=list)  # (id, courtyard code)
+
+
+def _chain(out: _Rows, units, communities, office: dict) -> _Chain:
+    """The working committee, and each community's committee and governance centre."""
     street_office = office["Xibeijie Sub-district Office"]
     top = out.add(
         id="P00",
@@ -104,16 +129,23 @@ def resources(
             y=centre.y,
         )
 
+    return _Chain(top, street_office, committee_of, centre_of)
+
+
+def _branches(out: _Rows, chain: _Chain, communities, courtyards, businesses):
+    """Grid branches; returns the managed courtyards, largest first."""
+    street_office, committee_of, centre_of = (
+        chain.street_office,
+        chain.committee_of,
+        chain.centre_of,
+    )
     # grid branches: agency ones in the four offices, courtyard ones in nine compounds,
     # non-public ones in four enterprises
-    branches: list[tuple[str, str]] = []  # (id, community code)
-    n = 0
+    branches = chain.branches
 
     def branch(kind: BranchType, zh: str, en: str, geom_xy, community: str) -> None:
-        nonlocal n
-        n += 1
         bid = out.add(
-            id=f"PB{n:02d}",
+            id=f"PB{len(branches) + 1:02d}",
             kind=ResourceKind.PARTY_ORG,
             subtype=PartyLevel.GRID_BRANCH,
             branch_type=kind,
@@ -155,8 +187,13 @@ def resources(
             f["community_code"],
         )
 
+    return managed
+
+
+def _groups_and_central_households(out: _Rows, chain: _Chain, managed, households, rng) -> None:
+    branches = chain.branches
     # building groups in the largest compounds, central households among their residents
-    groups = []
+    groups = chain.groups
     yards = managed.head(facts.BUILDING_GROUPS)
     for g in range(facts.BUILDING_GROUPS):
         y = yards.iloc[g % len(yards)]
@@ -190,6 +227,9 @@ def resources(
             y=h["y"],
         )
 
+
+def _party_members(out: _Rows, chain: _Chain, households, rng) -> None:
+    branches, committee_of = chain.branches, chain.committee_of
     # party members live in households; direct ones belong to a branch of their community
     member_homes = households.iloc[
         rng.choice(len(households), sum(facts.PARTY_MEMBERS.values()), replace=False)
@@ -215,7 +255,10 @@ def resources(
             y=h["y"],
         )
 
-    # -- units, companies and people serving the grid ------------------------------------
+
+def _partners(out: _Rows, top: str, courtyards, businesses, rng) -> dict[str, str]:
+    """Co-building units, property companies (returns each managed courtyard's), committee
+    members."""
     for k, (_, b) in enumerate(
         businesses[businesses["kind"] != "shop"].head(facts.COBUILDING_UNITS).iterrows()
     ):
@@ -259,6 +302,12 @@ def resources(
             y=h["y"],
         )
 
+    return company_of
+
+
+def _grid_staff(out: _Rows, units, courtyards, rng) -> None:
+    grids = units[units["level"] == "grid2"].sort_values("code")
+    sectors = units[units["level"] == "sector"].sort_values("code")
     # grid workers: about one per SEED_HOUSEHOLDS_PER_WORKER households of the sector, at
     # least one; the sector with the fewest households is left without (a gap to find)
     per_sector = courtyards.groupby("sector_code")["households"].sum()
@@ -297,11 +346,6 @@ def resources(
             x=x,
             y=y,
         )
-    frame = out.frame()
-    for col in ("kind", "subtype", "branch_type"):
-        frame[col] = frame[col].map(lambda v: None if v is None or v != v else str(v))
-    frame["synthetic"] = True
-    return frame, company_of
 
 
 def centroid_xy(geoms) -> np.ndarray:

@@ -215,6 +215,38 @@ def _minutes(values: np.ndarray) -> np.ndarray:
     return (values * 60).astype("timedelta64[s]")
 
 
+#: the event of each stage a case reached: (its time, actor, kind, from, to, note)
+_STAGE_EVENTS = (
+    ("dispatched", "system", "dispatch", "reported", "dispatched", "按网格自动派遣"),
+    ("accepted", "seed:grid_worker", "transition", "dispatched", "in_progress", "已接单"),
+    ("resolved", "seed:grid_worker", "transition", "in_progress", "resolved", "已处置"),
+    ("verified", "seed:supervisor", "transition", "resolved", "verified", "核查结案"),
+)
+
+
+def _history(f: pd.DataFrame, times: dict, reached) -> pd.DataFrame:
+    """The events of the cases `f`: report, each stage reached, rejection or duplicate."""
+    everyone = np.ones(len(f), bool)
+    reported = times["reported"]
+    events = [_events(f, everyone, reported, "seed:patrol", "report", None, "reported", "上报")]
+    for time, actor, kind, from_status, to_status, note in _STAGE_EVENTS:
+        mask = reached(times[time])
+        events.append(_events(f, mask, times[time], actor, kind, from_status, to_status, note))
+    for to_status, note in (("rejected", "不属于受理范围"), ("duplicate", None)):
+        mask = f["status"].values == to_status
+        at = times["screened"]
+        events.append(
+            _events(f, mask, at, "seed:supervisor", "transition", "reported", to_status, note)
+        )
+    ev = pd.concat(events, ignore_index=True)
+    dup = ev["to_status"] == "duplicate"
+    ev.loc[dup, "note"] = (
+        "重复上报: "
+        + f.set_index("id").loc[ev.loc[dup, "incident_id"], "duplicate_of"].astype(str).values
+    )
+    return ev
+
+
 def _lifecycle(
     f: pd.DataFrame, end: np.datetime64, dispatch_min: np.ndarray, window_min: np.ndarray, rng
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -265,75 +297,9 @@ def _lifecycle(
     f["source"] = "seed"
     f["synthetic"] = True
 
-    events = [
-        _events(f, np.ones(n, bool), rep, "seed:patrol", "report", None, "reported", "上报"),
-        _events(
-            f,
-            reached(dispatched),
-            dispatched,
-            "system",
-            "dispatch",
-            "reported",
-            "dispatched",
-            "按网格自动派遣",
-        ),
-        _events(
-            f,
-            reached(accepted),
-            accepted,
-            "seed:grid_worker",
-            "transition",
-            "dispatched",
-            "in_progress",
-            "已接单",
-        ),
-        _events(
-            f,
-            reached(resolved),
-            resolved,
-            "seed:grid_worker",
-            "transition",
-            "in_progress",
-            "resolved",
-            "已处置",
-        ),
-        _events(
-            f,
-            reached(verified),
-            verified,
-            "seed:supervisor",
-            "transition",
-            "resolved",
-            "verified",
-            "核查结案",
-        ),
-        _events(
-            f,
-            f["status"].values == "rejected",
-            screened,
-            "seed:supervisor",
-            "transition",
-            "reported",
-            "rejected",
-            "不属于受理范围",
-        ),
-        _events(
-            f,
-            f["status"].values == "duplicate",
-            screened,
-            "seed:supervisor",
-            "transition",
-            "reported",
-            "duplicate",
-            None,
-        ),
-    ]
-    ev = pd.concat(events, ignore_index=True)
-    dup = ev["to_status"] == "duplicate"
-    ev.loc[dup, "note"] = (
-        "重复上报: "
-        + f.set_index("id").loc[ev.loc[dup, "incident_id"], "duplicate_of"].astype(str).values
-    )
+    times = {"reported": rep, "dispatched": dispatched, "accepted": accepted}
+    times |= {"resolved": resolved, "verified": verified, "screened": screened}
+    ev = _history(f, times, reached)
     return f, ev
 
 

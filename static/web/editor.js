@@ -704,8 +704,9 @@
   function badge(value, within) {
     var span;
     if (value === null || value === undefined) span = el("span", msg("editor.load_no_worker"), "badge over");
-    else if (within) span = el("span", msg("editor.load_within"), "badge within");
+    // one band (geo/core/terms.py): above the target is over, even inside the ±band
     else if (value > config.target) span = el("span", msg("editor.load_over"), "badge over");
+    else if (within) span = el("span", msg("editor.load_within"), "badge within");
     else span = el("span", msg("editor.load_under"), "badge under");
     return span;
   }
