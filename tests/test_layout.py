@@ -21,6 +21,7 @@ PACKAGES = (
     "planning",
     "maps",
     "synth",
+    "notify",
 )
 #: the longest a function of geo/ may be, in lines (decorators and docstring included)
 MAX_FUNCTION_LINES = 80

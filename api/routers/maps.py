@@ -11,10 +11,10 @@ from api.security import require
 from geo.access.roles import Permission, Principal
 from geo.grid.streets import orientation
 from geo.insight.hotspots import DEFAULT_CELL_M, hotspot_analysis
-from geo.maps.cache import CachedPage
 from geo.maps.coverage import DEFAULT_METRIC, coverage_page
 from geo.maps.hotspots import hotspot_page, hotspots_geojson
 from geo.maps.incidents import incident_page, weekly_page
+from geo.publish.cache import CachedPage
 
 router = APIRouter(tags=["maps"])
 

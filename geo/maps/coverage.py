@@ -22,12 +22,12 @@ from geo.core.errors import InvalidInput
 from geo.core.terms import LABELS as TERMS
 from geo.core.terms import Level
 from geo.insight.coverage import FLAGS, KEY_METRICS, LABELS, METRICS, coverage
-from geo.maps.cache import CachedPage, cached_page
 from geo.maps.datum import shift_geometries
 from geo.maps.filters import visibility_class
 from geo.maps.layers import UNIT_STYLE, add_legend, current_units, district_bounds
 from geo.maps.offline import add_notice, add_top_html, offline_map, render_html
 from geo.maps.orientation import add_orientation
+from geo.publish.cache import CachedPage, cached_page
 
 #: the metrics a map can show (every number in a coverage row)
 MAP_METRICS = [

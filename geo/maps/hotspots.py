@@ -26,7 +26,6 @@ from geo.insight.hotspots import (
     check_cell_size,
     hotspot_analysis,
 )
-from geo.maps.cache import CachedPage, cached_page
 from geo.maps.filters import (
     IncidentFilter,
     category_codes,
@@ -44,6 +43,7 @@ from geo.maps.layers import (
 from geo.maps.offline import add_notice, add_top_html, offline_map, render_html
 from geo.maps.orientation import add_orientation
 from geo.maps.pages import EMPTY, filter_form, page_links, sensitive_notice
+from geo.publish.cache import CachedPage, cached_page
 
 
 def _label(gi_bin: int, lang: int) -> str:

@@ -1,5 +1,5 @@
 """The patrols' incident maps: the heat of the selected incidents over the grid boundaries,
-and the same heat week by week on a time slider. Pages are cached (`geo.maps.cache`).
+and the same heat week by week on a time slider. Pages are cached (`geo.publish.cache`).
 
     >>> page = incident_page(conn, principal, category=["dispute"])      # doctest: +SKIP
     >>> page.path.read_text()[:15]                                       # doctest: +SKIP
@@ -30,13 +30,13 @@ from geo.cases.selection import (
 )
 from geo.core.errors import InvalidInput
 from geo.maps.assets import localise
-from geo.maps.cache import CachedPage, cached_page
 from geo.maps.datum import shift_lonlat
 from geo.maps.heat import incident_heat, lattice_steps, pack
 from geo.maps.layers import PackedHeat, add_unit_layers, current_units, district_bounds, rolled_up
 from geo.maps.offline import add_notice, add_top_html, offline_map, render_html
 from geo.maps.orientation import add_orientation
 from geo.maps.pages import EMPTY, filter_form, page_links, sensitive_notice
+from geo.publish.cache import CachedPage, cached_page
 
 #: the weekly view: default length, longest window, lattice and page budget
 WEEKLY_DEFAULT_WEEKS = 26

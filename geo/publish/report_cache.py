@@ -4,7 +4,7 @@ document shows.
 
 WeasyPrint's layout of the five A4 pages is most of a report's time (seconds, whatever
 counts the figures) and gives the same bytes for the same figures. The key is the map
-cache's HMAC (`geo.maps.cache.page_key`) of the month, the language, the audience (which
+cache's HMAC (`geo.publish.cache.page_key`) of the month, the language, the audience (which
 cases the caller may see), the data version (it grows with every committed change to
 incidents and the other data tables, so a stale report is never served), the evaluation
 settings and this module's revision. A hit costs a key and a file read.
@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Principal
+from geo.cases.selection import visibility_class
 from geo.core.settings import get_settings
-from geo.maps.cache import page_key
-from geo.maps.filters import visibility_class
+from geo.publish.cache import page_key
 from geo.publish.reports import MonthlyReport, monthly_report, parse_month, to_pdf
 
 #: bump when the report's figures or its page change what a PDF shows
