@@ -194,3 +194,42 @@ def test_the_folium_preview_holds_old_and_new_borders_as_two_layers(fresh_engine
     layers = [c for c in fmap._children.values() if isinstance(c, folium.GeoJson)]
     assert [layer.layer_name for layer in layers] == ["调整后 after", "调整前 before"]
     assert {f["id"] for f in report["map"]["after"]["features"]} >= {a, b}
+
+
+def test_the_preview_map_names_the_streets_under_the_borders(fresh_client, fresh_engine):
+    import json
+    from pathlib import Path
+
+    from shapely.geometry import shape
+
+    with fresh_engine.connect() as conn:
+        a, b = neighbours(conn)[0]
+        new_a, _ = grow(conn, a, b, 25)
+        tag = etag(conn, a)
+
+    def preview(fmt: str):
+        return fresh_client.put(
+            f"/api/boundaries/sectors/{a}",
+            params={"dry_run": "true", "format": fmt},
+            json={"geometry": geojson(new_a), "reason": "预览"},
+            headers={**auth("planner"), "If-Match": tag},
+        )
+
+    report = preview("json").json()
+    drawn = [
+        shape(f["geometry"])
+        for side in ("before", "after")
+        for f in report["map"][side]["features"]
+    ]
+    view = shapely.box(*shapely.union_all(drawn).bounds)
+    streets = json.loads(
+        (Path(__file__).resolve().parents[1] / "data/boundaries/streets.geojson").read_text()
+    )
+    expected = {
+        f["properties"]["name_zh"]
+        for f in streets["features"]
+        if shape(f["geometry"]).intersection(view).length > 0
+    }
+    page = preview("html").text
+    named = set(re.findall(r'<text class="street"[^>]*>([^<]+)</text>', page))
+    assert expected and named == expected

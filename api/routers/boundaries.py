@@ -23,6 +23,7 @@ from api.web import page_language, render
 from geo.access.privacy import exposure
 from geo.access.roles import Permission, Principal
 from geo.core.errors import InvalidInput, PreconditionRequired
+from geo.grid.streets import orientation
 from geo.planning import asof, edits, importer, rebalance
 from geo.planning.change_story import change_story
 from geo.planning.geometry import from_geojson
@@ -53,7 +54,7 @@ class EditRequest:
         return _expect(self.if_match, what)
 
     def answer(self, report: dict, title: str, etag_of: str | None = None):
-        return _answer(report, self.format, title, etag_of)
+        return _answer(report, self.format, title, etag_of, self.conn)
 
 
 def edit_request(
@@ -76,10 +77,11 @@ def _expect(if_match: str | None, what: str) -> list[str]:
     return tags
 
 
-def _answer(report: dict, fmt: str, title: str, etag_of: str | None = None):
+def _answer(report: dict, fmt: str, title: str, etag_of: str | None = None, conn=None):
     if fmt == "html":
+        streets = orientation(conn)["streets"] if conn is not None else None
         return HTMLResponse(
-            preview_page(title, report["map"]["before"], report["map"]["after"], report)
+            preview_page(title, report["map"]["before"], report["map"]["after"], report, streets)
         )
     headers = {}
     if etag_of and report.get("valid") and not report.get("dry_run"):
@@ -369,7 +371,9 @@ def rebalance_community(
     body = body or RebalanceRequest()
     expect = _expect(if_match, "the layer (from the proposal's layer_etag)") if body.apply else None
     report = rebalance.rebalance(conn, code, principal.actor, body.reason, body.apply, expect)
-    return _answer(report, format, f"社区 {code} 网格负载均衡方案 · rebalancing proposal")
+    return _answer(
+        report, format, f"社区 {code} 网格负载均衡方案 · rebalancing proposal", None, conn
+    )
 
 
 @router.get(

@@ -22,6 +22,7 @@ import shapely
 from shapely.geometry import shape
 
 WIDTH, HEIGHT, PAD = 880, 620, 20
+STREET = "#c8c2b4"  # the streets under the borders, as light as on the other maps
 
 
 def _geoms(collection: dict) -> list[tuple[str, shapely.Geometry, dict]]:
@@ -61,9 +62,38 @@ def _path(geom, project) -> str:
     return " ".join(out)
 
 
-def _svg(before, after) -> str:
-    project = _projector([g for _, g, _ in before + after])
+def _street_lines(streets: dict | None, project, view) -> list[str]:
+    """The streets under the borders (their part inside `view`): light lines, each named
+    once at the middle of what is drawn."""
+    parts = []
+    for feature in (streets or {}).get("features", []):
+        line = shape(feature["geometry"]).intersection(view)
+        if line.is_empty or line.length == 0:
+            continue
+        name = feature["properties"].get("name_zh") or ""
+        for part in shapely.get_parts(line):
+            xy = project(np.asarray(part.coords))
+            points = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+            parts.append(
+                f'<polyline points="{points}" fill="none" stroke="#c8c2b4" stroke-width="3"/>'
+            )
+        if name:
+            middle = shapely.line_interpolate_point(shapely.line_merge(line), 0.5, normalized=True)
+            x, y = project(np.asarray(middle.coords))[0]
+            parts.append(
+                f'<text class="street" x="{x:.1f}" y="{y:.1f}" font-size="11" fill="#6b6457" '
+                f'text-anchor="middle">{html.escape(name)}</text>'
+            )
+    return parts
+
+
+def _svg(before, after, streets: dict | None = None) -> str:
+    drawn = [g for _, g, _ in before + after]
+    project = _projector(drawn)
     parts = [f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img">']
+    if drawn:
+        view = shapely.box(*shapely.total_bounds(np.array(drawn, dtype=object)))
+        parts += _street_lines(streets, project, view)
     for code, geom, _ in after:
         parts.append(
             f'<path d="{_path(geom, project)}" fill="#3b82f6" fill-opacity="0.25" '
@@ -134,10 +164,13 @@ def _rows(report: dict) -> str:
     return (f"<h2>问题 · Problems</h2><ul>{problems}</ul>" if problems else "") + moves + load
 
 
-def preview_page(title: str, before: dict, after: dict, report: dict | None = None) -> str:
-    """A self-contained HTML page of old (dashed red) and new (blue) borders, and the
-    report's moves and loads; it loads nothing from anywhere."""
-    svg = _svg(_geoms(before), _geoms(after))
+def preview_page(
+    title: str, before: dict, after: dict, report: dict | None = None, streets: dict | None = None
+) -> str:
+    """A self-contained HTML page of old (dashed red) and new (blue) borders over the named
+    `streets` (a GeoJSON FeatureCollection of lines), and the report's moves and loads; it
+    loads nothing from anywhere."""
+    svg = _svg(_geoms(before), _geoms(after), streets)
     return (
         '<!doctype html><html lang="zh"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:1em}}"
