@@ -23,7 +23,7 @@ HOME_LINKS = {
     "admin": MAPS
     | CASES
     | {"cases.desk_nav", "coverage.table", "eval.table", "gis", "editor"}
-    | {"users.title", "admin.people", "admin.categories"},
+    | {"users.title", "admin.people", "admin.categories", "webhooks.nav"},
     "planner": MAPS | {"coverage.table", "eval.table", "gis", "editor"},
     "patrol": CASES | {"maps.incidents", "maps.hotspots", "gis"},
     "grid_worker": MAPS | CASES | {"coverage.table", "eval.table", "gis"},

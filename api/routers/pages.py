@@ -61,6 +61,7 @@ HOME_LINKS = (
     PageLink("admin", "users.title", "/admin/users", frozenset({Permission.MANAGE_USERS})),
     PageLink("admin", "admin.people", "/admin/people", frozenset({Permission.MANAGE_PEOPLE})),
     PageLink("admin", "admin.categories", "/admin/categories", frozenset({Permission.CONFIGURE})),
+    PageLink("admin", "webhooks.nav", "/admin/webhooks", frozenset({Permission.CONFIGURE})),
 )
 
 #: columns the table shows in their own way (the unit's name and code)

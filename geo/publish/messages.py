@@ -758,6 +758,7 @@ FIELD_APP_PAGES: dict[str, tuple[str, str]] = {
     "webhooks.case": ("事件", "Case"),
     "webhooks.event": ("事件类型", "Event"),
     "webhooks.at": ("时间", "Time"),
+    "webhooks.nav": ("工作群推送", "Work-group webhooks"),
     "webhooks.nav.desc": (
         "推送派遣和超期到工作群",
         "Post dispatches and overdue cases to work groups",
