@@ -208,6 +208,8 @@
   function compareMap(id) {
     var m = L.map(id, { zoomControl: true, attributionControl: false });
     var layer = L.featureGroup().addTo(m);
+    // the streets and their names under both sides, once the map has a view (streets.js)
+    if (window.gmStreets) m.whenReady(function () { gmStreets.load(m); });
     return { map: m, layer: layer };
   }
 
