@@ -216,6 +216,7 @@ def dispatch(
     one = {"incident_id": incident_id}
     if not dispatch_reported(conn, "i.id = :incident_id", one, at, actor, note):
         return []
+    on_case_event(conn, incident_id, EventKind.DISPATCH, "reported", "dispatched")
     workers = conn.execute(
         text("SELECT assigned_to FROM incidents WHERE id = :incident_id"), one
     ).scalar_one()

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from geo.cases.dispatch import dispatch_events, dispatch_reported
 from geo.cases.flow import SYSTEM, EventKind
+from geo.notify.events import on_case_event
 
 #: the note of a case nobody can be dispatched to (the sector's code is put before it)
 NOBODY_SERVES = (
@@ -94,6 +95,15 @@ def open_cases(
     actor_id: str | None = None,
     report_note: str | None = None,
 ) -> Filed:
-    """`open_staged` of the stored, `reported` cases `ids`."""
+    """`open_staged` of the stored, `reported` cases `ids`, and the workers of each case
+    dispatched told of it (`geo.notify`; a file import of many cases tells nobody, as the
+    import did before there was one intake)."""
     stage(conn, ids)
-    return open_staged(conn, at, actor, actor_id, report_note)
+    filed = open_staged(conn, at, actor, actor_id, report_note)
+    dispatched = conn.execute(
+        text("SELECT id FROM incidents WHERE id = ANY(:ids) AND status = 'dispatched'"),
+        {"ids": ids},
+    ).scalars()
+    for incident_id in dispatched:
+        on_case_event(conn, incident_id, EventKind.DISPATCH, "reported", "dispatched")
+    return filed

@@ -27,8 +27,11 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,64}$")
 
 
 def _json(value):
+    """Times as the API writes them everywhere else (pydantic: UTC as `Z`), so a replayed or
+    first answer reads the same as a GET of the case."""
     if isinstance(value, datetime | date):
-        return value.isoformat()
+        text_ = value.isoformat()
+        return text_[:-6] + "Z" if text_.endswith("+00:00") else text_
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
