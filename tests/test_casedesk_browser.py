@@ -107,6 +107,9 @@ def test_report_accept_resolve_verify_in_the_browser(desk_site):
         "#photos", files=[{"name": "site.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps()}]
     )
     patrol.wait_for_selector("#duplicates:not([hidden])")
+    # the picker speaks the page's language, not the browser's ("Choose File")
+    assert patrol.locator("label.file-pick[for='photos']").text_content() == "选择照片"
+    assert patrol.locator(".file-chosen[data-for='photos']").text_content() == "site.jpg"
     shoot(patrol, "case-new-390")
     patrol.click("#submit-report")
     patrol.wait_for_url("**/cases/I*")
@@ -154,6 +157,11 @@ def test_report_accept_resolve_verify_in_the_browser(desk_site):
     row = desk.locator(f"#desk-list li[data-id='{case_id}']")
     assert row.get_attribute("data-state") == "resolved"
     shoot(desk, "desk-390")
+    # cases two days and more overdue read in days alone ("已超期 743天"), easier to scan
+    waits = [c.strip() for c in desk.locator("#desk-list .countdown").all_text_contents()]
+    long_overdue = [w for w in waits if "天" in w]
+    assert long_overdue, waits
+    assert all("小时" not in w and "分" not in w for w in long_overdue), long_overdue
     row.locator("[data-move='verified']").click()
     desk.wait_for_load_state("load")
     row.wait_for(state="detached", timeout=15000)

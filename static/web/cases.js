@@ -62,6 +62,8 @@
   function span(minutes) {
     var m = Math.abs(minutes);
     var d = Math.floor(m / 1440), h = Math.floor((m % 1440) / 60), mm = m % 60;
+    // two days and more: days alone are easier to scan on a long list ("743天")
+    if (d >= 2) return EN ? d + " d" : d + "天";
     if (EN) return (d ? d + " d " : "") + (d || h ? h + " h " : "") + mm + " min";
     return (d ? d + "天" : "") + (d || h ? h + "小时" : "") + mm + "分";
   }
@@ -76,6 +78,18 @@
   }
   tick();
   setInterval(tick, 30000);
+
+  // file pickers: the page's own button and "what was chosen" line, in the page's language
+  // (the browser's native control would say "Choose File" in the browser's language)
+  document.querySelectorAll("input.file-input").forEach(function (input) {
+    var chosen = document.querySelector('.file-chosen[data-for="' + input.id + '"]');
+    input.addEventListener("change", function () {
+      var files = input.files || [];
+      if (!chosen) return;
+      chosen.textContent = files.length === 0 ? t("case.file.none")
+        : files.length === 1 ? files[0].name : t("case.file.chosen", { n: files.length });
+    });
+  });
 
   function baseMap(id, lon, lat, zoom, fit) {
     var el = document.getElementById(id);
@@ -155,7 +169,7 @@
         count.textContent = t("cases.new.too_many_photos");
         files = files.slice(0, 6);
       } else {
-        count.textContent = files.length ? String(files.length) : "";
+        count.textContent = "";  // the picker's line says what was chosen
       }
       resizing = Promise.all(files.map(resize)).then(function (blobs) { photos = blobs; });
     });
