@@ -126,6 +126,8 @@ def test_offline_report_and_accept_wait_then_reach_the_server_once(field_site):
 
     page.goto(f"/cases/{other}")  # from the service worker's cache
     page.wait_for_selector("body[data-ready]")
+    # its map draws from the cache too: the streets under the marker
+    page.wait_for_selector("#case-map.gm-has-streets", timeout=5000)
     page.click("[data-move='in_progress']")
     page.wait_for_function("() => document.querySelectorAll('#queue-waiting li').length === 2")
     waiting = page.locator("#queue-waiting li").all_text_contents()

@@ -23,6 +23,7 @@ from geo.core.settings import PROJECT_ROOT
 SHELL = (
     "/static/web/gridmap.css",
     "/static/web/cases.js",
+    "/static/web/streets.js",
     "/static/web/offline-queue.js",
     "/static/web/offline.js",
     "/static/web/notifications.js",

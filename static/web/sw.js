@@ -46,11 +46,12 @@ self.addEventListener("sync", function (event) {
 
 function path(url) { return url.pathname.slice(ROOT.length) || "/"; }
 
-// what is kept to read offline: the case pages, the lists and cases, the boundaries
+// what is kept to read offline: the case pages, the lists and cases, the boundaries, the
+// streets and landmarks drawn under them (/api/orientation)
 function cacheable(url, request) {
   var p = path(url);
   if (request.mode === "navigate") return /^\/(cases(\/.*)?|desk|)$/.test(p);
-  return /^\/api\/(cases|categories|boundaries)$/.test(p) ||
+  return /^\/api\/(cases|categories|boundaries|orientation)$/.test(p) ||
     /^\/api\/incidents\/[^/]+$/.test(p) ||
     (/^\/api\/incidents\/[^/]+\/photos\/\d+$/.test(p) && url.searchParams.get("size") === "thumb");
 }
