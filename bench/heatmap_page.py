@@ -55,7 +55,7 @@ def naive_page(conn, since) -> dict:
 def our_page(conn, since) -> dict:
     """Bytes of the aggregated page, built without the cache."""
     from geo.access.roles import Principal, Role
-    from geo.maps.filters import IncidentFilter
+    from geo.cases.selection import IncidentFilter
     from geo.maps.incidents import build_incident_map
 
     admin = Principal(0, "bench", Role.ADMIN)  # every incident, as the naive page

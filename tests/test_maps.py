@@ -15,10 +15,10 @@ import shapely
 from sqlalchemy import text
 
 from geo.access.roles import Principal, Role
+from geo.cases.selection import LOCAL, IncidentFilter
 from geo.core.settings import get_settings
 from geo.grid.district import BOUNDARY_DIR
 from geo.maps.assets import FOLIUM_ASSETS, VENDOR_DIR, VENDOR_URL, manifest
-from geo.maps.filters import LOCAL, IncidentFilter
 from geo.maps.heat import incident_heat, pack
 from geo.maps.incidents import build_incident_map
 from tests.conftest import SEED_END, auth

@@ -181,21 +181,6 @@ def test_a_committed_change_has_a_map_page_of_its_old_and_new_borders(fresh_clie
     assert {f["id"] for f in api["before"]["features"]} >= {a, b}
 
 
-def test_the_folium_preview_holds_old_and_new_borders_as_two_layers(fresh_engine):
-    import folium
-
-    from geo.planning.preview_map import preview_map
-
-    with fresh_engine.begin() as conn:
-        a, b = neighbours(conn)[0]
-        new_a, _ = grow(conn, a, b, 25)
-        report = edits.put_sector(conn, a, new_a, "预览", ACTOR, [etag(conn, a)], dry_run=True)
-    fmap = preview_map(report["map"]["before"], report["map"]["after"])
-    layers = [c for c in fmap._children.values() if isinstance(c, folium.GeoJson)]
-    assert [layer.layer_name for layer in layers] == ["调整后 after", "调整前 before"]
-    assert {f["id"] for f in report["map"]["after"]["features"]} >= {a, b}
-
-
 def test_the_preview_map_names_the_streets_under_the_borders(fresh_client, fresh_engine):
     import json
     from pathlib import Path

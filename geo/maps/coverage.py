@@ -18,12 +18,12 @@ import numpy as np
 import shapely
 
 from geo.access.roles import Principal
+from geo.cases.selection import visibility_class
 from geo.core.errors import InvalidInput
 from geo.core.terms import LABELS as TERMS
 from geo.core.terms import Level
 from geo.insight.coverage import FLAGS, KEY_METRICS, LABELS, METRICS, coverage
 from geo.maps.datum import shift_geometries
-from geo.maps.filters import visibility_class
 from geo.maps.layers import UNIT_STYLE, add_legend, current_units, district_bounds
 from geo.maps.offline import add_notice, add_top_html, offline_map, render_html
 from geo.maps.orientation import add_orientation

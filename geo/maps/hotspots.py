@@ -16,6 +16,13 @@ import shapely
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Principal
+from geo.cases.selection import (
+    IncidentFilter,
+    category_codes,
+    describe,
+    incident_filter,
+    visibility_class,
+)
 from geo.core.errors import InvalidInput
 from geo.core.models import METRIC_SRID
 from geo.insight.hotspots import (
@@ -25,13 +32,6 @@ from geo.insight.hotspots import (
     HotspotAnalysis,
     check_cell_size,
     hotspot_analysis,
-)
-from geo.maps.filters import (
-    IncidentFilter,
-    category_codes,
-    describe,
-    incident_filter,
-    visibility_class,
 )
 from geo.maps.layers import (
     add_legend,

@@ -2,11 +2,9 @@
 
 `preview_page` renders a self-contained HTML page (inline SVG, no script, no external
 request of any kind) of a preview or a committed change: old sectors dashed red, new ones
-filled blue, with the moves and the households per worker below. `preview_map` builds the
-same picture as a `folium.Map` (old and new as two layers) without rendering it: Folium's
-default template loads Leaflet from CDNs, so it must be rendered through the offline map
-builder (vendored Leaflet, `static/maps/`) — wire `preview_map` to it where that builder
-lives.
+filled blue, with the moves and the households per worker below. (The interactive
+picture, old and new sectors on the vendored Leaflet map, is the committed change's page
+`/maps/boundaries/changes/{id}` and the planner's editor.)
 
     >>> html = preview_page("Preview", report["map"]["before"], report["map"]["after"], report)
 """
@@ -16,7 +14,6 @@ from __future__ import annotations
 import html
 import math
 
-import folium
 import numpy as np
 import shapely
 from shapely.geometry import shape
@@ -180,32 +177,3 @@ def preview_page(
         ' &nbsp; <span style="color:#1d4ed8">■ 调整后 after</span></p>'
         f"{svg}{_rows(report or {})}</body></html>"
     )
-
-
-def preview_map(before: dict, after: dict) -> folium.Map:
-    """Old and new borders as a Folium map (two toggleable layers, no basemap). Render it
-    with the offline map builder, never with Folium's CDN template."""
-    geoms = [g for _, g, _ in _geoms(before) + _geoms(after)]
-    minx, miny, maxx, maxy = (
-        shapely.total_bounds(np.array(geoms, dtype=object)) if geoms else (0,) * 4
-    )
-    fmap = folium.Map(tiles=None, control_scale=True)
-    folium.GeoJson(
-        after,
-        name="调整后 after",
-        style_function=lambda _: {"color": "#1d4ed8", "weight": 2, "fillOpacity": 0.25},
-        tooltip=folium.GeoJsonTooltip(fields=["code"]),
-    ).add_to(fmap)
-    folium.GeoJson(
-        before,
-        name="调整前 before",
-        style_function=lambda _: {
-            "color": "#dc2626",
-            "weight": 2,
-            "dashArray": "6 4",
-            "fill": False,
-        },
-    ).add_to(fmap)
-    folium.LayerControl().add_to(fmap)
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
-    return fmap
