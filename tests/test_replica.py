@@ -77,7 +77,7 @@ def pair(tmp_path_factory) -> Iterator[Pair]:
             writer = create_token(conn, Role.ADMIN, "replica test writer")
             other = create_token(conn, Role.ADMIN, "replica test reader")
         assert replica.up().startswith("started on 127.0.0.1:")
-        replica_engine = create_engine(replica.url())
+        replica_engine = create_engine(replica.url(), pool_pre_ping=True)
         engines.append(replica_engine)
         yield Pair(primary, replica, primary_engine, replica_engine, writer, other)
     finally:
@@ -210,6 +210,27 @@ def test_with_the_replica_stopped_the_service_keeps_answering_from_the_primary(s
     )
     assert filed.status_code == 201, filed.text
     assert _feature(service, pair.writer, filed.json()["id"]).status_code == 200
+
+
+def test_a_standby_left_behind_by_the_primarys_wal_is_copied_afresh(service, pair):
+    """Stopped (by the test before) while the primary writes and recycles its WAL: the
+    standby cannot stream from where it stopped; `up` notices and makes a new copy."""
+    assert not pair.replica.is_running()
+    with pair.primary_engine.connect() as conn:
+        conn.execute(text("SET synchronous_commit = on"))
+        for _ in range(6):  # segments the standby needs are recycled at the checkpoints
+            conn.execute(text("UPDATE resources SET name_zh = name_zh WHERE kind = 'grid_worker'"))
+            conn.commit()
+            conn.execute(text("SELECT pg_switch_wal()"))
+            conn.execute(text("CHECKPOINT"))
+        conn.commit()
+    said = pair.replica.up()
+    assert said.startswith("started on 127.0.0.1:") and ", streaming from" in said, said
+    with pair.primary_engine.connect() as conn:
+        assert streaming_lag(conn)["state"] == "streaming"
+    wanted = _version(pair.primary_engine)
+    _wait_for(lambda: _version(pair.replica_engine) >= wanted, "the fresh copy catches up")
+    pair.replica.down()
 
 
 def test_replica_refuses_an_external_primary_with_one_line(monkeypatch):

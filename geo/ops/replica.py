@@ -16,6 +16,7 @@ replica's port reaches it.
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from geo.ops.localdb import DB_USER, RUN_AS, LocalCluster, _is_root, find_bindir
 
 #: a replication line the primary's pg_hba.conf needs for pg_basebackup and the WAL stream
 HBA_REPLICATION = "local replication all trust"
+#: how long a restarted standby may take to stream before it is copied afresh
+STREAM_WAIT_S = 15.0
 EXTERNAL = (
     "--replica makes a standby of the local cluster, but GRIDMAP_DATABASE_URL points at an "
     "external PostGIS: set up its replica with the server's own streaming replication and "
@@ -88,16 +91,19 @@ class LocalReplica:
                 f"port {self.port} on 127.0.0.1 is in use by another program; "
                 "set GRIDMAP_REPLICA_PORT to a free port"
             )
-        if not self.is_made():
+        if self.is_made() and not (self._start(check=False) and self._streams()):
+            # stopped too long: the primary has recycled the WAL it needs; copy afresh
+            self.down()
             self._make()
-        elif not self._start(check=False):
-            # stopped too long: the WAL it needs is gone from the primary; copy afresh
+        if not self.is_made():
             self._make()
         if not self.is_running():
             self._start(check=True)
+        streams = self._streams()
         return (
             f"started on 127.0.0.1:{self.port} ({self.root}), "
-            f"streaming from 127.0.0.1:{self.primary._running_port()}"
+            + ("streaming" if streams else "NOT YET streaming (see its log)")
+            + f" from 127.0.0.1:{self.primary._running_port()}"
         )
 
     def down(self) -> str:
@@ -166,6 +172,18 @@ class LocalReplica:
                 "hot_standby_feedback = on\n"
                 "cluster_name = 'gridmap_replica'\n"
             )
+
+    def _streams(self, timeout: float = STREAM_WAIT_S) -> bool:
+        """Does the primary stream WAL to a standby within `timeout` seconds?"""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            streaming = self._psql_primary(
+                "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+            )
+            if streaming != "0":
+                return True
+            time.sleep(0.5)
+        return False
 
     def _psql_primary(self, sql: str) -> str:
         psql = [
