@@ -148,19 +148,8 @@ class LocalReplica:
         self.primary._run(
             [
                 self._bin("pg_basebackup"),
-                "-D",
-                str(self.data_dir),
-                "-h",
-                str(self.primary.socket_dir),
-                "-p",
-                str(self.primary._running_port()),
-                "-U",
-                DB_USER,
-                "-R",
-                "-X",
-                "stream",
-                "-c",
-                "fast",
+                *self._to_primary(),
+                *("-D", str(self.data_dir), "-R", "-X", "stream", "-c", "fast"),
             ]
         )
         conf = self.data_dir / "postgresql.conf"
@@ -185,20 +174,14 @@ class LocalReplica:
             time.sleep(0.5)
         return False
 
+    def _to_primary(self) -> list[str]:
+        """libpq options reaching the primary over its Unix socket as its superuser."""
+        port = str(self.primary._running_port())
+        return ["-h", str(self.primary.socket_dir), "-p", port, "-U", DB_USER]
+
     def _psql_primary(self, sql: str) -> str:
-        psql = [
-            self._bin("psql"),
-            "-h",
-            str(self.primary.socket_dir),
-            "-p",
-            str(self.primary._running_port()),
-            "-U",
-            DB_USER,
-            "-d",
-            "postgres",
-            "-tAc",
-        ]
-        return self.primary._run([*psql, sql]).stdout.strip()
+        psql = [self._bin("psql"), *self._to_primary(), "-d", "postgres", "-tAc", sql]
+        return self.primary._run(psql).stdout.strip()
 
     def _allow_replication(self) -> None:
         """The primary must send WAL: wal_level replica (the default), WAL senders, and a
