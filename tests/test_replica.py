@@ -148,6 +148,21 @@ def test_reads_are_answered_by_the_replica(service, pair):
         assert answer.headers["x-read-source"] == "replica", path
 
 
+def _file_case(service, pair, which: str) -> str:
+    """The writer reports a case in the first (`min`) or last (`max`) sector; its id."""
+    with pair.primary_engine.connect() as conn:
+        sector = conn.execute(
+            text(f"SELECT {which}(code) FROM units WHERE level = 'sector' AND valid_to IS NULL")
+        ).scalar()
+    filed = service.post(
+        "/api/incidents",
+        json=report_body(*inside(pair.primary_engine, sector)),
+        headers=_bearer(pair.writer),
+    )
+    assert filed.status_code == 201, filed.text
+    return filed.json()["id"]
+
+
 def _feature(service, token: str, incident_id: str):
     return service.get(f"/ogc/collections/incidents/items/{incident_id}", headers=_bearer(token))
 
@@ -156,17 +171,7 @@ def test_a_person_reads_their_own_write_at_once_others_when_the_replica_has_it(s
     with pair.replica_engine.connect() as conn:  # a replica that lags: replay stopped
         conn.execute(text("SELECT pg_wal_replay_pause()"))
     try:
-        with pair.primary_engine.connect() as conn:
-            sector = conn.execute(
-                text("SELECT min(code) FROM units WHERE level = 'sector' AND valid_to IS NULL")
-            ).scalar()
-        filed = service.post(
-            "/api/incidents",
-            json=report_body(*inside(pair.primary_engine, sector)),
-            headers=_bearer(pair.writer),
-        )
-        assert filed.status_code == 201, filed.text
-        incident_id = filed.json()["id"]
+        incident_id = _file_case(service, pair, "min")
         # the writer sees it at once: their reads go to the primary until the replica has it
         mine = _feature(service, pair.writer, incident_id)
         assert mine.status_code == 200 and mine.headers["x-read-source"] == "primary"
@@ -199,17 +204,7 @@ def test_with_the_replica_stopped_the_service_keeps_answering_from_the_primary(s
     assert health.status_code == 200 and health.json()["status"] == "ok"
     assert health.json()["replica"]["reachable"] is False
     # writes go on as before, and the writer reads them back
-    with pair.primary_engine.connect() as conn:
-        sector = conn.execute(
-            text("SELECT max(code) FROM units WHERE level = 'sector' AND valid_to IS NULL")
-        ).scalar()
-    filed = service.post(
-        "/api/incidents",
-        json=report_body(*inside(pair.primary_engine, sector)),
-        headers=_bearer(pair.writer),
-    )
-    assert filed.status_code == 201, filed.text
-    assert _feature(service, pair.writer, filed.json()["id"]).status_code == 200
+    assert _feature(service, pair.writer, _file_case(service, pair, "max")).status_code == 200
 
 
 def test_a_standby_left_behind_by_the_primarys_wal_is_copied_afresh(service, pair):
