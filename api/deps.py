@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.engine import Connection, Engine
+
+from api.security import current_principal
+from geo.access.roles import Principal
 
 
 def get_engine(request: Request) -> Engine:
@@ -15,4 +18,19 @@ def get_engine(request: Request) -> Engine:
 def get_conn(request: Request) -> Iterator[Connection]:
     """A connection in one transaction per request: committed on success, else rolled back."""
     with request.app.state.engine.begin() as conn:
+        yield conn
+
+
+def get_read_conn(
+    request: Request, principal: Principal = Depends(current_principal)
+) -> Iterator[Connection]:
+    """A connection for read-only work: on the read replica (GRIDMAP_READ_DATABASE_URL) when
+    it is up and has the caller's own writes, else on the primary. Only for routes that
+    write nothing; `X-Read-Source` on the answer says which database served it."""
+    reads = getattr(request.app.state, "reads", None)
+    if reads is None:
+        yield from get_conn(request)
+        return
+    with reads.begin(principal.id) as (conn, source):
+        request.state.read_source = source
         yield conn

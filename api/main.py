@@ -16,6 +16,7 @@ from api.middleware import (
     DatabaseGuard,
     LastResort,
     NulGuard,
+    ReadRouting,
     RequestContext,
     RootPath,
     SecurityHeaders,
@@ -45,14 +46,21 @@ from geo.core import logs
 from geo.core.settings import PROJECT_ROOT, get_settings
 from geo.maps.basemap import basemap
 from geo.notify.sender import NotifySender
-from geo.ops.database import service_engine
+from geo.ops.database import read_engine, service_engine
 from geo.ops.dbwatch import DatabaseWatch
+from geo.ops.readpath import ReadRouter
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     settings = get_settings()
     app.state.engine = service_engine(settings, pool_size=10, max_overflow=10)
+    # reads: the replica (GRIDMAP_READ_DATABASE_URL) when set and caught up, else the primary
+    app.state.reads = ReadRouter(
+        app.state.engine,
+        read_engine(settings, pool_size=10, max_overflow=10),
+        retry_s=settings.replica_retry_s,
+    )
     # the watch has its own connection, so a frozen database cannot take it from the pool
     watch_engine = service_engine(settings, pool_size=1, max_overflow=0)
     app.state.database_watch = DatabaseWatch(
@@ -64,6 +72,8 @@ async def lifespan(app: FastAPI):
     app.state.notify_sender.stop()
     app.state.database_watch.stop()
     app.state.engine.dispose()
+    if app.state.reads.replica is not None:
+        app.state.reads.replica.dispose()
 
 
 def content_security_policy() -> str:
@@ -96,6 +106,7 @@ def create_app() -> FastAPI:
     # innermost: an unhandled error is still a 500 problem (and AuditWrites records it)
     app.add_middleware(LastResort)
     app.add_middleware(AuditWrites)
+    app.add_middleware(ReadRouting)  # read-your-own-writes; X-Read-Source
     app.add_middleware(SecurityHeaders, content_security_policy=content_security_policy())
     if settings.cors_origins:  # closed unless configured
         app.add_middleware(

@@ -521,3 +521,44 @@ class DatabaseGuard:
 def _discard(task: asyncio.Future) -> None:
     if not task.cancelled() and task.exception() is not None:
         http_log.info("a request abandoned while the database was unreachable ended in an error")
+
+
+class ReadRouting:
+    """Read-your-own-writes around the read replica (`geo.ops.readpath.ReadRouter` on
+    `app.state.reads`): a caller's successful write holds their reads on the primary from
+    the moment it is answered, and once the request is over (its transaction committed:
+    FastAPI commits after sending the answer) the primary's data version is noted for them.
+    Also `X-Read-Source: replica|primary` on answers whose reads went through
+    `api.deps.get_read_conn`, so an operator (and the tests) can see where reads go."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        state = scope.setdefault("state", {})
+        reads = getattr(getattr(scope.get("app"), "state", None), "reads", None)
+        writer = None
+
+        async def send_with_source(message: Message) -> None:
+            nonlocal writer
+            if message["type"] == "http.response.start":
+                principal = state.get("principal")
+                if (
+                    reads is not None
+                    and principal is not None
+                    and scope["method"] in WRITE_METHODS
+                    and message["status"] < 400
+                ):
+                    writer = principal.id
+                    reads.hold(writer)
+                if state.get("read_source"):
+                    source = state["read_source"].encode()
+                    headers = [*message.get("headers", []), (b"x-read-source", source)]
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_source)
+        if writer is not None:
+            await asyncio.to_thread(reads.note_write, writer)

@@ -45,6 +45,7 @@ BENCHMARKS = (
     "ogc_items",
     "boundary_edit",
     "case_lists",
+    "replica",
     "api_load",
     "import_attach",
 )

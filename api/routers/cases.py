@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import get_conn
+from api.deps import get_conn, get_read_conn
 from api.security import require
 from geo.access.roles import Permission, Principal
 from geo.cases import desk as casedesk
@@ -65,7 +65,7 @@ def list_cases(
     limit: int = Query(200, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000, description="skip this many (next_offset)"),
     principal: Principal = Depends(require(Permission.READ_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=Depends(get_read_conn),
 ) -> dict:
     return casedesk.case_list(
         conn, principal, assigned, area, state, overdue, sort, limit, offset=offset
@@ -81,7 +81,7 @@ def nearby(
     lat: float = Query(..., description="WGS 84 latitude"),
     category: str = Query(..., max_length=32),
     principal: Principal = Depends(require(Permission.REPORT_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=Depends(get_read_conn),
 ) -> list[dict]:
     return casedesk.nearby_open(conn, principal, lon, lat, category)
 

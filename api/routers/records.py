@@ -8,7 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Connection
 
-from api.deps import get_conn
+from api.deps import get_conn, get_read_conn
 from api.params import IsoDateTime
 from api.security import require
 from geo import imports
@@ -115,6 +115,6 @@ _list_route("incidents", Permission.READ_INCIDENTS, "Incidents (key population: 
 def get_unit(
     code: str,
     principal: Principal = Depends(require(Permission.READ_UNITS)),
-    conn: Connection = Depends(get_conn),
+    conn: Connection = Depends(get_read_conn),
 ) -> JSONResponse:
     return JSONResponse(jsonable_encoder(listing.unit_detail(conn, code)), media_type=GEOJSON)

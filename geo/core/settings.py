@@ -251,6 +251,28 @@ class Settings(BaseSettings):
         description="The service's address as people open it (links in webhook messages).",
     )
 
+    # -- the read replica (issue 23): a hot standby that answers read-only work ----------
+    replica_port: int | None = Field(
+        default=None,
+        description="Port of the local read replica (127.0.0.1 only; default: "
+        "GRIDMAP_PG_PORT + 1).",
+    )
+    read_database_url: str | None = Field(
+        default=None,
+        description="A read replica (SQLAlchemy URL): read-only work goes there, writes and "
+        "a person's reads until the replica has their write go to the primary. Unset: all "
+        "on the primary.",
+    )
+    replica_connect_timeout_s: int = Field(
+        default=2, ge=1, description="Seconds the service waits to connect to the read replica."
+    )
+    replica_retry_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="After the read replica fails, reads go to the primary for this many "
+        "seconds before the replica is tried again.",
+    )
+
     @model_validator(mode="after")
     def _private_map_cache(self) -> Settings:
         """Cached map pages are data: kept under GRIDMAP_HOME unless set, and never where
@@ -265,6 +287,11 @@ class Settings(BaseSettings):
                 "map-cache/ in GRIDMAP_HOME)"
             )
         return self
+
+    @property
+    def local_replica_port(self) -> int:
+        """The local read replica's port: GRIDMAP_REPLICA_PORT, else GRIDMAP_PG_PORT + 1."""
+        return self.replica_port or self.pg_port + 1
 
     @property
     def street_prefix(self) -> str:

@@ -57,23 +57,48 @@ def _engine():
 
 @db_app.command("up")
 @reports_errors
-def db_up() -> None:
+def db_up(
+    replica: bool = typer.Option(
+        False, "--replica", help="Also start a streaming-replication hot standby (read replica)."
+    ),
+) -> None:
     """Install PostgreSQL/PostGIS if missing, initialise once, and start the local cluster."""
     from geo.core.settings import get_settings
     from geo.ops.localdb import LocalCluster
 
     if get_settings().database_url:
+        if replica:
+            from geo.ops.replica import EXTERNAL
+
+            raise GridmapError(EXTERNAL)
         out.print("GRIDMAP_DATABASE_URL is set: using that PostGIS; no local cluster started")
         return
     out.print(f"local database {LocalCluster.from_settings().up()}")
+    if replica:
+        _replica_up()
+
+
+def _replica_up() -> None:
+    from geo.ops.replica import LocalReplica
+
+    standby = LocalReplica.from_settings()
+    out.print(f"read replica {standby.up()}")
+    out.print(
+        "send the service's reads to it: export GRIDMAP_READ_DATABASE_URL="
+        '"$(gridmap db url --replica)"'
+    )
 
 
 @db_app.command("down")
 @reports_errors
 def db_down() -> None:
-    """Stop the local cluster (its data stay)."""
+    """Stop the local cluster and its read replica, if any (their data stay)."""
     from geo.ops.localdb import LocalCluster
+    from geo.ops.replica import LocalReplica
 
+    standby = LocalReplica.from_settings()
+    if standby.is_made():
+        out.print(f"read replica {standby.down()}")
     out.print(f"local database {LocalCluster.from_settings().down()}")
 
 
@@ -82,20 +107,36 @@ def db_down() -> None:
 def db_status() -> None:
     """Running or stopped, where its files are, and which port."""
     from geo.ops.localdb import LocalCluster
+    from geo.ops.replica import LocalReplica
 
     for key, value in LocalCluster.from_settings().status().items():
         out.print(f"{key:9} {value}")
+    standby = LocalReplica.from_settings()
+    if standby.is_made():
+        for key, value in standby.status().items():
+            out.print(f"{key:16} {value}")
 
 
 @db_app.command("url")
 @reports_errors
-def db_url() -> None:
+def db_url(
+    replica: bool = typer.Option(False, "--replica", help="The local read replica's URL."),
+) -> None:
     """Print the connection URL (libpq form, for psql) of the database in use."""
     from sqlalchemy.engine import make_url
 
     from geo.ops.database import database_url
 
-    print(make_url(database_url()).set(drivername="postgresql").render_as_string(False))
+    if replica:
+        from geo.core.settings import get_settings
+        from geo.ops.replica import EXTERNAL, LocalReplica
+
+        if get_settings().database_url:
+            raise GridmapError(EXTERNAL)
+        url = LocalReplica.from_settings().url()
+    else:
+        url = database_url()
+    print(make_url(url).set(drivername="postgresql").render_as_string(False))
 
 
 @db_app.command("backup")

@@ -43,20 +43,49 @@ def engine_for(url: str | None = None, **kwargs) -> Engine:
     )
 
 
-def service_engine(settings: Settings | None = None, **kwargs) -> Engine:
+def service_engine(
+    settings: Settings | None = None,
+    url: str | None = None,
+    connect_timeout_s: int | None = None,
+    **kwargs,
+) -> Engine:
     """The HTTP service's engine: connect and statement timeouts from the settings, so a
-    database that is down or frozen gives an error (503) instead of a request that hangs."""
+    database that is down or frozen gives an error (503) instead of a request that hangs.
+    Every engine of the service comes from here (the primary's, the read replica's: see
+    `read_engine`), so whatever is hooked on it here applies to all of them."""
     s = settings or get_settings()
+    timeout = connect_timeout_s or s.db_connect_timeout_s
     options = CONNECT_ARGS["options"]
     if s.db_statement_timeout_s:
         options += f" -c statement_timeout={s.db_statement_timeout_s * 1000}"
     return create_engine(
-        database_url(s),
+        url or database_url(s),
         pool_pre_ping=True,
-        pool_timeout=s.db_connect_timeout_s,
-        connect_args={"options": options, "connect_timeout": s.db_connect_timeout_s},
+        pool_timeout=timeout,
+        connect_args={"options": options, "connect_timeout": timeout},
         **kwargs,
     )
+
+
+def read_database_url(settings: Settings | None = None) -> str | None:
+    """`GRIDMAP_READ_DATABASE_URL` (a read replica) with the service's driver, or None."""
+    s = settings or get_settings()
+    if not s.read_database_url:
+        return None
+    url = make_url(s.read_database_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg2")
+    return url.render_as_string(hide_password=False)
+
+
+def read_engine(settings: Settings | None = None, **kwargs) -> Engine | None:
+    """The service's engine on the read replica (a short connect timeout, so a dead replica
+    costs little before reads fall back to the primary), or None when none is configured."""
+    s = settings or get_settings()
+    url = read_database_url(s)
+    if url is None:
+        return None
+    return service_engine(s, url=url, connect_timeout_s=s.replica_connect_timeout_s, **kwargs)
 
 
 def make_engine(url: str | None = None, **kwargs) -> Engine:

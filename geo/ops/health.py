@@ -11,8 +11,9 @@ from geo.core.errors import DatabaseUnreachable
 from geo.ops.database import masked
 
 
-def health(engine: Engine) -> dict:
-    """What `/api/health` reports; raises DatabaseUnreachable (URL masked) when it is not."""
+def health(engine: Engine, reads=None) -> dict:
+    """What `/api/health` reports; raises DatabaseUnreachable (URL masked) when it is not.
+    With `reads` (a `geo.ops.readpath.ReadRouter`), also the read replica: `replica`."""
     try:
         with engine.connect() as conn:
             postgis = conn.execute(
@@ -29,7 +30,7 @@ def health(engine: Engine) -> dict:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         url = masked(engine.url.render_as_string(hide_password=False))
         raise DatabaseUnreachable(f"cannot reach the database at {url}: {reason}") from exc
-    return {
+    answer = {
         "status": "ok" if postgis and schema and units else "degraded",
         "database": "reachable",
         "postgis": postgis,
@@ -40,3 +41,6 @@ def health(engine: Engine) -> dict:
         if version and version.changed_at
         else None,
     }
+    if reads is not None and reads.configured:
+        answer["replica"] = reads.health()
+    return answer
