@@ -4,9 +4,14 @@
     .venv/bin/python -m bench --quick              # every benchmark at small sizes (~1 min)
     .venv/bin/python -m bench --only ogc_items,coverage --ogc-limits 100
     .venv/bin/python -m bench --combine bench/results/latest part1.json part2.json
+    .venv/bin/python -m bench --resume             # go on where a stopped run left off
 
-Full runs write `bench/results/latest.json` and `latest.md` (committed); `--quick` runs
-write `bench/results/quick.*` (git-ignored). See bench/harness.py for where they run.
+Full runs write `bench/results/latest.json` and `latest.md` (committed) after EVERY
+benchmark; `--resume` keeps the figures of the benchmarks that file already holds (same
+source database, not failed) and runs only the others, so a stopped run never needs
+piecing together. Each benchmark is bounded (rounds, requests and seconds are options).
+
+`--quick` runs write `bench/results/quick.*` (git-ignored). See bench/harness.py for where they run.
 """
 
 from __future__ import annotations
@@ -59,8 +64,10 @@ FULL = {
     "heatmap_sizes": [10_000, 100_000, 1_000_000],
     "edit_points": 5000,
     "ogc_limits": [100, 1000],
-    "ogc_requests": 40,
-    "ogc_rounds": 6,
+    # bounded: tipg answers ~1 page/s at 1M rows, so 16 requests x (3 + 1 warm-up) rounds
+    # x 2 limits is about 3 min of tipg (40 x 7 rounds had to be stopped, 2026-11-24)
+    "ogc_requests": 16,
+    "ogc_rounds": 3,
     "ogc_concurrency": 4,
     "load_seconds": 20.0,
     "load_concurrency": 8,
@@ -109,6 +116,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--load-seconds", type=float, help="duration of each load scenario")
     p.add_argument("--load-concurrency", type=int, help="requests in flight (load)")
     p.add_argument("--load-max-requests", type=int, help="most requests per load scenario")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the benchmarks the output file already holds; run only the others",
+    )
     args = p.parse_args(argv)
     defaults = QUICK if args.quick else FULL
     for key, value in defaults.items():
@@ -226,6 +238,30 @@ def combine(parts: list[Path], out: Path) -> dict:
     return result
 
 
+def resumable(out: Path, database: str) -> tuple[list[dict], str, float, dict]:
+    """What a previous run with the same output left: the figures of the benchmarks it
+    finished without failing, its command and its seconds, when it ran on the same source
+    database (else nothing)."""
+    path = out.with_suffix(".json")
+    if not path.exists():
+        return [], "", 0.0, {}
+    previous = json.loads(path.read_text())
+    if previous.get("source", {}).get("database") != database:
+        log(f"--resume: {path} is of another source database; starting afresh")
+        return [], "", 0.0, {}
+    failed = set(previous.get("failures", {}))
+    kept = [f for f in previous["figures"] if f["benchmark"] not in failed]
+    done = {f["benchmark"] for f in kept}
+    timings = {k: v for k, v in previous.get("timings_s", {}).items() if k in done}
+    return kept, previous["command"], float(previous.get("duration_s", 0.0)), timings
+
+
+def in_order(figures: list[dict]) -> list[dict]:
+    """Figures in the order the benchmarks run (a resumed run adds to earlier ones)."""
+    rank = {name: k for k, name in enumerate(BENCHMARKS)}
+    return sorted(figures, key=lambda f: rank.get(f["benchmark"], len(rank)))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--combine"]:  # python -m bench --combine OUT A.json B.json ...
@@ -248,6 +284,16 @@ def main(argv: list[str] | None = None) -> int:
         out = ROOT / out
     figures: list[Figure] = []
     failures: dict[str, str] = {}
+    kept, earlier_s, timings = [], 0.0, {}
+    if args.resume:
+        kept, earlier, earlier_s, timings = resumable(out, name)
+        command = f"{earlier} ; {command}" if kept else command
+        done = {f["benchmark"] for f in kept}
+        args.only = [b for b in args.only if b not in done]
+        log(
+            f"--resume: keeping {', '.join(sorted(done)) or 'nothing'}; to run: "
+            f"{', '.join(args.only) or 'nothing'}"
+        )
     with scratch_copy(source) as url:
         engine = create_engine(url)
         info = machine(engine)
@@ -265,15 +311,17 @@ def main(argv: list[str] | None = None) -> int:
                 "options": {k: v for k, v in vars(args).items()},
                 "source": {"database": name, "incidents": incidents},
                 "machine": {**info, "load_average_end": [round(v, 2) for v in os.getloadavg()]},
-                "duration_s": round(time.perf_counter() - started, 1),
+                "duration_s": round(earlier_s + time.perf_counter() - started, 1),
                 "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "figures": [f.as_dict() for f in figures],
+                "timings_s": timings,
+                "figures": in_order(kept + [f.as_dict() for f in figures]),
                 "failures": failures,
             }
 
         try:
-            for bench in args.only:
-                log(f"— {bench} —")
+            for k, bench in enumerate(args.only, 1):
+                elapsed = (time.perf_counter() - started) / 60
+                log(f"— {bench} ({k}/{len(args.only)}, {elapsed:.0f} min in) —")
                 module = importlib.import_module(f"bench.{bench}")
                 t0 = time.perf_counter()
                 try:
@@ -281,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception:  # record it, go on with the others
                     failures[bench] = traceback.format_exc()
                     log(f"{bench} FAILED:\n{failures[bench]}")
-                log(f"{bench} took {time.perf_counter() - t0:.0f} s")
+                timings[bench] = round(time.perf_counter() - t0, 1)
+                log(f"{bench} took {timings[bench]:.0f} s")
                 result = snapshot()
                 write(result, out)
         finally:

@@ -16,7 +16,7 @@ already holds the seeded history):
   (building the points and the tree included).
 
 Between rounds (untimed) VACUUM clears what the rolled-back rows left. Target: ours at
-most 3x the baseline.
+most 1.5x the baseline (issue 23; it was 3x, issue 3).
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ def run(ctx: Context) -> list[Figure]:
             o["median"],
             b["median"],
             "raw COPY + shapely STRtree",
-            Target("ratio_max", 3.0, "≤ 3"),
+            Target("ratio_max", 1.5, "≤ 1.5") if size >= 1_000_000 else None,
             detail={
                 "ours_s": o,
                 "baseline_s": b,

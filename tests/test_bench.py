@@ -142,3 +142,25 @@ def _result(figures: list) -> dict:
         "figures": [f if isinstance(f, dict) else f.as_dict() for f in figures],
         "failures": {},
     }
+
+
+def test_a_resumed_run_keeps_what_the_stopped_run_finished_and_reruns_the_rest(tmp_path):
+    from bench.__main__ import in_order, parse_args, resumable
+
+    done = Figure("boundary_edit", "edit", "n", "s", 1.0, 20.0, "full")
+    failed = Figure("ogc_items", "items", "n", "req/s", 5.0, 1.0, "tipg")
+    first = Figure("coverage", "coverage", "n", "ms", 90.0, 900.0, "raw")
+    result = _result([done, failed, first])
+    result["failures"] = {"ogc_items": "Traceback ...\nTimeoutError"}
+    result["timings_s"] = {"boundary_edit": 200.0, "ogc_items": 30.0, "coverage": 100.0}
+    out = tmp_path / "latest"
+    out.with_suffix(".json").write_text(json.dumps(result))
+
+    kept, command, seconds, timings = resumable(out, "db")
+    assert [f["benchmark"] for f in in_order(kept)] == ["coverage", "boundary_edit"]
+    assert (command, seconds) == ("python -m bench", 60.0)
+    assert timings == {"boundary_edit": 200.0, "coverage": 100.0}  # not the failed one's
+    # another source database: nothing is kept
+    assert resumable(out, "other") == ([], "", 0.0, {})
+    assert resumable(tmp_path / "missing", "db") == ([], "", 0.0, {})
+    assert parse_args(["--resume"]).resume and not parse_args([]).resume

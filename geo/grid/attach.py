@@ -125,9 +125,14 @@ class AttachResult:
     moved: int  # points whose sector or courtyard changed
 
 
-def attach_points(conn: Connection, table: str, area_wkt: str | None = None) -> AttachResult:
+def attach_points(
+    conn: Connection, table: str, area_wkt: str | None = None, record: str | None = None
+) -> AttachResult:
     """Recompute the codes of the points of `table` (all, or those covered by `area_wkt`,
-    a WGS 84 geometry); returns how many were examined and how many changed unit."""
+    a WGS 84 geometry); returns how many were examined and how many changed unit. With
+    `record` (a table with columns kind, id, from_<unit>, to_<unit> for the four units),
+    every examined point's codes before and after are added to it in the same statement
+    (kind = `table`)."""
     if table not in POINT_TABLES:
         raise ValueError(f"not a point table: {table}")
     where = "geom IS NOT NULL"
@@ -136,9 +141,20 @@ def attach_points(conn: Connection, table: str, area_wkt: str | None = None) -> 
         where += " AND ST_Covers(ST_GeomFromText(:area, 4326), geom)"
         params["area"] = area_wkt
     points = f"(SELECT id, geom FROM {table} WHERE {where})"
+    recorded = ""
+    if record is not None:
+        codes = ("courtyard_code", "sector_code", "grid2_code", "community_code")
+        into = ", ".join(f"from_{c[:-5]}, to_{c[:-5]}" for c in codes)
+        both = ", ".join(f"o.{c}, coded.{c}" for c in codes)
+        recorded = f"""recorded AS (
+            INSERT INTO {record} (kind, id, {into})
+            SELECT :kind, o.id, {both} FROM coded
+            JOIN (SELECT id, {", ".join(codes)} FROM {table} WHERE {where}) o ON o.id = coded.id
+        ),"""
+        params["kind"] = table
     without_jit(conn)
     sql = f"""
-        WITH coded AS ({codes_sql(points)}),
+        WITH coded AS ({codes_sql(points)}), {recorded}
         changed AS (
             UPDATE {table} p SET courtyard_code = coded.courtyard_code,
                    sector_code = coded.sector_code, grid2_code = coded.grid2_code,

@@ -96,6 +96,11 @@ def reattach(conn: Connection, area, recode: dict[str, str]) -> dict[str, dict[s
         if not selects:
             stats[table] = {"examined": 0, "moved": 0}
             continue
+        if not olds:
+            # only the area: codes before and after recorded by the attach itself
+            found = attach_points(conn, table, wkt, record=MOVES_TABLE)
+            stats[table] = {"examined": found.examined, "moved": _moved(conn, table)}
+            continue
         conn.execute(
             text(
                 f"INSERT INTO {MOVES_TABLE} (kind, id, {', '.join(f'from_{c}' for c in CODES)}) "
@@ -125,14 +130,21 @@ def reattach(conn: Connection, area, recode: dict[str, str]) -> dict[str, dict[s
             ),
             {"kind": table},
         )
-        before = ", ".join(f"from_{c}" for c in CODES)
-        after = ", ".join(f"to_{c}" for c in CODES)
-        examined, moved = conn.execute(
-            text(
-                f"SELECT count(*), count(*) FILTER (WHERE ({before}) IS DISTINCT FROM ({after})) "
-                f"FROM {MOVES_TABLE} WHERE kind = :kind"
-            ),
-            {"kind": table},
-        ).one()
-        stats[table] = {"examined": examined, "moved": moved}
+        examined = conn.execute(
+            text(f"SELECT count(*) FROM {MOVES_TABLE} WHERE kind = :kind"), {"kind": table}
+        ).scalar_one()
+        stats[table] = {"examined": examined, "moved": _moved(conn, table)}
     return stats
+
+
+def _moved(conn: Connection, table: str) -> int:
+    """How many points of `table` in the moves table changed a code."""
+    before = ", ".join(f"from_{c}" for c in CODES)
+    after = ", ".join(f"to_{c}" for c in CODES)
+    return conn.execute(
+        text(
+            f"SELECT count(*) FROM {MOVES_TABLE} WHERE kind = :kind "
+            f"AND ({before}) IS DISTINCT FROM ({after})"
+        ),
+        {"kind": table},
+    ).scalar_one()
