@@ -134,3 +134,34 @@ def test_event_and_resident_references_stay_inside_each_copy(city):
         )
         == _scalar(city, "SELECT count(*) FROM residents") / 3
     )
+
+
+def test_a_border_move_working_for_one_subdistrict_touches_only_its_layer(city):
+    """Runs last: it edits the city (two sectors of 620902001, versions only there)."""
+    from geo.core.tenancy import work_for
+    from geo.planning import edits
+    from geo.planning.layer import load_state
+    from tests.planning_support import grow, neighbours
+
+    with city.connect() as conn:
+        a, b = next(p for p in neighbours(conn) if p[0].startswith("620902001"))
+        new_a, _ = grow(conn, a, b, 25)
+    with city.begin() as conn:
+        work_for(conn, "620902001")
+        state = load_state(conn, None)
+        assert state.district_code == "620902001"
+        assert {c[:9] for c in state.sectors.index} == {"620902001"}
+        edits.put_sector(conn, a, new_a, "test", "city test", [f'"{a}:v1"'])
+    with city.connect() as conn:
+        changed = set(
+            conn.execute(text("SELECT DISTINCT code FROM units WHERE version > 1")).scalars()
+        )
+        assert a in changed and b in changed
+        assert {c[:9] for c in changed} == {"620902001"}  # the other sub-districts as they were
+        parents = conn.execute(
+            text(
+                "SELECT count(*) FROM units WHERE valid_to IS NULL AND parent_code IS NOT NULL "
+                "AND left(parent_code, 9) <> left(code, 9)"
+            )
+        ).scalar_one()
+    assert parents == 0
