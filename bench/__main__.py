@@ -5,6 +5,7 @@
     .venv/bin/python -m bench --only ogc_items,coverage --ogc-limits 100
     .venv/bin/python -m bench --combine bench/results/latest part1.json part2.json
     .venv/bin/python -m bench --resume             # go on where a stopped run left off
+    .venv/bin/python -m bench --city [--quick] [--subdistricts 50] [--incidents N]  # bench/city.py
 
 Full runs write `bench/results/latest.json` and `latest.md` (committed) after EVERY
 benchmark; `--resume` keeps the figures of the benchmarks that file already holds (same
@@ -268,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         out, *parts = (Path(a) for a in argv[1:])
         print(markdown(combine(parts, out)))
         return 0
+    if "--city" in argv:  # the city at size: its own databases and table (bench/city.py)
+        from bench.city import main as city
+
+        return city(argv)
     args = parse_args(argv)
     from geo.core.settings import get_settings
 

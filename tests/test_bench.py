@@ -164,3 +164,44 @@ def test_a_resumed_run_keeps_what_the_stopped_run_finished_and_reruns_the_rest(t
     assert resumable(out, "other") == ([], "", 0.0, {})
     assert resumable(tmp_path / "missing", "db") == ([], "", 0.0, {})
     assert parse_args(["--resume"]).resume and not parse_args([]).resume
+
+
+def test_the_city_benchmark_produces_its_figures_for_a_tiny_city(fresh_url, tmp_path):
+    """`python -m bench --city --quick`: a city of 3 sub-districts beside a one-district
+    database (both built on the test server, dropped again when this test made them)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    names = ("gridmap_bench_city_one_2500", "gridmap_bench_city_3x2500")
+    admin = create_engine(
+        make_url(fresh_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        had = set(
+            conn.execute(text("SELECT datname FROM pg_database WHERE datname IN :n"), {"n": names})
+            .scalars()
+            .all()
+        )
+    out = tmp_path / "city"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench", "--city", "--quick", "--server-url", fresh_url,
+             "--out", str(out)],
+            cwd=ROOT, capture_output=True, text=True, timeout=1500,
+        )  # fmt: skip
+    finally:
+        with admin.connect() as conn:
+            for name in set(names) - had:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    assert done.returncode == 0, done.stderr[-6000:]
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert result["failures"] == {}
+    names = [f["figure"] for f in result["figures"]]
+    assert any("one sub-district of the city" in n for n in names)
+    assert any("whole city" in n for n in names)
+    assert any(n.startswith("boundary edit") for n in names)
+    assert sum(n.startswith("partitioned by sub-district") for n in names) == 3
+    for f in result["figures"]:
+        assert f["ours"] > 0 and f["baseline"] > 0, f
+    assert "Generating the city" in out.with_suffix(".md").read_text()

@@ -31,6 +31,9 @@ user_app = typer.Typer(
 )
 app.add_typer(user_app, name="user")
 
+district_app = typer.Typer(help="Sub-districts (街道) in this database.", no_args_is_help=True)
+app.add_typer(district_app, name="district")
+
 out = Console()
 err = Console(stderr=True)
 
@@ -195,6 +198,9 @@ def seed(
     scale: float = typer.Option(1.0, help="Multiply the incident history (load tests)."),
     replace: bool = typer.Option(False, help="Empty the data tables and load again."),
     if_empty: bool = typer.Option(False, help="Load only when the database holds no district."),
+    subdistricts: int = typer.Option(
+        1, help="A synthetic city: this many sub-districts side by side (copies of the home one)."
+    ),
 ) -> None:
     """Load the district: boundaries, then the synthetic population and incident history."""
     from rich.progress import Progress
@@ -211,12 +217,36 @@ def seed(
         task = bar.add_task("seeding", total=len(seeding.STEPS))
 
         def step(name: str) -> None:
-            bar.update(task, description=name, completed=seeding.STEPS.index(name))
+            done = seeding.STEPS.index(name) if name in seeding.STEPS else len(seeding.STEPS)
+            bar.update(task, description=name, completed=done)
 
-        report = seeding.seed(engine, scale=scale, replace=replace, progress=step)
+        report = seeding.seed(
+            engine, scale=scale, replace=replace, progress=step, subdistricts=subdistricts
+        )
     verb = "replaced the district with" if report.replaced else "loaded"
     counts = ", ".join(f"{v:,} {k}" for k, v in report.counts.items())
     out.print(f"{verb}: {counts} (history to {report.end:%Y-%m-%d %H:%M} UTC)")
+
+
+@district_app.command("add")
+@reports_errors
+def district_add(
+    code: str = typer.Option(..., help="Nine digits: GB/T 2260 district + street, e.g. 620902004."),
+    name: str = typer.Option(..., help="Chinese name, e.g. 新城街道."),
+    name_en: str = typer.Option(None, "--name-en", help="English name."),
+    boundaries: Path = typer.Option(
+        ..., help="GeoJSON, GeoPackage or zipped Shapefile: the outline (code CODE) and units."
+    ),
+) -> None:
+    """Add a sub-district: its outline and optional communities, grids and sectors."""
+    from geo.access import audit
+    from geo.planning.subdistricts import add_subdistrict
+
+    with _engine().begin() as conn:
+        result = add_subdistrict(conn, code, name, name_en, boundaries, _cli_actor())
+        audit.record(conn, _cli_actor(), "district_add", target=code, detail=result)
+    units = ", ".join(f"{n} {level}" for level, n in result["units"].items())
+    out.print(f"sub-district {code} {name} added: {units}")
 
 
 @app.command()

@@ -24,11 +24,12 @@ from geo.core.bulk import copy_frame, ewkb_hex
 from geo.core.errors import AlreadySeeded, InvalidInput
 from geo.core.models import METRIC_SRID, SRID
 from geo.core.settings import get_settings
+from geo.core.tenancy import work_for
 from geo.grid import facts
 from geo.grid.attach import attach_points
 from geo.grid.boundaries import load_boundary_files, read_layer
 from geo.grid.streets import load_orientation_files
-from geo.synth import governance, people, places
+from geo.synth import city, governance, people, places
 from geo.synth import incidents as incident_history
 
 #: every table `seed --replace` empties (the schema, tokens and audit log stay)
@@ -120,16 +121,21 @@ def seed(
     replace: bool = False,
     end: datetime | None = None,
     progress: Progress = lambda step: None,
+    subdistricts: int = 1,
 ) -> SeedReport:
     """Load the whole district in one transaction. Refuses when data are present unless
     `replace`, which empties the data tables first. `end` (default: now, to the minute)
-    is when the incident history stops."""
+    is when the incident history stops. `subdistricts` > 1 then lays out a synthetic city
+    of that many sub-districts around it (`geo.synth.city`), one transaction each."""
+    if subdistricts < 1:
+        raise InvalidInput(f"--subdistricts must be at least 1, got {subdistricts}")
     if scale <= 0:
         raise InvalidInput(f"--scale must be positive, got {scale}")
     settings = get_settings()
     end = (end or datetime.now(UTC)).replace(second=0, microsecond=0)
     report = SeedReport(replaced=False, end=end)
     with engine.begin() as conn:
+        work_for(conn, settings.street_prefix)
         report.replaced = _empty_or_refuse(conn, replace)
         rng = [np.random.default_rng([settings.seed, k]) for k in range(8)]
         progress(STEPS[0])
@@ -158,6 +164,8 @@ def seed(
                 ).to_json()
             },
         )
+    if subdistricts > 1:
+        report.counts["subdistricts"] = 1 + len(city.lay_out_city(engine, subdistricts, progress))
     return report
 
 

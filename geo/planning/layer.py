@@ -20,6 +20,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo.core.tenancy import GUC
 from geo.grid.attach import BOUNDARY_LOCK
 from geo.planning.tiling import Problem
 
@@ -124,6 +125,12 @@ def load_state(conn: Connection, at: datetime, as_of: datetime | None = None) ->
     else:
         where = "valid_from <= :t AND (valid_to IS NULL OR valid_to > :t)"
         params = {"t": as_of}
+    # a transaction working for one sub-district edits its layer only (a city holds several)
+    scope = "(CAST(:sd AS text) IS NULL OR left(code, 9) = :sd)"
+    params["sd"] = conn.execute(
+        text("SELECT nullif(current_setting(:guc, true), '')"), {"guc": GUC}
+    ).scalar()
+    where = f"{where} AND {scope}"
     units = _frame(conn, f"SELECT {UNIT_COLUMNS} FROM units WHERE {where} ORDER BY code", params)
     yards = _frame(
         conn, f"SELECT {YARD_COLUMNS} FROM courtyards WHERE {where} ORDER BY code", params
@@ -132,9 +139,10 @@ def load_state(conn: Connection, at: datetime, as_of: datetime | None = None) ->
     latest = pd.read_sql(
         text(
             "SELECT DISTINCT ON (code) code, level, version, valid_to IS NULL AS current, "
-            "successor_code, valid_to FROM units ORDER BY code, version DESC"
+            f"successor_code, valid_to FROM units WHERE {scope} ORDER BY code, version DESC"
         ),
         conn,
+        params={"sd": params["sd"]},
     ).set_index("code")
     return State(
         at=at,

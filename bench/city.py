@@ -1,0 +1,365 @@
+"""`python -m bench --city`: the service at city size (issue 23), side by side with one district.
+
+Two source databases, built once and reused (like `gridmap_bench_1m`):
+
+- **one district** `gridmap_bench_city_one_<per>`: the home sub-district seeded with `per`
+  incidents (`--incidents` / `--subdistricts`);
+- **the city** `gridmap_bench_city_<n>x<per>`: a copy of it (CREATE DATABASE … TEMPLATE)
+  with `geo.synth.city.lay_out_city` adding n - 1 sub-districts beside it, `per` incidents
+  each. How long that took, per million incidents, is kept in its `dataset_info` (key
+  `city`) and printed in the table.
+
+Figures, each measured in one interleaved run against the one-district database:
+
+- coverage (sector level) and the evaluation (every level), warm, **for one sub-district**
+  (a transaction working for the home sub-district, `geo.core.tenancy.work_for`; once the
+  tenancy work's row-level security is in, that transaction sees only its rows — the table
+  says whether it was in force) — target < 200 ms — and **for the whole city** (unscoped,
+  as the city role) — target < 1 s;
+- a boundary edit in the home sub-district of the city vs the same edit in the one-district
+  database (≤ 1.5×);
+- the heat page (built uncached, as an admin: every incident) for the city vs one district;
+- partitioning study: per-sub-district raw incident queries on `incidents` vs a copy of it
+  LIST-partitioned by sub-district (a table of the scratch copy only; nothing migrates).
+
+Writes `bench/results/city.json` and `.md` (`--quick`: `city_quick.*`, git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import create_engine, text
+
+from bench.harness import (
+    RESULTS,
+    Figure,
+    Target,
+    ensure_database,
+    interleaved,
+    log,
+    machine,
+    scratch_copy,
+    server_url,
+    summary,
+)
+
+NAME = "city"
+FULL = {"subdistricts": 50, "incidents": 1_000_000, "repeat": 10, "edit_points": 1000}
+QUICK = {"subdistricts": 3, "incidents": 7_500, "repeat": 3, "edit_points": 100}
+HOME = "620902003"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench --city", description=__doc__.split("\n")[0])
+    p.add_argument("--city", action="store_true", help="the city benchmark (this one)")
+    p.add_argument("--quick", action="store_true", help="a tiny city (3 × 2,500 incidents)")
+    p.add_argument("--subdistricts", type=int, help="sub-districts in the city (default 50)")
+    p.add_argument("--incidents", type=int, help="incidents in the whole city (default 1M)")
+    p.add_argument("--repeat", type=int, help="timed rounds of each figure (median quoted)")
+    p.add_argument("--edit-points", type=int, help="incidents a boundary edit moves")
+    p.add_argument("--out", help="output path without suffix")
+    p.add_argument("--server-url", help="a database URL on the server to build them on")
+    args = p.parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.out is None:
+        args.out = str(RESULTS / ("city_quick" if args.quick else "city"))
+    return args
+
+
+# -- the databases ---------------------------------------------------------------------------
+
+
+def ensure_city(server: str, n: int, incidents: int) -> tuple[str, str]:
+    """URLs of the one-district and the city source databases (built when missing)."""
+    from sqlalchemy.engine import make_url
+
+    from geo.grid.facts import INCIDENTS_PER_SCALE
+    from geo.synth.city import lay_out_city
+
+    per = max(1, incidents // n)
+    one = ensure_database(server, f"gridmap_bench_city_one_{per}", per / INCIDENTS_PER_SCALE)
+    name = f"gridmap_bench_city_{n}x{per}"
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    admin = create_engine(make_url(server).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        missing = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if missing.first() is None:
+            log(f"database {name} is missing: laying out {n} sub-districts once")
+            source = make_url(one).database
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}" STRATEGY FILE_COPY'))
+            engine = create_engine(url)
+            started = time.perf_counter()
+            lay_out_city(engine, n, progress=lambda step: log(f"city: {step}"))
+            seconds = time.perf_counter() - started
+            with engine.begin() as city:
+                total = city.execute(text("SELECT count(*) FROM incidents")).scalar_one()
+                city.execute(
+                    text("INSERT INTO dataset_info (key, value) VALUES ('city', CAST(:v AS json))"),
+                    {"v": f'{{"seconds": {seconds:.1f}, "incidents": {total}, "n": {n}}}'},
+                )
+            engine.dispose()
+            vacuum = create_engine(url, isolation_level="AUTOCOMMIT")
+            with vacuum.connect() as v:
+                v.execute(text("VACUUM ANALYZE"))
+            vacuum.dispose()
+            log(f"laid out {name} in {seconds:.0f} s ({total:,} incidents)")
+    admin.dispose()
+    return one, url
+
+
+def _generation(url: str) -> dict:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        info = conn.execute(text("SELECT value FROM dataset_info WHERE key = 'city'")).scalar()
+        seed = conn.execute(text("SELECT value FROM dataset_info WHERE key = 'seed'")).scalar()
+    engine.dispose()
+    return {"city": info, "seed": seed}
+
+
+# -- the figures -----------------------------------------------------------------------------
+
+
+def _scoped(conn) -> bool:
+    """Whether row-level security hides other sub-districts' incidents from this transaction."""
+    return bool(conn.execute(text("SELECT row_security_active('incidents')")).scalar())
+
+
+def _period(conn):
+    from geo.cases.stats import BEIJING
+    from geo.insight.coverage import period_days
+
+    last = conn.execute(text("SELECT max(observed_at) FROM incidents")).scalar_one()
+    return period_days(None, last.astimezone(BEIJING).date(), datetime.now(UTC))
+
+
+def read_figures(one, city, repeat: int, size: str) -> list[Figure]:
+    """Coverage and evaluation, warm: one sub-district and the whole city vs one district."""
+    from geo.access.roles import Principal, Role
+    from geo.core.tenancy import work_for
+    from geo.insight.coverage import coverage
+    from geo.insight.evaluation import LEVELS, evaluation
+
+    admin = Principal(0, "bench", Role.ADMIN)
+    now = datetime.now(UTC)
+    with one.connect() as c1, city.connect() as cc, city.connect() as cs:
+        since, until = _period(c1)
+        c1.rollback()
+        cc.rollback()
+        reads = {
+            "coverage": lambda conn: coverage(conn, admin, "sector", since, until, now),
+            "evaluation": lambda conn: {
+                lv: evaluation(conn, admin, lv, since, until, now=now) for lv in LEVELS
+            },
+        }
+        figures = []
+        for what, read in reads.items():
+
+            def scoped(read=read):
+                with cs.begin():
+                    work_for(cs, HOME)
+                    return read(cs), _scoped(cs)
+
+            runs = interleaved(
+                {"one": lambda read=read: read(c1), "city": lambda read=read: read(cc), **{
+                    "scoped": scoped}},
+                repeat=repeat,
+                warmup=1,
+                label=f"city {what}",
+            )  # fmt: skip
+            c1.rollback()
+            cc.rollback()
+            ms = {k: summary([s * 1000 for s in v]) for k, v in runs.seconds.items()}
+            rls = runs.last("scoped")[1]
+            note = "" if rls else "; row-level security not in force: it read the whole city"
+            label = f"{what} ({'sector level' if what == 'coverage' else 'every level'}), warm"
+            figures += [
+                Figure(
+                    NAME,
+                    f"{label}, one sub-district of the city",
+                    size,
+                    "ms",
+                    ms["scoped"]["median"],
+                    ms["one"]["median"],
+                    "one-district database",
+                    Target("ours_max", 200.0, "< 200 ms"),
+                    ours_note=f"p99 {ms['scoped']['p99']:.0f} ms{note}",
+                    detail={"ms": ms, "row_level_security": rls},
+                ),
+                Figure(
+                    NAME,
+                    f"{label}, whole city",
+                    size,
+                    "ms",
+                    ms["city"]["median"],
+                    ms["one"]["median"],
+                    "one-district database",
+                    Target("ours_max", 1000.0, "< 1 s"),
+                    ours_note=f"p99 {ms['city']['p99']:.0f} ms",
+                    detail={"ms": ms},
+                ),
+            ]
+            log(f"city {what}: " + ", ".join(f"{k} {v['median']:.0f} ms" for k, v in ms.items()))
+    return figures
+
+
+def edit_figure(one, city, points: int, repeat: int, size: str) -> Figure:
+    """The same sector edit, out and back, in the city and in the one-district database."""
+    import shapely
+
+    from bench.boundary_edit import _pick, _strip
+    from geo.core.tenancy import work_for
+    from geo.planning import edits
+    from geo.planning.layer import load_state
+
+    with one.connect() as conn:
+        state = load_state(conn, None)
+        a, b, width, inside = _pick(conn, state, points)
+        conn.rollback()
+    log(f"city boundary edit: {a} takes a {width:.0f} m strip of {b} ({inside:,} incidents)")
+    forward = {"one": True, "city": True}
+
+    def edit(engine, key: str) -> None:
+        with engine.connect() as conn:  # working for the home sub-district: its layer only
+            work_for(conn, HOME)
+            current = load_state(conn, None)
+            conn.rollback()
+        geom = (
+            shapely.union(current.sectors.at[a, "geometry"], _strip(current, a, b, width))
+            if forward[key]
+            else state.sectors.at[a, "geometry"]
+        )
+        forward[key] = not forward[key]
+        tag = f'"{a}:v{int(current.latest.at[a, "version"])}"'
+        with engine.begin() as conn:
+            work_for(conn, HOME)
+            edits.put_sector(conn, a, geom, "benchmark", "bench", [tag])
+
+    repeat = max(2, repeat + repeat % 2)
+    runs = interleaved(
+        {"one": lambda: edit(one, "one"), "city": lambda: edit(city, "city")},
+        repeat=repeat,
+        label="city boundary edit",
+    )
+    s = {k: summary(v) for k, v in runs.seconds.items()}
+    return Figure(
+        NAME,
+        "boundary edit in one sub-district of the city",
+        f"{size}; ~{inside:,} incidents moved",
+        "s",
+        s["city"]["median"],
+        s["one"]["median"],
+        "the same edit, one-district database",
+        Target("ratio_max", 1.5, "≤ 1.5×"),
+        detail={"s": s, "sectors": [a, b], "strip_width_m": round(width, 1)},
+    )
+
+
+def heat_figure(one, city, repeat: int, size: str) -> Figure:
+    """The heat page over the whole history, built uncached: the city vs one district."""
+    from bench.heatmap_page import our_page
+
+    with one.connect() as c1, city.connect() as cc:
+        runs = interleaved(
+            {"one": lambda: our_page(c1, None), "city": lambda: our_page(cc, None)},
+            repeat=repeat,
+            warmup=1,
+            label="city heat page",
+        )
+        c1.rollback()
+        cc.rollback()
+    s = {k: summary(v) for k, v in runs.seconds.items()}
+    sizes = {k: runs.last(k)["bytes"] for k in ("one", "city")}
+    return Figure(
+        NAME,
+        "heat page (every incident, uncached build), whole city",
+        size,
+        "s",
+        s["city"]["median"],
+        s["one"]["median"],
+        "one-district database",
+        ours_note=f"{sizes['city'] / 1e3:.0f} kB vs {sizes['one'] / 1e3:.0f} kB",
+        detail={"s": s, "bytes": sizes},
+    )
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    from bench.__main__ import incomplete, markdown, write
+    from bench.partitions import partition_figures
+
+    args = parse_args(argv)
+    started = time.perf_counter()
+    server = server_url(args.server_url)
+    one_source, city_source = ensure_city(server, args.subdistricts, args.incidents)
+    generation = _generation(city_source)
+    figures: list[Figure] = []
+    failures: dict[str, str] = {}
+    with scratch_copy(one_source) as one_url, scratch_copy(city_source) as city_url:
+        one, city = create_engine(one_url), create_engine(city_url)
+        info = machine(city)
+        with city.connect() as conn:
+            total = conn.execute(text("SELECT count(*) FROM incidents")).scalar_one()
+        with one.connect() as conn:
+            per = conn.execute(text("SELECT count(*) FROM incidents")).scalar_one()
+        size = f"{args.subdistricts} sub-districts, {total:,} incidents ({per:,} each)"
+        steps = {
+            "reads": lambda: read_figures(one, city, args.repeat, size),
+            "heat": lambda: [heat_figure(one, city, max(2, args.repeat // 3), size)],
+            "partitions": lambda: partition_figures(city, HOME, args.repeat, size),
+            "edit": lambda: [edit_figure(one, city, args.edit_points, args.repeat, size)],
+        }
+        for step, run in steps.items():
+            t0 = time.perf_counter()
+            try:
+                figures += run()
+            except Exception:  # record it, go on with the others
+                import traceback
+
+                failures[step] = traceback.format_exc()
+                log(f"city {step} FAILED:\n{failures[step]}")
+            log(f"city {step} took {time.perf_counter() - t0:.0f} s")
+        one.dispose()
+        city.dispose()
+    result = {
+        "command": "python -m bench " + " ".join(shlex.quote(a) for a in argv),
+        "options": vars(args),
+        "source": {"database": os.path.basename(city_source), "incidents": total},
+        "generation": generation,
+        "machine": {**info, "load_average_end": [round(v, 2) for v in os.getloadavg()]},
+        "duration_s": round(time.perf_counter() - started, 1),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "figures": [f.as_dict() for f in figures],
+        "failures": failures,
+    }
+    from pathlib import Path
+
+    write(result, Path(args.out))
+    table = markdown(result) + _generation_line(generation)
+    Path(args.out).with_suffix(".md").write_text(table)
+    print(table)
+    problems = incomplete(result["figures"], failures)
+    for p in problems:
+        log(f"incomplete: {p}")
+    return 1 if problems else 0
+
+
+def _generation_line(generation: dict) -> str:
+    city = generation.get("city") or {}
+    if not city.get("incidents"):
+        return ""
+    added = city["incidents"] * (1 - 1 / city["n"])
+    rate = city["seconds"] / (added / 1e6) if added else 0
+    return (
+        f"Generating the city: {city['n'] - 1} copies of the home sub-district "
+        f"({added:,.0f} incidents) in {city['seconds']:.0f} s, {rate:.0f} s per million "
+        "incidents (the home sub-district's own seed not counted).\n"
+    )
