@@ -137,22 +137,20 @@ def upgrade() -> None:
         )
     )
     op.execute(
-        f"""
-        CREATE FUNCTION incident_heat_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN TRUNCATE {TABLE}, {TOTAL}; RETURN NULL; END $$;
-        CREATE TRIGGER incident_heat_insert AFTER INSERT ON incidents
-            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-            EXECUTE FUNCTION incident_heat_insert();
-        CREATE TRIGGER incident_heat_delete AFTER DELETE ON incidents
-            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-            EXECUTE FUNCTION incident_heat_delete();
-        CREATE TRIGGER incident_heat_update AFTER UPDATE ON incidents
-            REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
-            EXECUTE FUNCTION incident_heat_update();
-        CREATE TRIGGER incident_heat_truncate AFTER TRUNCATE ON incidents
-            FOR EACH STATEMENT EXECUTE FUNCTION incident_heat_truncate();
-        """
+        "CREATE FUNCTION incident_heat_truncate() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN TRUNCATE {TABLE}, {TOTAL}; RETURN NULL; END $$;"
     )
+    transition = {
+        "insert": "REFERENCING NEW TABLE AS new_rows",
+        "delete": "REFERENCING OLD TABLE AS old_rows",
+        "update": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        "truncate": "",
+    }
+    for name, tables in transition.items():
+        op.execute(
+            f"CREATE TRIGGER incident_heat_{name} AFTER {name.upper()} ON incidents {tables} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION incident_heat_{name}()"
+        )
     # the existing incidents
     backfill = _apply(f"SELECT 1 AS sign, {FIGURES} FROM incidents")
     op.execute(f"DO $$ DECLARE empty tid[]; BEGIN {backfill} END $$;")
