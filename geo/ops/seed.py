@@ -44,8 +44,6 @@ DATA_TABLES = (
     "incident_photos",
     "incident_events",
     "incidents",
-    "incident_heat_cells",
-    "incident_heat_totals",
     "residents",
     "households",
     "businesses",
