@@ -16,10 +16,12 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Identity,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -785,3 +787,41 @@ class IncidentWorkerMonthlyStats(Base):
     __tablename__ = "incident_worker_monthly_stats"
     __table_args__ = (Index("incident_worker_monthly_stats_month", "month"),)
     locals().update(_rollup_columns("month", key="worker_id", key_length=40))
+
+
+class IncidentHeatCell(Base):
+    """The heat page's aggregates: incidents per 5 m lattice cell, Beijing month, category,
+    status and sector, with the sums of their coordinates; kept by triggers (0017h)."""
+
+    __tablename__ = "incident_heat_cells"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    subdistrict: Mapped[str] = mapped_column(
+        String(9), primary_key=True, server_default=text("current_setting('gridmap.subdistrict')")
+    )
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sector_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    cy: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    incidents: Mapped[int] = mapped_column(Integer, nullable=False)
+    sum_lon: Mapped[float] = mapped_column(Double, nullable=False)
+    sum_lat: Mapped[float] = mapped_column(Double, nullable=False)
+
+
+class IncidentHeatTotal(Base):
+    """The same cells over all time, every category and status (0017h)."""
+
+    __tablename__ = "incident_heat_totals"
+
+    #: kept on the 5 m lattice merged 2 x 2 `shift` times (0–3: 5, 10, 20, 40 m)
+    shift: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    subdistrict: Mapped[str] = mapped_column(
+        String(9), primary_key=True, server_default=text("current_setting('gridmap.subdistrict')")
+    )
+    sector_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    cy: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    incidents: Mapped[int] = mapped_column(Integer, nullable=False)
+    sum_lon: Mapped[float] = mapped_column(Double, nullable=False)
+    sum_lat: Mapped[float] = mapped_column(Double, nullable=False)

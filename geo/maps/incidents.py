@@ -31,7 +31,8 @@ from geo.cases.selection import (
 from geo.core.errors import InvalidInput
 from geo.maps.assets import localise
 from geo.maps.datum import shift_lonlat
-from geo.maps.heat import incident_heat, lattice_steps, pack
+from geo.maps.heat import lattice_steps, pack
+from geo.maps.heat_cells import kept_heat
 from geo.maps.layers import PackedHeat, add_unit_layers, current_units, district_bounds, rolled_up
 from geo.maps.offline import add_notice, add_top_html, offline_map, render_html
 from geo.maps.orientation import add_orientation
@@ -48,8 +49,7 @@ WEEKLY_MAX_CELLS = 60_000
 def build_incident_map(conn: Connection, principal: Principal, f: IncidentFilter) -> str:
     """The heat map page of the incidents `f` selects that `principal` may see."""
     categories = category_codes(conn)
-    where, params = selection(principal, f)
-    heat = incident_heat(conn, where, params)
+    heat = kept_heat(conn, principal, f)  # aggregates kept ahead of time (0017h)
     units = current_units(conn)
     m = offline_map(
         district_bounds(conn, f.grid),
