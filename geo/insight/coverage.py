@@ -36,6 +36,8 @@ SUBDISTRICT = "subdistrict"
 def levels_for(principal: Principal) -> tuple[str, ...]:
     """The levels a caller's pages offer: a city official's also compare sub-districts."""
     return (*LEVELS, SUBDISTRICT) if principal.has(Role.CITY) else LEVELS
+
+
 DEFAULT_PERIOD = timedelta(days=365)
 
 #: every column of a coverage row: key, 中文, English (exports and pages use this table)

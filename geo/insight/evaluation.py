@@ -57,6 +57,8 @@ SUBDISTRICT = "subdistrict"
 def levels_for(principal: Principal) -> tuple[str, ...]:
     """The levels a caller's pages offer: a city official's also compare sub-districts."""
     return (*LEVELS, SUBDISTRICT) if principal.has(Role.CITY) else LEVELS
+
+
 #: the rollup columns the evaluation sums (0008 and 0015)
 COUNTS = (
     "incidents",
