@@ -187,6 +187,10 @@ def test_a_city_official_compares_every_sub_district_side_by_side(city):
     assert households[B] == 1 and households[A] > 14000
     page = client.get("/coverage?level=subdistrict", headers=headers)
     assert page.status_code == 200 and A in page.text and B in page.text
+    tabs = client.get("/evaluation", headers=headers).text  # the page reads /api/evaluation
+    assert 'data-level="subdistrict"' in tabs
+    own_tabs = client.get("/evaluation", headers=bearer(tokens["official"])).text
+    assert 'data-level="subdistrict"' not in own_tabs
     sectors = client.get("/api/coverage?level=sector", headers=headers).json()["rows"]
     assert B_SECTOR in {row["code"] for row in sectors}
     # a sub-district's own official gets its one row at the same level
@@ -272,3 +276,29 @@ def test_a_planner_of_b_cannot_draw_a_sector_beyond_bs_outline(city):
             text("SELECT max(version) FROM units WHERE code = :c"), {"c": B_SECTOR}
         ).scalar_one()
     assert version == 1
+
+
+def test_the_cli_creates_a_user_of_another_sub_district(city):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, engine, _ = city
+    env = {**os.environ, "GRIDMAP_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    gridmap = str(Path(sys.executable).parent / "gridmap")
+
+    def create(login: str, code: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [gridmap, "user", "create", login, "--role", "official", "--display-name", "东关统计",
+             "--subdistrict", code],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    done = create("dongguan01", B)
+    assert done.returncode == 0, done.stderr
+    with engine.connect() as conn:
+        owner = conn.execute(text("SELECT subdistrict FROM users WHERE login = 'dongguan01'"))
+        assert owner.scalar_one() == B
+    unknown = create("nowhere01", "620902099")
+    assert unknown.returncode == 1 and "no sub-district 620902099" in unknown.stderr

@@ -94,7 +94,7 @@ def home(
         levels=LEVELS,
         sees_sensitive=principal.can(Permission.SENSITIVE_INCIDENTS),
         sections=home_sections(principal),
-        downloads=LEVELS if can_read_coverage else (),
+        downloads=tuple(reversed(cov.levels_for(principal))) if can_read_coverage else (),
         formats=EXPORT_FORMATS,
     )
 
