@@ -115,6 +115,37 @@ $$
 """
 
 
+#: PostGIS's index-backed predicates. Under row-level security PostgreSQL uses a condition
+#: as an index condition only if its function is LEAKPROOF (else it must run after the
+#: policy's filter): without this a tenant's bbox or attach query scans the whole table
+#: (measured: 2 ms → 200 ms at 25,000 incidents). Marking them is sound here: the policies
+#: guard against the service's own forgotten WHEREs, not against SQL written by callers
+#: (they never write any). Needs a superuser; elsewhere a notice says it was skipped.
+LEAKPROOF = (
+    "geometry_overlaps(geometry, geometry)",
+    "st_intersects(geometry, geometry)",
+    "st_contains(geometry, geometry)",
+    "st_within(geometry, geometry)",
+    "st_covers(geometry, geometry)",
+    "st_coveredby(geometry, geometry)",
+    "st_dwithin(geometry, geometry, double precision)",
+)
+
+
+def _leakproof(flag: str) -> str:
+    statements = " ".join(f"ALTER FUNCTION {f} {flag};" for f in LEAKPROOF)
+    return f"""
+DO $$
+BEGIN
+  {statements}
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE NOTICE 'PostGIS predicates not marked {flag} (needs a superuser): tenant queries '
+    'will not use the spatial indexes';
+END
+$$
+"""
+
+
 def tenant_sql(table: str, rows: str = HERE) -> list[str]:
     """Row-level security on `table`: a tenant reads and writes the rows of its sub-district,
     the city reads all and writes like a tenant."""
@@ -177,9 +208,11 @@ def upgrade() -> None:
             op.execute(statement)
     for statement in _grants("GRANT"):
         op.execute(statement)
+    op.execute(_leakproof("LEAKPROOF"))
 
 
 def downgrade() -> None:
+    op.execute(_leakproof("NOT LEAKPROOF"))
     for statement in _grants("REVOKE"):
         op.execute(statement)
     for table in (*DEFAULTED, *GENERATED):
