@@ -38,6 +38,7 @@ TENANT_ROLE = "gridmap_tenant"
 CITY_ROLE = "gridmap_city"
 #: `conn.info` key: the scope the current transaction already works under
 _APPLIED = "gridmap.scope"
+_SAVEPOINT_ENDS = ("ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT")
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,9 @@ def ensure(conn) -> None:
 def _apply(conn, cursor, statement, parameters, context, executemany) -> None:
     """Before a statement: step the transaction down to this context's scope, once."""
     scope = _scope.get()
-    if conn.info.get(_APPLIED) == scope:
+    if conn.info.get(_APPLIED) == scope or statement.startswith(_SAVEPOINT_ENDS):
+        # (ROLLBACK TO / RELEASE SAVEPOINT may run in a failed transaction: the scope waits
+        # for the next statement)
         return
     if scope is None:
         cursor.execute("RESET ROLE")
