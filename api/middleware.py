@@ -14,7 +14,8 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geo.access import audit
+from geo.access import audit, tenants
+from geo.core import tenancy
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: a caller's X-Request-ID is kept when it looks like an id (no spaces, quotes or controls)
@@ -197,7 +198,8 @@ class AuditWrites(BaseHTTPMiddleware):
         response = await call_next(request)
         if request.method in WRITE_METHODS and request.url.path != "/login":
             principal = getattr(request.state, "principal", None)
-            with request.app.state.engine.begin() as conn:
+            scope = tenants.scope_of(principal)  # the entry belongs to the caller's sub-district
+            with tenancy.scoped(scope), request.app.state.engine.begin() as conn:
                 audit.record(
                     conn,
                     principal or "anonymous",

@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from geo.access import audit, sessions, throttle
+from geo.access import audit, sessions, tenants, throttle
 from geo.access.roles import Permission, Principal, authenticate
+from geo.core import tenancy
 
 COOKIE = "gridmap_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -104,6 +105,7 @@ async def current_principal(request: Request) -> Principal:
     a session's CSRF token on `request.state.csrf_token` for the pages."""
     known = getattr(request.state, "principal", None)
     if known is not None:
+        tenancy.enter(tenants.scope_of(known))
         return known
     engine = request.app.state.engine
     token = _token(request)
@@ -138,6 +140,8 @@ async def current_principal(request: Request) -> Principal:
             401, f"authentication required; {SIGN_IN}", headers={"WWW-Authenticate": CHALLENGE}
         )
     request.state.principal = principal
+    # from here on every transaction of this request works for the caller's sub-district
+    tenancy.enter(tenants.scope_of(principal))
     return principal
 
 

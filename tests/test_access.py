@@ -18,7 +18,7 @@ from tests.conftest import TEST_PASSWORD, TOKENS, USERS, auth, login
 ALL = {r.value for r in Role}
 ADMIN = {"admin"}
 #: who reads coverage per unit
-COVERAGE_ROLES = {"admin", "planner", "grid_worker", "official", "supervisor"}
+COVERAGE_ROLES = {"admin", "planner", "grid_worker", "official", "supervisor", "city"}
 #: who reports, reads and moves individual cases
 CASE_ROLES = {"admin", "patrol", "grid_worker", "supervisor"}
 #: routes anyone may call

@@ -25,7 +25,7 @@ MEDIA = {
 
 @router.get("", summary="Coverage per unit: holdings, who serves it, incidents, flags")
 def get_coverage(
-    level: Literal["sector", "grid2", "community"] = "sector",
+    level: Literal["sector", "grid2", "community", "subdistrict"] = "sector",
     since: IsoDate | None = Query(
         None, description="first day of the period (default: 364 days before until)"
     ),

@@ -28,7 +28,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @router.get("/api/evaluation", summary="Case indicators per unit, worker or category, graded")
 def get_evaluation(
-    level: str = Query("community", description="community, grid2, sector, worker or category"),
+    level: str = Query(
+        "community", description="community, grid2, sector, worker, category or subdistrict"
+    ),
     since: date | None = _SINCE,
     until: date | None = _UNTIL,
     parent: str | None = Query(None, description="only the units inside this one (drill-down)"),
@@ -81,7 +83,7 @@ def evaluation_page(
     settings = get_settings()
     config = {
         "lang": lang,
-        "levels": list(ev.LEVELS),
+        "levels": list(ev.levels_for(principal)),
         "rates": list(ev.RATES),
         "colours": ev.GRADE_COLOURS,
         "messages": messages_for(lang, "eval.", "term.", "rate."),
@@ -91,7 +93,7 @@ def evaluation_page(
         "evaluation.html",
         lang,
         principal,
-        levels=ev.LEVELS,
+        levels=ev.levels_for(principal),
         rates=ev.RATES,
         grade_bounds=settings.evaluation_grade_bounds,
         small_sample=settings.evaluation_small_sample,

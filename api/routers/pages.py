@@ -94,7 +94,7 @@ def home(
         levels=LEVELS,
         sees_sensitive=principal.can(Permission.SENSITIVE_INCIDENTS),
         sections=home_sections(principal),
-        downloads=LEVELS if can_read_coverage else (),
+        downloads=tuple(reversed(cov.levels_for(principal))) if can_read_coverage else (),
         formats=EXPORT_FORMATS,
     )
 
@@ -106,7 +106,7 @@ def home(
 )
 def coverage_page(
     request: Request,
-    level: Literal["sector", "grid2", "community"] = "sector",
+    level: Literal["sector", "grid2", "community", "subdistrict"] = "sector",
     since: date | None = Query(None, description="first Beijing day of the period"),
     until: date | None = Query(None, description="last Beijing day of the period, included"),
     lang: str = Depends(page_language),
@@ -128,7 +128,7 @@ def coverage_page(
         principal,
         report=report,
         level=level,
-        levels=LEVELS,
+        levels=tuple(reversed(cov.levels_for(principal))),
         columns=columns,
         flag_keys=list(cov.FLAGS),
         flag_counts=flag_counts,

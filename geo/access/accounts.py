@@ -44,6 +44,8 @@ class User:
     must_change_password: bool
     disabled: bool
     created_at: datetime
+    #: the sub-district the account belongs to (0017t)
+    subdistrict: str | None = None
 
     def principal(self, session_id: int | None = None) -> Principal:
         roles = [Role(r) for r in self.roles if r in {x.value for x in Role}]
@@ -57,12 +59,13 @@ class User:
             worker_id=self.worker_id,
             must_change_password=self.must_change_password,
             session_id=session_id,
+            subdistrict=self.subdistrict,
         )
 
 
 _COLUMNS = (
     "id, login, display_name, roles, worker_id, scope_codes, must_change_password, "
-    "disabled_at IS NOT NULL AS disabled, created_at"
+    "disabled_at IS NOT NULL AS disabled, created_at, subdistrict"
 )
 
 
@@ -77,6 +80,7 @@ def _user(row) -> User:
         row.must_change_password,
         row.disabled,
         row.created_at,
+        row.subdistrict,
     )
 
 

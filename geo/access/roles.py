@@ -32,6 +32,7 @@ class Role(StrEnum):
     GRID_WORKER = "grid_worker"
     OFFICIAL = "official"
     SUPERVISOR = "supervisor"  # the command centre (综治中心): dispatch, verify, approve
+    CITY = "city"  # 市级: a city official reading and comparing every sub-district
 
 
 class Permission(StrEnum):
@@ -98,6 +99,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.SENSITIVE_INCIDENTS,
         Permission.SUPERVISE_CASES,
     },
+    # every sub-district's boundaries, maps, coverage and evaluation, side by side (read only;
+    # cases and personal data stay with each sub-district)
+    Role.CITY: frozenset(
+        {
+            Permission.READ_UNITS,
+            Permission.VIEW_MAPS,
+            Permission.READ_COVERAGE,
+            Permission.READ_PLACES,
+        }
+    ),
 }
 
 _ROLE_VALUES = frozenset(r.value for r in Role)
@@ -109,6 +120,7 @@ ROLE_LABELS = {
     Role.GRID_WORKER: ("网格员", "grid worker"),
     Role.OFFICIAL: ("领导干部", "official"),
     Role.SUPERVISOR: ("督办员", "supervisor"),
+    Role.CITY: ("市级干部", "city official"),
 }
 
 
@@ -130,6 +142,8 @@ class Principal:
     session_id: int | None = None
     #: a grid worker's own resource id (the owner of the cases assigned to them by name)
     worker_id: str | None = None
+    #: the sub-district the token or account belongs to (0017t); a city official's home one
+    subdistrict: str | None = None
 
     @property
     def roles(self) -> tuple[Role, ...]:
@@ -233,6 +247,7 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
             "SELECT t.id, t.name, t.role, t.roles, t.scope_codes, t.user_id, "
             "COALESCE(u.worker_id, t.worker_id) AS worker_id, "
             "u.display_name, u.scope_codes AS user_scope, "
+            "coalesce(u.subdistrict, t.subdistrict) AS subdistrict, "
             "t.last_used_at > now() - interval '1 minute' AS recent "
             "FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id "
             "WHERE t.token_hash = :h AND t.revoked_at IS NULL "
@@ -259,6 +274,7 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
         other_roles=tuple(roles[1:]),
         user_id=row.user_id,
         worker_id=row.worker_id,
+        subdistrict=row.subdistrict,
     )
 
 

@@ -41,7 +41,11 @@ def start(conn: Connection, user_id: int) -> str:
     """A new session for the user; the cookie value, returned once."""
     cookie = secrets.token_urlsafe(32)
     conn.execute(
-        text("INSERT INTO user_sessions (session_hash, user_id) VALUES (:h, :u)"),
+        # the session belongs to the user's sub-district (signing in is not scoped yet)
+        text(
+            "INSERT INTO user_sessions (session_hash, user_id, subdistrict) "
+            "SELECT :h, id, subdistrict FROM users WHERE id = :u"
+        ),
         {"h": _hash(cookie), "u": user_id},
     )
     return cookie

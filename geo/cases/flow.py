@@ -189,8 +189,10 @@ def record_event(
     same transaction (`geo.notify.events`)."""
     conn.execute(
         text(
+            # the case's sub-district, also when unscoped work (the CLI) writes it
             "INSERT INTO incident_events (incident_id, at, actor, kind, from_status, to_status, "
-            "note, actor_id) VALUES (:id, :at, :actor, :kind, :frm, :to, :note, :actor_id)"
+            "note, actor_id, subdistrict) SELECT :id, :at, :actor, :kind, :frm, :to, :note, "
+            ":actor_id, subdistrict FROM incidents WHERE id = :id"
         ),
         {
             "actor_id": actor_id,

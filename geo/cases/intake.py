@@ -66,9 +66,10 @@ def open_staged(
     conn.execute(
         text(
             "INSERT INTO incident_events (incident_id, at, actor, kind, from_status, to_status, "
-            "note, actor_id) SELECT i.id, i.reported_at, :actor, :kind, NULL, 'reported', "
+            "note, actor_id, subdistrict) SELECT i.id, i.reported_at, :actor, :kind, NULL, "
+            "'reported', "
             "coalesce(CAST(:note AS text), '上报' || coalesce(': ' || i.description, '')), "
-            f":actor_id FROM incidents i WHERE {_STAGED} ORDER BY i.id"
+            f":actor_id, i.subdistrict FROM incidents i WHERE {_STAGED} ORDER BY i.id"
         ),
         {"actor": actor, "actor_id": actor_id, "note": report_note, "kind": EventKind.REPORT.value},
     )
@@ -78,8 +79,8 @@ def open_staged(
     waiting = conn.execute(
         text(
             "INSERT INTO incident_events (incident_id, at, actor, kind, from_status, to_status, "
-            "note) SELECT i.id, :at, :actor, :kind, 'reported', 'reported', "
-            "'片区 ' || coalesce(i.sector_code, '-') || :nobody FROM incidents i "
+            "note, subdistrict) SELECT i.id, :at, :actor, :kind, 'reported', 'reported', "
+            "'片区 ' || coalesce(i.sector_code, '-') || :nobody, i.subdistrict FROM incidents i "
             f"WHERE {_STAGED} AND i.status = 'reported' ORDER BY i.id"
         ),
         {"at": at, "actor": SYSTEM, "kind": EventKind.NOTE.value, "nobody": NOBODY_SERVES},

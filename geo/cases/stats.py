@@ -41,7 +41,7 @@ def sector_map_sql(units: str = "(SELECT * FROM units WHERE valid_to IS NULL)") 
     return f"""
     SELECT s.code AS sector_code,
            CASE CAST(:level AS text) WHEN 'sector' THEN s.code WHEN 'grid2' THEN g.code
-                ELSE g.parent_code END AS unit_code
+                WHEN 'subdistrict' THEN left(s.code, 9) ELSE g.parent_code END AS unit_code
     FROM {units} s JOIN {units} g ON g.code = s.parent_code
     WHERE s.level = 'sector'
 """

@@ -9,6 +9,7 @@ import pandas as pd
 import shapely
 from sqlalchemy.engine import Connection
 
+from geo.core import tenancy
 from geo.core.models import SRID
 
 
@@ -33,6 +34,7 @@ def copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> int:
     frame.to_csv(buffer, index=False, header=False)
     buffer.seek(0)
     columns = ", ".join(f'"{c}"' for c in frame.columns)
+    tenancy.ensure(conn)  # COPY on the raw cursor: the transaction's scope first
     cursor = conn.connection.driver_connection.cursor()
     cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
     return len(frame)
@@ -54,6 +56,7 @@ def copy_columns(conn: Connection, table: str, frame: pd.DataFrame) -> int:
     )
     buffer.seek(0)
     columns = ", ".join(f'"{c}"' for c in frame.columns)
+    tenancy.ensure(conn)  # COPY on the raw cursor: the transaction's scope first
     cursor = conn.connection.driver_connection.cursor()
     cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
     return len(frame)

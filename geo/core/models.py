@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     Double,
@@ -54,6 +55,30 @@ class Base(DeclarativeBase):
     pass
 
 
+#: the sub-district a row belongs to (0017t): the one its writing transaction works for
+SUBDISTRICT_DEFAULT = text("gridmap_subdistrict()")
+
+
+class OfSubdistrict:
+    """A row of one sub-district (街道); row-level security keeps other sub-districts' rows
+    out of a scoped transaction's reach (`geo.core.tenancy`)."""
+
+    subdistrict: Mapped[str] = mapped_column(String(9), server_default=SUBDISTRICT_DEFAULT)
+
+
+class IndexedSubdistrict:
+    """The same, indexed (the big tables)."""
+
+    subdistrict: Mapped[str] = mapped_column(
+        String(9), server_default=SUBDISTRICT_DEFAULT, index=True
+    )
+
+
+def _subdistrict_of(column: str):
+    """The sub-district generated from a unit code column (its first nine digits)."""
+    return mapped_column(String(9), Computed(f"left({column}, 9)", persisted=True), nullable=True)
+
+
 class Versioned:
     """valid_from/valid_to versioning shared by units and courtyards."""
 
@@ -83,6 +108,8 @@ class Unit(Versioned, Base):
     geom: Mapped[WKBElement] = mapped_column(
         Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False)
     )
+    #: the sub-district the unit lies in: its code's first nine digits (0017t)
+    subdistrict: Mapped[str | None] = _subdistrict_of("code")
 
     __table_args__ = (
         CheckConstraint(_one_of("level", Level), name="units_level"),
@@ -119,7 +146,7 @@ class Attached:
         return mapped_column(CODE, index=True)
 
 
-class Courtyard(Versioned, Base):
+class Courtyard(OfSubdistrict, Versioned, Base):
     """A 小区楼院: property-managed compound, scattered buildings or rental housing."""
 
     __tablename__ = "courtyards"
@@ -166,7 +193,7 @@ class PointEntity(Attached):
     )
 
 
-class Household(PointEntity, Base):
+class Household(IndexedSubdistrict, PointEntity, Base):
     __tablename__ = "households"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -176,7 +203,7 @@ class Household(PointEntity, Base):
     room: Mapped[str | None] = mapped_column(String(20))
 
 
-class Resident(Base):
+class Resident(IndexedSubdistrict, Base):
     """A person in a household. Name, phone and ID number are personal data (masked)."""
 
     __tablename__ = "residents"
@@ -199,7 +226,7 @@ class Resident(Base):
     __table_args__ = (CheckConstraint("gender IN ('M', 'F')", name="residents_gender"),)
 
 
-class Business(PointEntity, Base):
+class Business(IndexedSubdistrict, PointEntity, Base):
     """A shop (商业门店), enterprise or public institution (企事业单位)."""
 
     __tablename__ = "businesses"
@@ -214,7 +241,7 @@ class Business(PointEntity, Base):
     __table_args__ = (CheckConstraint(_one_of("kind", BusinessKind), name="businesses_kind"),)
 
 
-class Resource(PointEntity, Base):
+class Resource(IndexedSubdistrict, PointEntity, Base):
     """A governance resource: worker, officer, party organisation or member, unit, company.
 
     `serves_code` is the unit it is assigned to (a grid worker's sector, an officer's
@@ -273,7 +300,7 @@ class IncidentCategory(Base):
     )
 
 
-class Incident(PointEntity, Base):
+class Incident(IndexedSubdistrict, PointEntity, Base):
     __tablename__ = "incidents"
 
     id: Mapped[str] = mapped_column(
@@ -322,7 +349,7 @@ class Incident(PointEntity, Base):
     )
 
 
-class IncidentEvent(Base):
+class IncidentEvent(OfSubdistrict, Base):
     """Append-only history of an incident: every transition, dispatch and re-dispatch."""
 
     __tablename__ = "incident_events"
@@ -364,7 +391,7 @@ class DataChange(Base):
     table_name: Mapped[str] = mapped_column(String(40))
 
 
-class ApiToken(Base):
+class ApiToken(OfSubdistrict, Base):
     """An API token: only its SHA-256 is stored; `scope_codes` are a grid worker's grids."""
 
     __tablename__ = "api_tokens"
@@ -384,7 +411,7 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class User(Base):
+class User(OfSubdistrict, Base):
     """A person who signs in: login name, Argon2id password hash, roles, and for a grid
     worker the worker record they are and the grids they serve."""
 
@@ -403,7 +430,7 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class UserSession(Base):
+class UserSession(OfSubdistrict, Base):
     """A sign-in: only the SHA-256 of the random cookie value is stored."""
 
     __tablename__ = "user_sessions"
@@ -435,7 +462,7 @@ class AuthFailure(Base):
     )
 
 
-class AuditEntry(Base):
+class AuditEntry(IndexedSubdistrict, Base):
     """Append-only: every write, every read of unmasked personal data, every login."""
 
     __tablename__ = "audit_log"
@@ -453,7 +480,7 @@ class AuditEntry(Base):
     detail: Mapped[dict | None] = mapped_column(JSONB)
 
 
-class BoundaryChange(Base):
+class BoundaryChange(OfSubdistrict, Base):
     """One boundary edit, import or rollback: who, when, why, and what it moved."""
 
     __tablename__ = "boundary_changes"
@@ -466,7 +493,7 @@ class BoundaryChange(Base):
     summary: Mapped[dict | None] = mapped_column(JSONB)
 
 
-class CaseRequest(Base):
+class CaseRequest(OfSubdistrict, Base):
     """A worker's request for more time (延期, `extension`) or to hand a case back (回退,
     `return`), and the supervisor's decision; at most one pending per case."""
 
@@ -500,7 +527,7 @@ class CaseRequest(Base):
     )
 
 
-class IncidentPhoto(Base):
+class IncidentPhoto(OfSubdistrict, Base):
     """A photo of a case: the file lives under GRIDMAP_HOME/photos by its SHA-256."""
 
     __tablename__ = "incident_photos"
@@ -611,6 +638,12 @@ def _rollup_columns(period: str, key: str = "sector_code", key_length: int = 32)
         columns[f"h{k:02d}"] = mapped_column(Integer, nullable=False, server_default=text("0"))
     for name in EVALUATION_COUNTS:
         columns[name] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    # 0017t: an area's from its sector code, a worker's from the writing transaction
+    columns["subdistrict"] = (
+        _subdistrict_of(key)
+        if key == "sector_code"
+        else mapped_column(String(9), nullable=False, server_default=SUBDISTRICT_DEFAULT)
+    )
     return columns
 
 
@@ -630,7 +663,7 @@ class IncidentMonthlyStats(Base):
     locals().update(_rollup_columns("month"))
 
 
-class Notification(Base):
+class Notification(OfSubdistrict, Base):
     """What a user is told (a new dispatch, an assignment, a returned case, a deadline
     within the hour, an overdue case), read per user; 0016o."""
 
@@ -658,7 +691,7 @@ class Notification(Base):
     )
 
 
-class Webhook(Base):
+class Webhook(OfSubdistrict, Base):
     """An outgoing work-group robot of a grid or community (WeCom, DingTalk, Feishu or
     generic JSON); 0016o."""
 
@@ -680,7 +713,7 @@ class Webhook(Base):
     )
 
 
-class WebhookDelivery(Base):
+class WebhookDelivery(OfSubdistrict, Base):
     """The webhook outbox and its log: one message to one webhook, its attempts; 0016o."""
 
     __tablename__ = "webhook_deliveries"
@@ -712,7 +745,7 @@ class WebhookDelivery(Base):
     )
 
 
-class ActionReplay(Base):
+class ActionReplay(OfSubdistrict, Base):
     """The first answer of a case action sent with an Idempotency-Key (per caller); 0016o."""
 
     __tablename__ = "action_replays"
@@ -724,7 +757,7 @@ class ActionReplay(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class BoundaryPlan(Base):
+class BoundaryPlan(OfSubdistrict, Base):
     """A planner's named draft: edits not yet applied, made on a base (the layer ETag when
     made or last rebased). `cursor` counts the edits in force (undo/redo move it); applied
     as one boundary change (`applied_change_id`) or discarded."""
@@ -746,7 +779,7 @@ class BoundaryPlan(Base):
     )
 
 
-class PlanEdit(Base):
+class PlanEdit(OfSubdistrict, Base):
     """One edit of a plan, in order: its kind, the body the single-edit route takes, and a
     short summary of its preview."""
 
@@ -762,7 +795,7 @@ class PlanEdit(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class PlanLock(Base):
+class PlanLock(OfSubdistrict, Base):
     """A sector locked by one plan: a trigger on `units` refuses other edits of it."""
 
     __tablename__ = "plan_locks"

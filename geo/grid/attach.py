@@ -43,12 +43,12 @@ CODE_COLUMNS = ("courtyard_code", "sector_code", "grid2_code", "community_code")
 _LOWEST_SECTOR = """
     SELECT p.id, min(u.code COLLATE "C") AS code
     FROM {units} u JOIN {points} p ON ST_Covers(u.geom, p.geom)
-    WHERE {current} AND u.level = 'sector'
+    WHERE {current} AND u.level = 'sector'{own}
     GROUP BY p.id"""
 _LOWEST_COURTYARD = """
     SELECT p.id, min(u.code COLLATE "C") AS code
     FROM {courtyards} u JOIN {points} p ON ST_Covers(u.geom, p.geom)
-    WHERE {current}
+    WHERE {current}{own}
     GROUP BY p.id"""
 #: the units and courtyards valid at :at (versions written by boundary planning)
 AS_OF = {
@@ -75,13 +75,24 @@ def without_jit(conn: Connection) -> None:
     conn.execute(text("SET LOCAL jit = off"))
 
 
-def codes_sql(points: str, courtyards: bool = True, as_of: bool = False) -> str:
+#: `codes_sql(own=...)`: the points' sub-district is their own row's (whole tables) ...
+ROW_SUBDISTRICT = "p.subdistrict"
+#: ... or the one the transaction works for (an import's staging table)
+WORKING_SUBDISTRICT = "gridmap_subdistrict()"
+
+
+def codes_sql(
+    points: str, courtyards: bool = True, as_of: bool = False, own: str | None = None
+) -> str:
     """SQL selecting, for every row of `points` (a table name or a parenthesised subquery
     with columns `id` and `geom`, SRID 4326): `id`, `courtyard_code`, `sector_code`,
     `grid2_code`, `community_code` and `outside_m`, the distance in metres (EPSG:4542) to
     the sub-district for a point outside it, else NULL. A point with no sector is outside
     the sub-district, or (outside_m NULL) in a gap of the sector layer. With `as_of`, the
-    boundaries are those valid at the bound parameter `:at` instead of the current ones."""
+    boundaries are those valid at the bound parameter `:at` instead of the current ones.
+    With `own` (SQL of the points' sub-district, e.g. ROW_SUBDISTRICT), a point attaches only
+    to units of its own sub-district, also in unscoped work that sees them all (0017t)."""
+    within = f" AND u.subdistrict = {own}" if own else ""
 
     def source(table: str, alias: str) -> tuple[str, str]:
         if as_of:
@@ -90,10 +101,12 @@ def codes_sql(points: str, courtyards: bool = True, as_of: bool = False) -> str:
 
     units, current = source("units", "u")
     yards, yard_current = source("courtyards", "u")
-    sector = _LOWEST_SECTOR.format(points=points, units=units, current=current)
+    sector = _LOWEST_SECTOR.format(points=points, units=units, current=current, own=within)
     courtyard = (
         "LEFT JOIN ("
-        + _LOWEST_COURTYARD.format(points=points, courtyards=yards, current=yard_current)
+        + _LOWEST_COURTYARD.format(
+            points=points, courtyards=yards, current=yard_current, own=within
+        )
         + ") yard ON yard.id = p.id"
         if courtyards
         else "LEFT JOIN (SELECT NULL::text AS code) yard ON FALSE"
@@ -105,11 +118,11 @@ def codes_sql(points: str, courtyards: bool = True, as_of: bool = False) -> str:
         SELECT p.id, yard.code AS courtyard_code, sec.code AS sector_code,
                s.parent_code AS grid2_code, g.parent_code AS community_code,
                CASE WHEN sec.code IS NULL THEN (
-                   SELECT ST_Distance(ST_Transform(d.geom, {METRIC_SRID}),
-                                      ST_Transform(p.geom, {METRIC_SRID}))
+                   SELECT min(ST_Distance(ST_Transform(d.geom, {METRIC_SRID}),
+                                          ST_Transform(p.geom, {METRIC_SRID})))
                    FROM {d_units} d
                    WHERE {d_current} AND d.level = 'district'
-                     AND NOT ST_Covers(d.geom, p.geom)
+                     AND NOT ST_Covers(d.geom, p.geom){within.replace("u.", "d.")}
                ) END AS outside_m
         FROM {points} p
         LEFT JOIN ({sector}) sec ON sec.id = p.id
@@ -140,7 +153,7 @@ def attach_points(
     if area_wkt is not None:
         where += " AND ST_Covers(ST_GeomFromText(:area, 4326), geom)"
         params["area"] = area_wkt
-    points = f"(SELECT id, geom FROM {table} WHERE {where})"
+    points = f"(SELECT id, geom, subdistrict FROM {table} WHERE {where})"
     recorded = ""
     if record is not None:
         codes = ("courtyard_code", "sector_code", "grid2_code", "community_code")
@@ -154,7 +167,7 @@ def attach_points(
         params["kind"] = table
     without_jit(conn)
     sql = f"""
-        WITH coded AS ({codes_sql(points)}), {recorded}
+        WITH coded AS ({codes_sql(points, own=ROW_SUBDISTRICT)}), {recorded}
         changed AS (
             UPDATE {table} p SET courtyard_code = coded.courtyard_code,
                    sector_code = coded.sector_code, grid2_code = coded.grid2_code,
@@ -174,10 +187,13 @@ def attach_points(
 def attach_courtyards(conn: Connection) -> int:
     """Set each current courtyard's sector (by a point on its surface), grid and community;
     returns how many courtyards changed sector."""
-    points = "(SELECT id, ST_PointOnSurface(geom) AS geom FROM courtyards WHERE valid_to IS NULL)"
+    points = (
+        "(SELECT id, ST_PointOnSurface(geom) AS geom, subdistrict FROM courtyards "
+        "WHERE valid_to IS NULL)"
+    )
     without_jit(conn)
     sql = f"""
-        WITH coded AS ({codes_sql(points, courtyards=False)})
+        WITH coded AS ({codes_sql(points, courtyards=False, own=ROW_SUBDISTRICT)})
         UPDATE courtyards c SET sector_code = coded.sector_code, grid2_code = coded.grid2_code,
                community_code = coded.community_code
         FROM coded

@@ -26,7 +26,7 @@ from geo.core import coords
 from geo.core.bulk import copy_columns
 from geo.core.errors import InvalidInput
 from geo.core.models import SRID
-from geo.grid.attach import codes_sql, hold_boundaries, without_jit
+from geo.grid.attach import WORKING_SUBDISTRICT, codes_sql, hold_boundaries, without_jit
 from geo.imports.base import ImportOptions, Progress
 from geo.imports.columns import (
     IGNORE,
@@ -416,9 +416,9 @@ class PointImporter:
         conn.execute(text("CREATE INDEX ON import_points USING gist (geom)"))
         conn.execute(text("ANALYZE import_points"))
         hold_boundaries(conn)
-        conn.execute(
-            text(f"CREATE TEMP TABLE import_codes ON COMMIT DROP AS {codes_sql('import_points')}")
-        )
+        # the rows belong to the sub-district the import works for: its units only
+        coded = codes_sql("import_points", own=WORKING_SUBDISTRICT)
+        conn.execute(text(f"CREATE TEMP TABLE import_codes ON COMMIT DROP AS {coded}"))
 
     def _outside(self, conn: Connection, values: Values) -> None:
         rows = conn.execute(

@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access.roles import Principal
+from geo.access.roles import Principal, Role
 from geo.cases.stats import empty_figures, incident_figures, incident_figures_as_of
 from geo.core import spreadsheet
 from geo.core.errors import InvalidInput
@@ -29,6 +29,15 @@ from geo.core.terms import BEIJING, workload
 from geo.grid.attach import AS_OF, codes_sql
 
 LEVELS = ("sector", "grid2", "community")
+#: one row per sub-district: the city's side-by-side comparison (0017t; a tenant gets its one)
+SUBDISTRICT = "subdistrict"
+
+
+def levels_for(principal: Principal) -> tuple[str, ...]:
+    """The levels a caller's pages offer: a city official's also compare sub-districts."""
+    return (*LEVELS, SUBDISTRICT) if principal.has(Role.CITY) else LEVELS
+
+
 DEFAULT_PERIOD = timedelta(days=365)
 
 #: every column of a coverage row: key, 中文, English (exports and pages use this table)
@@ -192,8 +201,9 @@ def coverage(
     from `since` to `until`, both included (default: the 365 days to today). The units are
     the current ones, or with `as_of` those valid then, every point located in them again
     (statistics of a past period on the boundaries valid then)."""
-    if level not in LEVELS:
-        raise InvalidInput(f"unknown level {level!r}; one of: {', '.join(LEVELS)}")
+    if level not in (*LEVELS, SUBDISTRICT):
+        known = ", ".join((*LEVELS, SUBDISTRICT))
+        raise InvalidInput(f"unknown level {level!r}; one of: {known}")
     settings = get_settings()
     now = now or datetime.now(UTC)
     since, until = period_days(since, until, now)
@@ -337,7 +347,12 @@ def _xlsx(report: CoverageReport, frame: pd.DataFrame) -> bytes:
     book = spreadsheet.workbook()
     sheet = book.active
     sheet.title = f"coverage_{report.level}"
-    level_zh = {"sector": "网格片区", "grid2": "二级网格", "community": "社区"}[report.level]
+    level_zh = {
+        "sector": "网格片区",
+        "grid2": "二级网格",
+        "community": "社区",
+        "subdistrict": "街道",
+    }[report.level]
     boundaries = (
         f"边界版本 boundaries as of: {report.as_of.isoformat()}"
         if report.as_of
@@ -391,7 +406,10 @@ def export(conn: Connection, report: CoverageReport, fmt: str) -> bytes:
                 "WHERE level = :level"
             ),
             conn,
-            params={"level": report.level, "at": report.as_of},
+            params={
+                "level": "district" if report.level == "subdistrict" else report.level,
+                "at": report.as_of,
+            },
             geom_col="geom",
         )
         gdf = gpd.GeoDataFrame(frame.merge(geoms, on="code"), geometry="geom", crs=4326)

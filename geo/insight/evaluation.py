@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geo.access.roles import Permission, Principal
+from geo.access.roles import Permission, Principal, Role
 from geo.cases.stats import (
     HIST,
     percentile_from_histogram,
@@ -50,6 +50,15 @@ from geo.core.terms import BEIJING
 from geo.insight.coverage import period_days
 
 LEVELS = ("community", "grid2", "sector", "worker", "category")
+#: one row per sub-district: the city's side-by-side comparison (0017t)
+SUBDISTRICT = "subdistrict"
+
+
+def levels_for(principal: Principal) -> tuple[str, ...]:
+    """The levels a caller's pages offer: a city official's also compare sub-districts."""
+    return (*LEVELS, SUBDISTRICT) if principal.has(Role.CITY) else LEVELS
+
+
 #: the rollup columns the evaluation sums (0008 and 0015)
 COUNTS = (
     "incidents",
@@ -147,9 +156,10 @@ class Evaluation:
 
 
 def check_level(level: str) -> str:
-    if level not in LEVELS:
+    known = (*LEVELS, SUBDISTRICT)
+    if level not in known:
         raise InvalidInput(
-            f"unknown level {level!r}; one of: {', '.join(LEVELS)}", field="level", allowed=LEVELS
+            f"unknown level {level!r}; one of: {', '.join(known)}", field="level", allowed=known
         )
     return level
 
@@ -300,7 +310,10 @@ def _units(conn: Connection, level: str, parent: str | None) -> list[dict]:
             "SELECT code, name_zh, name_en, parent_code FROM units "
             "WHERE valid_to IS NULL AND level = :level"
         )
-    rows = [dict(r) for r in conn.execute(text(sql + " ORDER BY 1"), {"level": level}).mappings()]
+    unit_level = "district" if level == "subdistrict" else level  # a sub-district's unit
+    rows = [
+        dict(r) for r in conn.execute(text(sql + " ORDER BY 1"), {"level": unit_level}).mappings()
+    ]
     if parent:
         rows = [r for r in rows if r["parent_code"] == parent]
     return rows

@@ -105,8 +105,10 @@ def notify_case(conn: Connection, incident_id: str, kind: NoticeKind, team: bool
     zh, en = wording(kind, case)
     rows = conn.execute(
         text(
-            "INSERT INTO notifications (user_id, incident_id, kind, message_zh, message_en) "
-            f"SELECT r.id, :id, :kind, :zh, :en FROM ({_RECIPIENTS}) r "
+            # the case's sub-district, also when the (unscoped) deadline sweep writes it
+            "INSERT INTO notifications (user_id, incident_id, kind, message_zh, message_en, "
+            "subdistrict) SELECT r.id, :id, :kind, :zh, :en, "
+            f"(SELECT subdistrict FROM incidents WHERE id = :id) FROM ({_RECIPIENTS}) r "
             "ON CONFLICT DO NOTHING RETURNING id"
         ),
         {"id": incident_id, "kind": kind.value, "zh": zh, "en": en, "team": team},

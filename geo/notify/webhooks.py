@@ -168,8 +168,8 @@ def enqueue(conn: Connection, incident_id: str, kind: str, once: bool = False) -
     body = json.dumps(message(case, kind), ensure_ascii=False, separators=(",", ":"))
     rows = conn.execute(
         text(
-            "INSERT INTO webhook_deliveries (webhook_id, incident_id, kind, body) "
-            "SELECT w.id, :id, :kind, :body FROM webhooks w WHERE w.active "
+            "INSERT INTO webhook_deliveries (webhook_id, incident_id, kind, body, subdistrict) "
+            "SELECT w.id, :id, :kind, :body, w.subdistrict FROM webhooks w WHERE w.active "
             "AND w.unit_code IN (:sector, :grid2, :community) AND NOT (:once AND EXISTS ("
             " SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id "
             " AND d.incident_id = :id AND d.kind = :kind)) RETURNING id"

@@ -345,16 +345,23 @@ def _cli_actor() -> str:
 @token_app.command("create")
 @reports_errors
 def token_create(
-    role: str = typer.Option(..., help="admin, planner, patrol, grid_worker or official."),
+    role: str = typer.Option(
+        ..., help="admin, planner, patrol, grid_worker, official, supervisor or city."
+    ),
     name: str = typer.Option(..., help="Who or what uses the token."),
     grid: list[str] = typer.Option(None, help="A grid worker's unit code (repeatable)."),
     worker: str = typer.Option(None, help="Or the id of the grid worker resource they are."),
+    subdistrict: str = typer.Option(
+        None, help="The sub-district (nine digits) it belongs to; default: the home one."
+    ),
 ) -> None:
     """Print a new API token, and only the token, on stdout (it is not shown again)."""
-    from geo.access import audit
+    from geo.access import audit, tenants
     from geo.access import roles as access
 
     with _engine().begin() as conn:
+        if subdistrict:
+            tenants.use(conn, subdistrict)
         token = access.create_token(conn, role, name, grid or [], worker)
         audit.record(conn, _cli_actor(), "token_create", target=name, detail={"role": role})
     print(token)
@@ -407,12 +414,17 @@ def user_create(
     display_name: str = typer.Option(..., help="The name shown on pages."),
     worker: str = typer.Option(None, help="A grid worker's resource id (their grids)."),
     grid: list[str] = typer.Option(None, help="Or a unit code they serve (repeatable)."),
+    subdistrict: str = typer.Option(
+        None, help="The sub-district (nine digits) it belongs to; default: the home one."
+    ),
 ) -> None:
     """Print the new user's one-time password, and only it, on stdout (shown once; the
-    first sign-in must replace it)."""
-    from geo.access import accounts, audit
+    first sign-in must replace it). A `city` user reads every sub-district."""
+    from geo.access import accounts, audit, tenants
 
     with _engine().begin() as conn:
+        if subdistrict:
+            tenants.use(conn, subdistrict)
         _, password = accounts.create_user(conn, login, role, display_name, worker, grid or [])
         audit.record(conn, _cli_actor(), "user_create", target=login, detail={"roles": role})
     print(password)

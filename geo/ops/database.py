@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from geo.core import tenancy
 from geo.core.errors import DatabaseUnreachable, SetupError
 from geo.core.settings import Settings, get_settings
 from geo.ops.localdb import LocalCluster
@@ -35,11 +36,21 @@ def masked(url: str) -> str:
 CONNECT_ARGS = {"options": "-c jit=off"}
 
 
+def connect_options(settings: Settings | None = None) -> str:
+    """The connection options: CONNECT_ARGS, and unscoped work (CLI, seed, background
+    threads) writing for the home sub-district (`geo.core.tenancy`)."""
+    s = settings or get_settings()
+    return f"{CONNECT_ARGS['options']} -c {tenancy.GUC}={s.street_prefix}"
+
+
 def engine_for(url: str | None = None, **kwargs) -> Engine:
     """An engine on `url` (default: `database_url()`) with the service's connection options;
     it connects lazily."""
     return create_engine(
-        url or database_url(), pool_pre_ping=True, connect_args=CONNECT_ARGS, **kwargs
+        url or database_url(),
+        pool_pre_ping=True,
+        connect_args={"options": connect_options()},
+        **kwargs,
     )
 
 
@@ -55,7 +66,7 @@ def service_engine(
     `read_engine`), so whatever is hooked on it here applies to all of them."""
     s = settings or get_settings()
     timeout = connect_timeout_s or s.db_connect_timeout_s
-    options = CONNECT_ARGS["options"]
+    options = connect_options(s)
     if s.db_statement_timeout_s:
         options += f" -c statement_timeout={s.db_statement_timeout_s * 1000}"
     return create_engine(

@@ -25,6 +25,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo.access.tenants import provision
 from geo.core.bulk import copy_frame, ewkb_hex
 from geo.core.errors import Conflict, InvalidInput
 from geo.core.tenancy import CODE_LENGTH, work_for
@@ -35,12 +36,6 @@ LEVEL_OF_LENGTH = {9: "district", 12: "community", 14: "grid2", 16: "sector"}
 #: how far a child may stick out of its parent, in degrees (≈ 1 mm: rounding of coordinates)
 TOLERANCE_DEG = 1e-8
 ADD_REASON = "sub-district added"
-
-
-def provision(conn: Connection, code: str) -> None:
-    """provision: tenancy — the per-sub-district set-up (category overrides, settings) the
-    tenancy work writes; the lead wires `geo.core.tenancy.provision` here at merge. Copies
-    nothing until then."""
 
 
 def _check_code(code: str) -> None:

@@ -53,7 +53,14 @@ def _secret() -> bytes:
 def page_key(conn: Connection, page: str, params: dict, audience: str) -> str:
     """The cache key of a page built now from this database."""
     version = data_version(conn)
-    database = conn.execute(text("SELECT current_database(), inet_server_port()")).one()
+    # the sub-district and role the transaction works under (0017t): one tenant's page is
+    # never another's
+    database = conn.execute(
+        text(
+            "SELECT current_database(), inet_server_port(), "
+            "current_setting('gridmap.subdistrict', true), current_user"
+        )
+    ).one()
     payload = json.dumps(
         {
             "page": page,

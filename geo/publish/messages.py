@@ -639,6 +639,8 @@ EVALUATION_PAGES: dict[str, tuple[str, str]] = {
     "eval.level.sector": ("网格片区", "Sectors"),
     "eval.level.worker": ("网格员", "Grid workers"),
     "eval.level.category": ("事件类别", "Categories"),
+    "eval.level.subdistrict": ("街道", "Sub-districts"),
+    "term.subdistrict": ("街道", "sub-district"),  # coverage per sub-district (city, 0017t)
     "eval.all": ("全街道", "Whole sub-district"),
     "eval.unit": ("名称", "Name"),
     "eval.filed": ("立案数", "Filed"),

@@ -1,5 +1,6 @@
 -- Coverage per unit at one level: who and what each unit holds and who serves it.
--- Parameters: level ('sector' | 'grid2' | 'community'), and at for boundaries as of a time.
+-- Parameters: level ('sector' | 'grid2' | 'community' | 'subdistrict': one row per
+-- sub-district, the city's comparison), and at for boundaries as of a time.
 -- The unit, courtyard, household, business and resource sources (filled in by
 -- geo.coverage.sources) are the current rows, where points carry their stored codes, or
 -- the rows valid at a moment with the points attached to them again.
@@ -11,7 +12,7 @@
 WITH sector_map AS NOT MATERIALIZED (
     SELECT s.code AS sector_code, g.code AS grid2_code, g.parent_code AS community_code,
            CASE CAST(:level AS text) WHEN 'sector' THEN s.code WHEN 'grid2' THEN g.code
-                ELSE g.parent_code END AS unit_code
+                WHEN 'subdistrict' THEN left(s.code, 9) ELSE g.parent_code END AS unit_code
     FROM {units} s JOIN {units} g ON g.code = s.parent_code
     WHERE s.level = 'sector'
 ),
@@ -103,7 +104,7 @@ related AS (  -- (target unit, a code in its chain, how the code relates to it)
     CROSS JOIN LATERAL (VALUES (m.sector_code, 3), (m.grid2_code, 2), (m.community_code, 1),
                                (c.parent_code, 0)) AS v(code, rank)
     CROSS JOIN (SELECT CASE CAST(:level AS text) WHEN 'sector' THEN 3 WHEN 'grid2' THEN 2
-                            ELSE 1 END AS rank) t
+                            WHEN 'subdistrict' THEN 0 ELSE 1 END AS rank) t
 ),
 assigned AS (  -- workers and officers by the unit they serve
     SELECT rel.unit_code,
@@ -144,5 +145,6 @@ FROM {units} u
 LEFT JOIN per_unit p ON p.unit_code = u.code
 LEFT JOIN courtyards_in c ON c.unit_code = u.code
 LEFT JOIN assigned a ON a.unit_code = u.code
-WHERE u.level = CAST(:level AS text)
+WHERE u.level = CASE CAST(:level AS text) WHEN 'subdistrict' THEN 'district'
+                 ELSE CAST(:level AS text) END  -- a sub-district is a unit of level district
 ORDER BY u.code
