@@ -11,6 +11,7 @@ A dry run does all of it and rolls it back, so a preview is exactly what applyin
 Modules: `geometry` (CRS and GeoJSON), `coverage` (noding, gaps, overlaps), `checks` (the
 rules), `layer` (current and as-of state, ETags, the lock), `codes` (stable codes),
 `commit` (the transaction), `reattach` (incremental re-attach), `edits`, `importer`,
-`rebalance`, `asof`, `preview_map` (the SVG preview page); `plans` (named drafts of edits applied as one change,
-locks), `plan_compare` and `plan_files` (export and import).
+`rebalance`, `asof`, `preview_map` (the SVG preview page); `plans` (named drafts of edits
+applied as one change, locks), `plan_compare` and `plan_files` (export and import);
+`subdistricts` (`gridmap district add`: another sub-district's outline and units).
 """
