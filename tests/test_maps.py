@@ -198,6 +198,24 @@ def test_packing_keeps_positions_within_a_quarter_metre():
     assert np.abs(back_lon - lon).max() * 111_320 * np.cos(np.radians(39.76)) <= 0.126
 
 
+def test_a_city_wide_packing_coarsens_its_step_and_keeps_positions_within_half_a_step():
+    """A city's cells span more than the 16 km a quarter-metre uint16 holds: the step
+    doubles until they fit (here 60 km: 1 m), and nothing wraps around."""
+    rng = np.random.default_rng(2)
+    lon, lat = rng.uniform(98.2, 98.9, 500), rng.uniform(39.5, 40.0, 500)
+    packed = pack(lon, lat, rng.integers(1, 10_000, 500))
+    raw = np.frombuffer(
+        __import__("base64").b64decode(packed.data),
+        dtype=[("e", "<u2"), ("n", "<u2"), ("c", "<u4")],
+    )
+    metres = packed.dlat * 111_320
+    assert 0.5 < metres <= 1.01  # 55 km north-south needs 1 m steps
+    back_lon = packed.lon0 + raw["e"] * packed.dlon
+    back_lat = packed.lat0 + raw["n"] * packed.dlat
+    assert np.abs(back_lat - lat).max() <= packed.dlat / 2 + 1e-12
+    assert np.abs(back_lon - lon).max() <= packed.dlon / 2 + 1e-12
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
