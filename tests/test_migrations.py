@@ -103,3 +103,53 @@ def test_gridmap_migrate_to_moves_the_schema_both_ways(empty_engine):
     unknown = migrate("--to", "9999")
     assert unknown.returncode == 1
     assert unknown.stderr.startswith("gridmap: no migration '9999'")
+
+
+def test_the_tenancy_migration_gives_existing_rows_the_sub_district_their_codes_name(fresh_url):
+    """A database that already held two sub-districts' rows (e.g. `gridmap seed
+    --subdistricts`) before 0017t: each incident, and its append-only history, takes the
+    sub-district its sector code names."""
+    engine = create_engine(fresh_url)
+    try:
+        migrate_to(engine, "0017h")
+        with engine.begin() as conn:
+            moved = (
+                conn.execute(
+                    text(
+                        "UPDATE incidents SET sector_code = '620902004' || substr(sector_code, 10) "
+                        "WHERE id IN (SELECT incident_id FROM incident_events ORDER BY id LIMIT 3) "
+                        "RETURNING id"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert moved
+        migrate_to(engine, "head")
+        with engine.connect() as conn:
+            incidents = (
+                conn.execute(
+                    text("SELECT DISTINCT subdistrict FROM incidents WHERE id = ANY(:ids)"),
+                    {"ids": moved},
+                )
+                .scalars()
+                .all()
+            )
+            events = (
+                conn.execute(
+                    text(
+                        "SELECT DISTINCT subdistrict FROM incident_events "
+                        "WHERE incident_id = ANY(:ids)"
+                    ),
+                    {"ids": moved},
+                )
+                .scalars()
+                .all()
+            )
+            others = conn.execute(
+                text("SELECT count(DISTINCT subdistrict) FROM incident_events")
+            ).scalar()
+        assert incidents == ["620902004"] and events == ["620902004"]
+        assert others == 2
+    finally:
+        engine.dispose()

@@ -194,11 +194,14 @@ def upgrade() -> None:
             f"UPDATE {table} SET subdistrict = left({column}, 9) "
             f"WHERE length({column}) >= 9 AND subdistrict <> left({column}, 9)"
         )
+    # the case history is append-only (0001): its new column is filled with the trigger off
+    op.execute("ALTER TABLE incident_events DISABLE TRIGGER incident_events_append_only")
     for table, (parent, key) in FROM_PARENT.items():
         op.execute(
             f"UPDATE {table} t SET subdistrict = p.subdistrict FROM {parent} p "
             f"WHERE p.id = t.{key} AND t.subdistrict <> p.subdistrict"
         )
+    op.execute("ALTER TABLE incident_events ENABLE TRIGGER incident_events_append_only")
     for table in INDEXED:
         op.execute(f"CREATE INDEX ix_{table}_subdistrict ON {table} (subdistrict)")
     for table in DEFAULTED:
