@@ -2,9 +2,9 @@
 sub-district pay for the per-sub-district queries?
 
 In the city's scratch copy (never the source, never the schema), two copies of `incidents`
-with a `subdistrict` column (its sector code's first nine digits, as the tenancy work's
-column holds): `bench_incidents_flat`, one table indexed on (subdistrict, observed_at),
-(subdistrict, status) and (subdistrict, sector_code); and `bench_incidents_parts`, LIST
+with its `subdistrict` column (0017t): `bench_incidents_flat`, one table indexed on
+(subdistrict, observed_at), (subdistrict, status) and (subdistrict, sector_code); and
+`bench_incidents_parts`, LIST
 partitioned by subdistrict (one partition per sub-district) with the same indexes less the
 leading column. The same per-sub-district raw queries run on both, interleaved.
 """
@@ -40,12 +40,7 @@ def build_copies(conn) -> list[str]:
             text("SELECT DISTINCT left(code, 9) FROM units WHERE level = 'district' ORDER BY 1")
         )
     ]
-    conn.execute(
-        text(
-            "CREATE TABLE bench_incidents_flat AS SELECT left(sector_code, 9) AS subdistrict, * "
-            "FROM incidents"
-        )
-    )
+    conn.execute(text("CREATE TABLE bench_incidents_flat AS SELECT * FROM incidents"))
     conn.execute(
         text(
             "CREATE TABLE bench_incidents_parts (LIKE bench_incidents_flat) "
