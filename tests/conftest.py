@@ -36,6 +36,17 @@ def _server_url() -> tuple[str, LocalCluster | None]:
     return cluster.url(), cluster
 
 
+@pytest.fixture(autouse=True)
+def _settings_follow_the_environment() -> Iterator[None]:
+    """Settings are cached; a test's `monkeypatch.setenv` is undone only after the fixtures
+    that cleared the cache have been torn down, and a thread of the test's app (notification
+    sender, database watch) may read the settings in between and cache the test's own, by
+    then dropped, database. Requested first, this is torn down last: after every undo."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """URL of a running PostGIS server (its default database)."""
