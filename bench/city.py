@@ -53,6 +53,7 @@ NAME = "city"
 FULL = {"subdistricts": 50, "incidents": 1_000_000, "repeat": 10, "edit_points": 1000}
 QUICK = {"subdistricts": 3, "incidents": 7_500, "repeat": 3, "edit_points": 100}
 HOME = "620902003"
+STEPS = ("reads", "heat", "partitions", "edit")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -64,8 +65,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, help="timed rounds of each figure (median quoted)")
     p.add_argument("--edit-points", type=int, help="incidents a boundary edit moves")
     p.add_argument("--out", help="output path without suffix")
+    p.add_argument(
+        "--steps",
+        type=lambda v: [s for s in v.split(",") if s],
+        default=list(STEPS),
+        help=f"comma-separated subset of: {', '.join(STEPS)} (default all)",
+    )
     p.add_argument("--server-url", help="a database URL on the server to build them on")
     args = p.parse_args(argv)
+    unknown = sorted(set(args.steps) - set(STEPS))
+    if unknown:
+        p.error(f"--steps: no step {', '.join(unknown)}; choose from {', '.join(STEPS)}")
     for key, value in (QUICK if args.quick else FULL).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -323,7 +333,7 @@ def main(argv: list[str]) -> int:
             "partitions": lambda: partition_figures(city, HOME, args.repeat, size),
             "edit": lambda: [edit_figure(one, city, args.edit_points, args.repeat, size)],
         }
-        for step, run in steps.items():
+        for step, run in ((s, steps[s]) for s in args.steps):
             t0 = time.perf_counter()
             try:
                 figures += run()
