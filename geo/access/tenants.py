@@ -11,8 +11,6 @@ then keeps other sub-districts' rows out of reach, whatever a query forgets to s
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -20,8 +18,6 @@ from geo.access.roles import Principal, Role
 from geo.core import tenancy
 from geo.core.errors import InvalidInput
 from geo.core.settings import get_settings
-
-CODE_PATTERN = re.compile(r"^\d{9}$")
 
 
 def home() -> str:
@@ -34,17 +30,6 @@ def scope_of(principal: Principal | None) -> tenancy.Scope | None:
     if principal is None:
         return None
     return tenancy.Scope(principal.subdistrict or home(), city=principal.has(Role.CITY))
-
-
-def check_code(code: str) -> str:
-    """A sub-district code: nine digits (six of the district, three of the street)."""
-    code = (code or "").strip()
-    if not CODE_PATTERN.match(code):
-        raise InvalidInput(
-            f"a sub-district code is nine digits (district + street, e.g. 620902003), not {code!r}",
-            field="subdistrict",
-        )
-    return code
 
 
 def subdistricts(conn: Connection) -> list[str]:
@@ -61,7 +46,7 @@ def subdistricts(conn: Connection) -> list[str]:
 def use(conn: Connection, code: str) -> str:
     """Work for sub-district `code` (which must exist) until the end of the transaction: rows
     written now belong to it (e.g. a user created by the CLI). Returns the code."""
-    code = check_code(code)
+    code = tenancy.check_code(code)
     known = conn.execute(
         text("SELECT 1 FROM units WHERE code = :code AND level = 'district' AND valid_to IS NULL"),
         {"code": code},

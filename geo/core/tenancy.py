@@ -16,10 +16,24 @@ from dataclasses import dataclass
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
+from geo.core.errors import InvalidInput
+
 #: the PostgreSQL setting naming the sub-district the current transaction works for
 GUC = "gridmap.subdistrict"
 #: length of a sub-district code: six-digit district (GB/T 2260) + three-digit street
 CODE_LENGTH = 9
+
+
+def check_code(code: str | None, field: str = "subdistrict") -> str:
+    """`code` if it is a sub-district code (nine digits), else InvalidInput naming `field`."""
+    code = (code or "").strip()
+    if len(code) != CODE_LENGTH or not code.isascii() or not code.isdigit():
+        raise InvalidInput(
+            f"{field} {code!r}: a sub-district code is nine digits (six-digit GB/T 2260 "
+            "district code + three-digit street code), e.g. 620902003",
+            field=field,
+        )
+    return code
 
 
 def subdistrict_of(unit_code: str) -> str:

@@ -16,7 +16,6 @@ starts with its parent's. All or nothing: any problem and nothing is written.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -28,7 +27,7 @@ from sqlalchemy.engine import Connection
 from geo.access.tenants import provision
 from geo.core.bulk import copy_frame, ewkb_hex
 from geo.core.errors import Conflict, InvalidInput
-from geo.core.tenancy import CODE_LENGTH, work_for
+from geo.core.tenancy import CODE_LENGTH, check_code, work_for
 from geo.planning.importer import read_boundary_file
 
 #: a unit's level from its code's length (the hierarchical codes of data/boundaries/)
@@ -36,14 +35,6 @@ LEVEL_OF_LENGTH = {9: "district", 12: "community", 14: "grid2", 16: "sector"}
 #: how far a child may stick out of its parent, in degrees (≈ 1 mm: rounding of coordinates)
 TOLERANCE_DEG = 1e-8
 ADD_REASON = "sub-district added"
-
-
-def _check_code(code: str) -> None:
-    if not re.fullmatch(r"\d{9}", code or ""):
-        raise InvalidInput(
-            f"--code {code!r}: a sub-district code is nine digits (six-digit GB/T 2260 "
-            "district code + three-digit street code), e.g. 620902004"
-        )
 
 
 def _code_problem(row, code: str, codes: set[str]) -> str | None:
@@ -74,7 +65,7 @@ def _default_parent(unit: str | None) -> str | None:
 def read_subdistrict_file(path: Path, code: str) -> gpd.GeoDataFrame:
     """The units of a new sub-district's boundary file, WGS 84, with `level` and `seq`;
     InvalidInput naming the first feature that is wrong."""
-    _check_code(code)
+    code = check_code(code, "--code")
     frame = read_boundary_file(path)
     frame["parent_code"] = [
         p or _default_parent(c) for p, c in zip(frame.parent_code, frame.code, strict=True)
