@@ -94,6 +94,62 @@ def test_a_plan_of_three_edits_compares_and_applies_as_one_change(fresh_engine, 
     assert serves == new_sector
 
 
+def test_the_plans_layer_is_served_and_edits_preview_on_it_storing_nothing(
+    fresh_engine, fresh_client
+):
+    """What the editor draws while a plan is open: `GET /api/boundaries?plan=ID` is the layer
+    the plan's edits make (the moved border moved, the split's new sector there), the layer
+    in force unchanged; `?dry_run=true` previews an edit on top of the plan and stores
+    nothing — even an edit of a sector that exists only in the plan."""
+    client = fresh_client
+    with fresh_engine.connect() as conn:
+        s = scenario(conn)
+        start = counts(conn)
+    plan = new_plan(client)
+    assert add(client, plan, s["move"]).status_code == 200
+    split = add(client, plan, s["split"])
+    assert split.status_code == 200, split.text
+    new_sector = split.json()["plan"]["edits"][1]["summary"]["created"][0]
+
+    def layer(**params) -> tuple[dict, dict]:
+        r = client.get(
+            "/api/boundaries", params={"level": "sector", **params}, headers=auth("planner")
+        )
+        assert r.status_code == 200, r.text
+        return {f["id"]: shape(f["geometry"]) for f in r.json()["features"]}, r.json()
+
+    planned, body = layer(plan=plan)
+    live, live_body = layer()
+    assert body["plan"] == plan and "layer_etag" not in body and "layer_etag" in live_body
+    assert new_sector in planned and new_sector not in live
+    moved = shape(s["move"]["geometry"])
+    assert planned[s["a"]].symmetric_difference(moved).area < 1e-4 * moved.area
+    assert planned[s["a"]].area > live[s["a"]].area  # a grew into b in the plan only
+    assert planned[s["c"]].area < live[s["c"]].area  # c gave up the new sector's part
+
+    merge = {"kind": "merge", "code": new_sector, "other": s["c"]}
+    dry = client.post(
+        f"/api/plans/{plan}/edits", params={"dry_run": "true"}, json=merge, headers=auth("planner")
+    )
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["valid"] is True and dry.json()["dry_run"] is True
+    stored = client.get(f"/api/plans/{plan}", headers=auth("planner")).json()
+    assert len(stored["edits"]) == 2 and stored["cursor"] == 2
+    with fresh_engine.connect() as conn:
+        assert counts(conn) == start
+
+    both = client.get(
+        "/api/boundaries",
+        params={"level": "sector", "plan": plan, "as_of": "2026-01-01"},
+        headers=auth("planner"),
+    )
+    assert both.status_code == 422 and "plan" in both.json()["detail"]
+    other = client.get(
+        "/api/boundaries", params={"level": "sector", "plan": 999999}, headers=auth("planner")
+    )
+    assert other.status_code == 404
+
+
 def test_an_edit_that_does_not_apply_is_422_naming_the_sector_and_stores_nothing(
     fresh_engine, fresh_client
 ):

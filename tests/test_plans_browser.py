@@ -72,6 +72,7 @@ def draw_split(page, code: str, line) -> None:
 def add_to_plan(page, count: int) -> None:
     page.wait_for_selector("#preview[data-state='valid']", timeout=60_000)
     page.wait_for_selector("#plan-add:not([hidden])")
+    assert page.is_hidden("#apply-box")  # a plan's edit goes into the plan, not live
     page.click("#plan-add")
     page.wait_for_selector(f"body[data-plan-edits='{count}']", timeout=60_000)
 
@@ -114,6 +115,11 @@ def test_a_plan_of_three_edits_built_in_the_editor_compares_and_applies_as_one_c
     page.wait_for_selector("#plan-assign:not([hidden])")  # 3. the split offers a worker
     new_sector = page.evaluate("gridPlans.newSector")
     assert new_sector.startswith(split_code[:14]) and new_sector != split_code
+    # the editor draws the plan's layer, not the one in force: the new sector is on the map
+    plan_id = page.evaluate("gridPlans.current.id")
+    page.wait_for_selector(f"body[data-layer-plan='{plan_id}']")
+    assert new_sector in page.evaluate("Object.keys(gridEditor.layers)")
+    assert page.locator(f"#sector-select option[value='{new_sector}']").count() == 1
     page.select_option("#plan-worker", worker)
     page.click("#plan-assign-button")
     page.wait_for_selector("body[data-plan-edits='3']", timeout=60_000)
@@ -162,6 +168,8 @@ def test_a_plan_of_three_edits_built_in_the_editor_compares_and_applies_as_one_c
             text("SELECT serves_code FROM resources WHERE id = :w"), {"w": worker}
         ).scalar_one()
     assert changes == start_changes + 1 and kind == "plan"
+    page.wait_for_selector("body[data-layer-plan='']")  # back on the layer in force
+    assert new_sector in page.evaluate("Object.keys(gridEditor.layers)")
     stepped = {c: after[c] - before.get(c, 0) for c in after if after[c] != before.get(c)}
     assert set(stepped.values()) == {1} and {*codes, split_code, new_sector} <= set(stepped)
     assert serves == new_sector

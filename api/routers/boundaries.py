@@ -24,7 +24,7 @@ from geo.access.privacy import exposure
 from geo.access.roles import Permission, Principal
 from geo.core.errors import InvalidInput, PreconditionRequired
 from geo.grid.streets import orientation
-from geo.planning import asof, edits, importer, rebalance
+from geo.planning import asof, edits, importer, plans, rebalance
 from geo.planning.change_story import change_story
 from geo.planning.geometry import from_geojson
 from geo.planning.layer import parse_etags
@@ -95,12 +95,20 @@ def _answer(report: dict, fmt: str, title: str, etag_of: str | None = None, conn
 def get_boundaries(
     level: str = Query("sector", description="district, community, grid2, sector, courtyard"),
     as_of: str | None = Query(None, description="a date (end of that day, Beijing) or a time"),
+    plan: int | None = Query(
+        None, ge=1, le=MAX_BIGINT, description="a plan's id: the layer its edits make"
+    ),
     principal: Principal = Depends(READ),
     conn=Depends(get_conn),
 ):
-    body = asof.boundaries(
-        conn, level, asof.parse_as_of(as_of), exposure(principal), principal.actor
-    )
+    if plan is not None and as_of is not None:
+        raise InvalidInput("as_of and plan: one or the other, not both", field="plan")
+    if plan is not None:
+        body = plans.plan_boundaries(conn, plan, level, exposure(principal), principal.actor)
+    else:
+        body = asof.boundaries(
+            conn, level, asof.parse_as_of(as_of), exposure(principal), principal.actor
+        )
     headers = {"ETag": body["layer_etag"]} if "layer_etag" in body else {}
     return JSONResponse(body, headers=headers, media_type="application/geo+json")
 

@@ -147,11 +147,12 @@ def get_plan(plan_id: PlanId, _: Principal = Depends(READ), conn=Depends(get_con
 def add_edit(
     plan_id: PlanId,
     body: Annotated[PlanEditBody, Body()],
+    dry_run: bool = Query(False, description="only preview it on the plan; store nothing"),
     principal: Principal = Depends(EDIT),
     conn=Depends(get_conn),
 ) -> dict:
     return plans.add_edit(
-        conn, plan_id, body.kind, body.model_dump(exclude_none=True), principal.actor
+        conn, plan_id, body.kind, body.model_dump(exclude_none=True), principal.actor, dry_run
     )
 
 

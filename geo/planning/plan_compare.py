@@ -18,7 +18,7 @@ from geo.core.errors import InvalidInput
 from geo.core.settings import get_settings
 from geo.planning.geometry import collection, feature, same_shape
 from geo.planning.layer import load_state
-from geo.planning.plans import edits_of, plan_row, replay, scratch, utcnow
+from geo.planning.plans import replayed, utcnow
 
 CURRENT = "current"
 
@@ -60,9 +60,7 @@ def side(conn: Connection, plan_id: int | None, actor: str) -> Side:
     """The layer in force (None), or what plan `plan_id`'s edits in force make of it."""
     if plan_id is None:
         return _snapshot(conn, "现行图层 · layer in force", None)
-    plan = plan_row(conn, plan_id, lock=False)
-    with scratch(conn, plan_id):
-        replay(conn, plan, edits_of(conn, plan_id, plan["cursor"]), actor)
+    with replayed(conn, plan_id, actor) as plan:
         return _snapshot(conn, f"方案 #{plan_id} {plan['name']}", plan_id)
 
 

@@ -25,9 +25,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geo.access.privacy import Exposure
 from geo.core.errors import Conflict, GridmapError, InvalidInput, NotFound
 from geo.planning import edits, rebalance
-from geo.planning.asof import parse_as_of
+from geo.planning.asof import boundaries, parse_as_of
 from geo.planning.commit import Edit, commit, require_reason
 from geo.planning.geometry import from_geojson
 from geo.planning.layer import Plan, State, current_layer_etag, load_state
@@ -288,6 +289,28 @@ def replay(conn: Connection, plan: dict, rows: list[dict], actor: str) -> list[d
     return reports
 
 
+@contextmanager
+def replayed(conn: Connection, plan_id: int, actor: str) -> Iterator[dict]:
+    """Inside: the layer as plan `plan_id`'s edits in force make it (a savepoint rolled back
+    afterwards: nothing is kept). Yields the plan's row."""
+    plan = plan_row(conn, plan_id, lock=False)
+    with scratch(conn, plan_id):
+        replay(conn, plan, edits_of(conn, plan_id, plan["cursor"]), actor)
+        yield plan
+
+
+def plan_boundaries(
+    conn: Connection, plan_id: int, level: str, exposure: Exposure, actor: str
+) -> dict:
+    """The units of `level` as plan `plan_id` makes them, shaped like the layer in force
+    (`asof.boundaries`): what the editor draws and edits while the plan is open. No
+    `layer_etag`: a plan's layer is changed through its edits, not by ETag."""
+    with replayed(conn, plan_id, actor):
+        body = boundaries(conn, level, None, exposure, actor)
+    body.pop("layer_etag", None)
+    return {**body, "plan": plan_id}
+
+
 def _reason(plan: dict) -> str:
     return f"方案 #{plan['id']} {plan['name']} · plan #{plan['id']}"
 
@@ -419,11 +442,14 @@ def summary_of(report: dict) -> dict:
     }
 
 
-def add_edit(conn: Connection, plan_id: int, kind: str, body: dict, actor: str) -> dict:
+def add_edit(
+    conn: Connection, plan_id: int, kind: str, body: dict, actor: str, dry_run: bool = False
+) -> dict:
     """Preview edit `kind` (`body` as the single-edit route takes it, plus its `code`) on
     top of the plan so far and, if it applies, append it (dropping the undone edits after
     the cursor). InvalidInput/NotFound (nothing stored) if it does not apply; Conflict if
-    it touches a sector another plan locked. Returns the plan and the edit's preview."""
+    it touches a sector another plan locked. Returns the plan and the edit's preview;
+    `dry_run`: only the preview (the single-edit dry run's report), nothing stored."""
     plan = _open(conn, plan_id)
     if kind not in EDIT_KINDS:
         raise InvalidInput(f"kind: one of {', '.join(EDIT_KINDS)}, got {kind!r}")
@@ -431,6 +457,8 @@ def add_edit(conn: Connection, plan_id: int, kind: str, body: dict, actor: str) 
         replay(conn, plan, edits_of(conn, plan_id, plan["cursor"]), actor)
         report = run_edit(conn, kind, body, actor, _reason(plan))
     report = {**report, "change": None, "dry_run": True}
+    if dry_run:
+        return report
     seq = plan["cursor"] + 1
     conn.execute(
         text("DELETE FROM plan_edits WHERE plan_id = :id AND seq >= :seq"),

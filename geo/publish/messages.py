@@ -784,6 +784,11 @@ PLAN_PAGES: dict[str, tuple[str, str]] = {
     "plans.new_name": ("新方案名称", "New plan's name"),
     "plans.create": ("新建方案", "New plan"),
     "plans.edits": ("方案中的调整", "The plan's edits"),
+    "plans.layer_note": (
+        "地图显示本方案调整后的片区；新的调整先在方案上预览，再加入方案，不直接生效。",
+        "The map shows this plan's sectors; a new edit is previewed on the plan and goes "
+        "into it, not live.",
+    ),
     "plans.no_edits": (
         "尚无调整：在地图上调整后点“加入方案”。",
         "No edits yet: edit on the map, then “Add to plan”.",

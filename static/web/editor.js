@@ -64,6 +64,7 @@
     changes: [],        // the change log, oldest first (for the as-of slider)
     busy: false,
     previewSeq: 0,
+    plan: null,         // the open plan's id: its layer is drawn, edits preview on it
   };
   window.gridEditor = state;  // for the browser tests and the curious
 
@@ -138,9 +139,11 @@
   // ---------------------------------------------------------------- loading
   function load(keepSelection) {
     var wanted = keepSelection || null;
+    // an open plan's sectors (replayed on the server); grids and communities in force
+    var of = state.plan ? "&plan=" + encodeURIComponent(state.plan) : "";
     status(msg("editor.loading"));
     return Promise.all([
-      getJSON("/api/boundaries?level=sector"),
+      getJSON("/api/boundaries?level=sector" + of),
       getJSON("/api/boundaries?level=grid2"),
       getJSON("/api/boundaries?level=community"),
       getJSON("/api/coverage?level=sector").catch(function () { return { rows: [] }; }),
@@ -554,7 +557,10 @@
     if (!state.pending) { clearPreview(); return; }
     var seq = ++state.previewSeq;
     var reason = $("reason").value.trim() || msg("editor.preview_reason");
-    var req = editRequest(state.pending, reason, true);
+    // with a plan open, the edit is previewed on top of the plan (plans.js builds it)
+    var req = state.plan && state.api.planPreview
+      ? state.api.planPreview(state.pending)
+      : editRequest(state.pending, reason, true);
     $("preview-status").textContent = msg("editor.preview_waiting");
     $("preview-status").className = "small";
     $("preview").dataset.state = "waiting";
@@ -616,7 +622,7 @@
     $("preview-status").textContent = msg("editor.preview_valid");
     showMoves(report);
     showLoad(report.load);
-    $("apply-box").hidden = false;
+    $("apply-box").hidden = !!state.plan;  // a plan's edit goes into the plan, not live
     $("preview").dataset.state = "valid";
     var households = report.moves && report.moves.households ? report.moves.households.moved : 0;
     $("preview").dataset.householdsMoved = households;
@@ -900,11 +906,20 @@
     select(state.selected);
   }
 
+  // draw and edit plan `id`'s layer (null: the layer in force), keeping the selection
+  function usePlan(id) {
+    state.plan = id || null;
+    return load(state.selected).then(function () {
+      document.body.dataset.layerPlan = state.plan ? String(state.plan) : "";
+    });
+  }
+
   // what the plans panel (static/web/plans.js) builds on: the HTTP helper, the pending
-  // edit's request, dropping it, reloading the layer, and the page's helpers
+  // edit's request, dropping it, reloading the layer, and the page's helpers; it sets
+  // `planPreview(pending)`: the request previewing an edit on the open plan
   state.api = {
     request: request, editRequest: editRequest, discard: discard, load: load, msg: msg,
-    el: el, clear: clear, number: number, nameOf: nameOf,
+    el: el, clear: clear, number: number, nameOf: nameOf, usePlan: usePlan, planPreview: null,
   };
 
   load(new URLSearchParams(location.search).get("code"));

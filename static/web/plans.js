@@ -15,7 +15,7 @@
   var api = editor.api, msg = api.msg, el = api.el, clear = api.clear, number = api.number;
   function $(id) { return document.getElementById(id); }
 
-  var plans = { current: null, list: [], workers: [], compareMaps: null };
+  var plans = { current: null, list: [], workers: [], compareMaps: null, layerKey: "", drawn: Promise.resolve() };
   window.gridPlans = plans;  // for the browser tests
 
   function call(method, url, body) {
@@ -84,6 +84,7 @@
     plans.current = plan;
     $("plan-box").hidden = !plan;
     document.body.dataset.plan = plan ? String(plan.id) : "";
+    drawLayerOf(plan);
     syncAdd();
     if (!plan) return;
     $("plan-stale").hidden = !plan.stale;
@@ -110,6 +111,22 @@
     $("plan-export-gpkg").href = "/api/plans/" + plan.id + "/export?format=gpkg";
     offerWorker(plan);
   }
+
+  // the editor draws (and edits) the layer the open plan makes, or the one in force; it is
+  // drawn again whenever the plan changed (an edit added, undone, redone, a rebase)
+  function drawLayerOf(plan) {
+    var key = plan ? [plan.id, plan.updated_at, plan.layer_etag].join(" ") : "";
+    if (key === plans.layerKey) return;
+    plans.layerKey = key;
+    api.discard();
+    plans.drawn = api.usePlan(plan ? plan.id : null);
+  }
+  api.planPreview = function (pending) {
+    return {
+      method: "POST", url: "/api/plans/" + plans.current.id + "/edits?dry_run=true",
+      body: planEdit(pending), etags: [], units: [],
+    };
+  };
 
   // the editor's preview state decides whether its edit can go into the plan
   function syncAdd() {
@@ -144,8 +161,10 @@
       plans.lastPreview = r.preview;
       api.discard();
       show(r.plan);
-      say(msg("plans.added", { seq: r.edit }), "applied");
-      document.body.dataset.planEdits = String(r.plan.cursor);
+      return plans.drawn.then(function () {
+        say(msg("plans.added", { seq: r.edit }), "applied");
+        document.body.dataset.planEdits = String(r.plan.cursor);
+      });
     }).catch(failed);
   }
 
@@ -161,7 +180,9 @@
       say("");
       call("POST", "/api/plans/" + plans.current.id + "/" + step).then(function (plan) {
         show(plan);
-        document.body.dataset.planEdits = String(plan.cursor);
+        return plans.drawn.then(function () {
+          document.body.dataset.planEdits = String(plan.cursor);
+        });
       }).catch(failed);
     });
   });
@@ -327,7 +348,8 @@
       $("plan-reason").value = "";
       $("plan-compare-box").hidden = true;
       var id = r.change && r.change.id;
-      return api.load(editor.selected).then(function () {
+      plans.layerKey = "";  // the layer in force now holds the plan
+      return api.usePlan(null).then(function () {
         return loadList(null);
       }).then(function () {
         say(msg("plans.applied", { id: id }), "applied");
