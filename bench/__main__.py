@@ -42,6 +42,7 @@ from bench.harness import (
     scratch_copy,
     server_url,
 )
+from geo.ops.database import CONNECT_ARGS  # what the service runs with (JIT off)
 
 #: in the order they run: the ones that write come last, the import (the most) at the end
 BENCHMARKS = (
@@ -300,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{', '.join(args.only) or 'nothing'}"
         )
     with scratch_copy(source) as url:
-        engine = create_engine(url)
+        engine = create_engine(url, connect_args=CONNECT_ARGS)
         info = machine(engine)
         from sqlalchemy import text
 

@@ -48,6 +48,7 @@ from bench.harness import (
     server_url,
     summary,
 )
+from geo.ops.database import CONNECT_ARGS  # what the service runs with (JIT off)
 
 NAME = "city"
 FULL = {"subdistricts": 50, "incidents": 1_000_000, "repeat": 10, "edit_points": 1000}
@@ -320,7 +321,10 @@ def main(argv: list[str]) -> int:
     figures: list[Figure] = []
     failures: dict[str, str] = {}
     with scratch_copy(one_source) as one_url, scratch_copy(city_source) as city_url:
-        one, city = create_engine(one_url), create_engine(city_url)
+        one, city = (
+            create_engine(one_url, connect_args=CONNECT_ARGS),
+            create_engine(city_url, connect_args=CONNECT_ARGS),
+        )
         info = machine(city)
         with city.connect() as conn:
             total = conn.execute(text("SELECT count(*) FROM incidents")).scalar_one()
