@@ -129,7 +129,8 @@ def overrides(conn: Connection) -> list[dict]:
 
 def admin_screen(conn: Connection) -> list[dict]:
     """Every category as it runs in the transaction's sub-district, retired ones too, each
-    with `defaults`: the city-wide default of each value the sub-district changed."""
+    with `defaults`: the city-wide default of each value the sub-district changed, and
+    `default`: the default row."""
     defaults = {
         r["code"]: r for r in conn.execute(text("SELECT * FROM incident_categories")).mappings()
     }
@@ -137,7 +138,7 @@ def admin_screen(conn: Connection) -> list[dict]:
     for row in rows:
         default = defaults[row["code"]]
         row["defaults"] = {k: default[k] for k in COMPARED if default[k] != row[k]}
-        row["default_limit"] = categories.describe_limit(default)
+        row["default"] = dict(default)
     return rows
 
 
