@@ -291,3 +291,27 @@ def test_the_catalogue_and_its_defaults_are_the_citys(two):
         rows = listed(client, token)
         assert rows["safety_hazard"]["dispatch_minutes"] == 45
         assert "noise_0018c" in rows
+
+
+def test_the_command_line_changes_the_default_and_keeps_the_overrides(two):
+    from typer.testing import CliRunner
+
+    from geo.ops.cli import app
+
+    client, engine, tokens, _ = two
+    client.patch(
+        "/api/categories/epidemic", json={"dispatch_minutes": 15}, headers=bearer(tokens["a_admin"])
+    ).raise_for_status()
+    result = CliRunner().invoke(
+        app, ["category", "default", "epidemic", "--dispatch-minutes", "25"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "epidemic" in result.output
+    assert listed(client, tokens["admin"])["epidemic"]["dispatch_minutes"] == 25
+    assert listed(client, tokens["a_admin"])["epidemic"]["dispatch_minutes"] == 15
+    bad = CliRunner().invoke(app, ["category", "default", "epidemic", "--dispatch-minutes", "0"])
+    assert bad.exit_code == 1
+    assert (
+        count(engine, "SELECT dispatch_minutes FROM incident_categories WHERE code = 'epidemic'")
+        == 25
+    )
