@@ -7,23 +7,14 @@ test-artifacts/category_overrides/.
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import text
 
-from tests.conftest import ARTIFACTS, OfflineBrowser, serve
+from tests.conftest import ARTIFACTS
 from tests.conftest import sign_in as conftest_sign_in
+from tests.test_admin_browser import admin_site  # noqa: F401 (the fixture: served offline)
 
 SHOTS = ARTIFACTS / "category_overrides"
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def site(browser, fresh_url):
-    with serve(fresh_url) as url:
-        offline = OfflineBrowser(browser, url)
-        yield offline
-        offline.close()
-        assert offline.outside_requests == [], "a page tried to reach beyond 127.0.0.1"
 
 
 def shoot(page, name: str) -> None:
@@ -31,8 +22,11 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
 
 
-def test_an_admin_changes_a_limit_for_their_sub_district_on_a_phone(site, fresh_engine):
-    context = site.context(viewport=PHONE, has_touch=True)
+def test_an_admin_changes_a_limit_for_their_sub_district_on_a_phone(
+    admin_site,  # noqa: F811 (the fixture imported above)
+    fresh_engine,
+):
+    context = admin_site.context(viewport=PHONE, has_touch=True)
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))

@@ -180,6 +180,14 @@ def retire_category(
     return categories.retire_category(conn, principal, code)
 
 
+@router.get(
+    "/api/admin/category-overrides",
+    summary="The sub-districts' own category settings (a sub-district: its own; the city: all)",
+)
+def list_overrides(_: Principal = Depends(CONFIGURE), conn=Depends(get_conn)) -> list[dict]:
+    return overrides.overrides(conn)
+
+
 @router.post(
     "/api/admin/categories/{code}/reset",
     summary="Back to the city-wide default: remove the caller's sub-district's override",
@@ -188,14 +196,6 @@ def reset_category(
     code: str = CATEGORY_CODE, principal: Principal = Depends(CONFIGURE), conn=Depends(get_conn)
 ) -> dict:
     return overrides.reset_override(conn, principal, code)
-
-
-@router.get(
-    "/api/admin/category-overrides",
-    summary="The sub-districts' own category settings (a sub-district: its own; the city: all)",
-)
-def list_overrides(_: Principal = Depends(CONFIGURE), conn=Depends(get_conn)) -> list[dict]:
-    return overrides.overrides(conn)
 
 
 # -- the pages ------------------------------------------------------------------------------
