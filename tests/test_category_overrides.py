@@ -269,7 +269,8 @@ def test_the_catalogue_and_its_defaults_are_the_citys(two):
         )
         assert signed.status_code in (302, 303), signed.text
         csrf = {"X-CSRF-Token": csrf_of(city, "/admin/categories")}
-        assert 'id="add-category"' in city.get("/admin/categories").text
+        city_page = city.get("/admin/categories").text
+        assert 'id="add-category"' in city_page and "全市默认值" in city_page
         default = city.patch(
             "/api/categories/safety_hazard", json={"dispatch_minutes": 45}, headers=csrf
         )
@@ -282,6 +283,16 @@ def test_the_catalogue_and_its_defaults_are_the_citys(two):
         )
         added = city.post("/api/admin/categories", json=new, headers=csrf)
         assert added.status_code == 201, added.text
+        # the city administrator's page shows the defaults, not their own sub-district's
+        # override
+        client.patch(
+            "/api/categories/sanitation",
+            json={"close_minutes": 240},
+            headers=bearer(tokens["a_admin"]),
+        ).raise_for_status()
+        sanitation = city.get("/admin/categories").text.split('data-code="sanitation"')[1]
+        card = sanitation.split("</li>")[0]
+        assert "办结 1 个工作日" in card and "240" not in card and "本街道设置" not in card
     assert (
         count(engine, "SELECT dispatch_minutes FROM incident_categories WHERE code='safety_hazard'")
         == 45

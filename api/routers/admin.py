@@ -229,7 +229,7 @@ def categories_page(
     principal: Principal = Depends(CONFIGURE),
     conn=Depends(get_conn),
 ) -> HTMLResponse:
-    rows = overrides.admin_screen(conn)
+    rows = overrides.admin_screen(conn, principal)
     return render(
         request,
         "admin_categories.html",

@@ -127,14 +127,24 @@ def overrides(conn: Connection) -> list[dict]:
     return [dict(r) for r in rows.mappings()]
 
 
-def admin_screen(conn: Connection) -> list[dict]:
-    """Every category as it runs in the transaction's sub-district, retired ones too, each
+def admin_screen(conn: Connection, principal: Principal) -> list[dict]:
+    """The categories page's rows, retired ones too: for a city administrator the city-wide
+    defaults they edit; for a sub-district's admin every category as it runs there, each
     with `defaults`: the city-wide default of each value the sub-district changed, and
     `default`: the default row."""
     defaults = {
-        r["code"]: r for r in conn.execute(text("SELECT * FROM incident_categories")).mappings()
+        r["code"]: r
+        for r in conn.execute(text("SELECT * FROM incident_categories ORDER BY sort, code"))
+        .mappings()
+        .all()
     }
-    rows = categories.category_table(conn, retired=True)
+    if principal.has(Role.CITY):
+        rows = [
+            {**r, "limit": categories.describe_limit(r), "enabled": True, "overridden": False}
+            for r in defaults.values()
+        ]
+    else:
+        rows = categories.category_table(conn, retired=True)
     for row in rows:
         default = defaults[row["code"]]
         row["defaults"] = {k: default[k] for k in COMPARED if default[k] != row[k]}
