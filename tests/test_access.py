@@ -132,6 +132,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/admin/categories"): ADMIN,
     ("POST", "/api/admin/categories"): ADMIN,
     ("POST", "/api/admin/categories/{code}/retire"): ADMIN,
+    ("POST", "/api/admin/categories/{code}/reset"): ADMIN,
+    ("GET", "/api/admin/category-overrides"): ADMIN,
     ("GET", "/admin/people"): ADMIN,
     ("GET", "/admin/categories"): ADMIN,
     ("GET", "/cases/new"): CASE_ROLES,

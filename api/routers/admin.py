@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import get_conn
 from api.security import require
 from api.web import page_language, render
-from geo.access.roles import Permission, Principal
-from geo.cases import categories
+from geo.access.roles import Permission, Principal, Role
+from geo.cases import categories, overrides
 from geo.core.terms import BranchType
 from geo.people import staff
 
@@ -180,6 +180,24 @@ def retire_category(
     return categories.retire_category(conn, principal, code)
 
 
+@router.get(
+    "/api/admin/category-overrides",
+    summary="The sub-districts' own category settings (a sub-district: its own; the city: all)",
+)
+def list_overrides(_: Principal = Depends(CONFIGURE), conn=Depends(get_conn)) -> list[dict]:
+    return overrides.overrides(conn)
+
+
+@router.post(
+    "/api/admin/categories/{code}/reset",
+    summary="Back to the city-wide default: remove the caller's sub-district's override",
+)
+def reset_category(
+    code: str = CATEGORY_CODE, principal: Principal = Depends(CONFIGURE), conn=Depends(get_conn)
+) -> dict:
+    return overrides.reset_override(conn, principal, code)
+
+
 # -- the pages ------------------------------------------------------------------------------
 
 
@@ -211,7 +229,7 @@ def categories_page(
     principal: Principal = Depends(CONFIGURE),
     conn=Depends(get_conn),
 ) -> HTMLResponse:
-    rows = categories.category_table(conn, retired=True)
+    rows = overrides.admin_screen(conn, principal)
     return render(
         request,
         "admin_categories.html",
@@ -220,4 +238,6 @@ def categories_page(
         active=[r for r in rows if r["retired_at"] is None],
         retired=[r for r in rows if r["retired_at"] is not None],
         ranges=categories.LIMIT_RANGES,
+        city_wide=categories.speaks_for_city(conn, principal),
+        own_defaults=principal.has(Role.CITY),
     )

@@ -10,7 +10,7 @@ from api.deps import get_conn
 from api.params import IsoDateTime
 from api.security import current_principal, require
 from geo.access.roles import Permission, Principal
-from geo.cases import categories, incidents, replay
+from geo.cases import categories, incidents, overrides, replay
 from geo.cases import desk as casedesk
 from geo.cases.incidents import IncidentReport
 from geo.core.coords import CoordSystem
@@ -64,7 +64,8 @@ class NoteIn(BaseModel):
 
 class CategoryChange(BaseModel):
     """Give only what changes. `close_minutes` switches to a limit on the clock,
-    `close_working_days` to one in working days."""
+    `close_working_days` to one in working days. A sub-district's admin changes the
+    category for their sub-district only; a city administrator changes the default."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -74,6 +75,8 @@ class CategoryChange(BaseModel):
     dispatch_minutes: int | None = None
     close_minutes: int | None = None
     close_working_days: int | None = None
+    #: false: this sub-district takes no reports of the category (true: it does again)
+    enabled: bool | None = None
 
 
 @router.post(
@@ -163,7 +166,9 @@ def list_categories(
 
 
 @router.patch(
-    "/api/categories/{code}", summary="Rename a category or change its time limits (admin)"
+    "/api/categories/{code}",
+    summary="Rename a category, change its time limits or switch it off, for the caller's "
+    "sub-district (admin; a city administrator: the city-wide default)",
 )
 def configure_category(
     body: CategoryChange,
@@ -171,6 +176,4 @@ def configure_category(
     principal: Principal = Depends(require(Permission.CONFIGURE)),
     conn=Depends(get_conn),
 ) -> dict:
-    return categories.configure_category(
-        conn, code, body.model_dump(exclude_unset=True), actor=principal
-    )
+    return overrides.configure(conn, principal, code, body.model_dump(exclude_unset=True))

@@ -64,7 +64,9 @@ def provision(conn: Connection, code: str) -> None:
     """Set up sub-district `code`'s own reference rows, once its outline is loaded (`gridmap
     district add` calls it), and work for it for the rest of the transaction.
 
-    Incident categories, the working calendar, streets and landmarks are shared by every
-    sub-district today (global tables); accounts and tokens are created per sub-district
-    with `gridmap user create --subdistrict CODE` / `gridmap token create --subdistrict`."""
+    The working calendar, streets and landmarks are shared by every sub-district (global
+    tables); a new sub-district has no category overrides (0018c) and so follows the
+    city-wide defaults until its admin changes one; accounts and tokens are created per
+    sub-district with `gridmap user create --subdistrict CODE` / `gridmap token create
+    --subdistrict`."""
     use(conn, code)

@@ -1,7 +1,10 @@
 """The incident categories named in the case, with their default time limits.
 
 This is the one source of the defaults: `gridmap migrate` writes any missing category to the
-`incident_categories` table, where an admin may change the limits; the table is what runs.
+`incident_categories` table, the city-wide catalogue. A sub-district may override a
+category's names, urgency and limits, or switch it off, for itself (`category_overrides`,
+`geo.cases.overrides`). What runs is the view `categories_in_force`: the catalogue as the
+transaction's sub-district sees it. Every reader of category names and limits reads it.
 
 Time limits follow local practice (assumptions where the case is silent): urgent safety
 cases are dispatched within 30 minutes and verified within 2 hours; ordinary cases are
@@ -20,8 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access import audit
-from geo.access.roles import Principal
-from geo.core.errors import Conflict, InvalidInput, NotFound
+from geo.access.roles import Principal, Role
+from geo.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.core.terms import CLOSED_STATUSES
 
 
@@ -67,8 +70,10 @@ LIMIT_RANGES: dict[str, tuple[int, int]] = {
 EDITABLE = frozenset({*LIMIT_RANGES, "urgent", "name_zh", "name_en"})
 _COLUMNS = (
     "code, name_zh, name_en, urgent, sensitive, dispatch_minutes, close_minutes, "
-    "close_working_days, sort, retired_at"
+    "close_working_days, sort, retired_at, enabled, overridden"
 )
+#: the categories in force for the transaction's sub-district (0018c): defaults ⊕ override
+IN_FORCE = "categories_in_force"
 
 
 def describe_limit(row: Mapping) -> str:
@@ -87,20 +92,17 @@ def describe_limit(row: Mapping) -> str:
 
 
 def category_table(conn: Connection, retired: bool = False) -> list[dict]:
-    """Every category that can be reported now (the table, not the defaults above), in
-    display order, each with `limit` in words; with `retired`, the retired ones too."""
-    where = "" if retired else "WHERE retired_at IS NULL "
-    rows = conn.execute(
-        text(f"SELECT {_COLUMNS} FROM incident_categories {where}ORDER BY sort, code")
-    )
+    """Every category that can be reported now in the transaction's sub-district (in force,
+    not the defaults above), in display order, each with `limit` in words; with `retired`,
+    the retired and the switched-off ones too."""
+    where = "" if retired else "WHERE retired_at IS NULL AND enabled "
+    rows = conn.execute(text(f"SELECT {_COLUMNS} FROM {IN_FORCE} {where}ORDER BY sort, code"))
     return [{**r, "limit": describe_limit(r)} for r in rows.mappings()]
 
 
 def _lookup(conn: Connection, code: str) -> dict | None:
     row = (
-        conn.execute(
-            text(f"SELECT {_COLUMNS} FROM incident_categories WHERE code = :code"), {"code": code}
-        )
+        conn.execute(text(f"SELECT {_COLUMNS} FROM {IN_FORCE} WHERE code = :code"), {"code": code})
         .mappings()
         .first()
     )
@@ -108,19 +110,25 @@ def _lookup(conn: Connection, code: str) -> dict | None:
 
 
 def category_row(conn: Connection, code: str) -> dict:
-    """One category that can be reported, as it runs; InvalidInput naming the field
-    `category` and the reportable codes when there is none, or when it is retired."""
+    """One category that can be reported, as it runs in the transaction's sub-district;
+    InvalidInput naming the field `category` and the reportable codes when there is none,
+    when it is retired, or when this sub-district switched it off."""
     row = _lookup(conn, code)
-    if row is None or row["retired_at"] is not None:
+    if row is None or row["retired_at"] is not None or not row["enabled"]:
         known = conn.execute(
             text(
-                "SELECT string_agg(code, ', ' ORDER BY sort) FROM incident_categories "
-                "WHERE retired_at IS NULL"
+                f"SELECT string_agg(code, ', ' ORDER BY sort) FROM {IN_FORCE} "
+                "WHERE retired_at IS NULL AND enabled"
             )
         ).scalar()
-        why = "unknown" if row is None else "retired"
+        if row is None:
+            why = "unknown incident category"
+        elif row["retired_at"] is not None:
+            why = "retired incident category"
+        else:
+            why = "this sub-district does not take reports of incident category"
         raise InvalidInput(
-            f"{why} incident category {code!r}; one of: {known}",
+            f"{why} {code!r}; one of: {known}",
             field="category",
         )
     return row
@@ -141,19 +149,13 @@ def _check_limits(values: Mapping) -> None:
             raise InvalidInput(f"{name} must be between {low} and {high}, got {value}", field=name)
 
 
-def configure_category(
-    conn: Connection, code: str, changes: Mapping, actor: Principal | str | None = None
-) -> dict:
-    """Change a category's time limits (or names, or urgency); returns the new row.
-
-    Setting `close_minutes` switches the category to a limit on the clock and clears
-    `close_working_days`, and the other way round; giving both is an error. The new limits
-    apply to incidents reported from now on: a case keeps the deadline it was filed with.
-    """
-    unknown = sorted(set(changes) - EDITABLE)
+def checked_changes(changes: Mapping, editable: frozenset[str] = EDITABLE) -> dict:
+    """The changes an admin asked for, checked on their own (names, ranges, one closing
+    limit) and stripped; InvalidInput naming the field otherwise."""
+    unknown = sorted(set(changes) - editable)
     if unknown:
         raise InvalidInput(
-            f"cannot change {', '.join(unknown)}; editable: {', '.join(sorted(EDITABLE))}",
+            f"cannot change {', '.join(unknown)}; editable: {', '.join(sorted(editable))}",
             fields=unknown,
         )
     if changes.get("close_minutes") is not None and changes.get("close_working_days") is not None:
@@ -163,12 +165,15 @@ def configure_category(
         )
     _check_limits(changes)
     changes = {k: v.strip() if isinstance(v, str) else v for k, v in changes.items()}
-    for name in ("name_zh", "name_en", "urgent", "dispatch_minutes"):
+    for name in ("name_zh", "name_en", "urgent", "dispatch_minutes", "enabled"):
         if name in changes and (changes[name] is None or changes[name] == ""):
             raise InvalidInput(f"{name} cannot be empty", field=name)
-    row = _existing(conn, code)
-    if row["retired_at"] is not None:
-        raise Conflict(f"incident category {code!r} is retired; it cannot be changed")
+    return changes
+
+
+def merged(row: Mapping, changes: Mapping) -> dict:
+    """`row` with `changes` applied: setting `close_minutes` clears `close_working_days`
+    and the other way round; the result must still make sense (InvalidInput otherwise)."""
     new = {**row, **changes}
     if changes.get("close_minutes") is not None:
         new["close_working_days"] = None
@@ -185,6 +190,47 @@ def configure_category(
             f"({new['close_minutes']})",
             field="dispatch_minutes",
         )
+    return new
+
+
+_DEFAULT_COLUMNS = (
+    "code, name_zh, name_en, urgent, sensitive, dispatch_minutes, close_minutes, "
+    "close_working_days, sort, retired_at"
+)
+
+
+def default_row(conn: Connection, code: str) -> dict:
+    """One category as the city-wide catalogue holds it (no sub-district's override), with
+    `limit` in words; NotFound when there is none."""
+    row = (
+        conn.execute(
+            text(f"SELECT {_DEFAULT_COLUMNS} FROM incident_categories WHERE code = :code"),
+            {"code": code},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no incident category {code!r}; GET /api/admin/categories lists them")
+    return {**row, "limit": describe_limit(row)}
+
+
+def configure_category(
+    conn: Connection, code: str, changes: Mapping, actor: Principal | str | None = None
+) -> dict:
+    """Change a category's city-wide default time limits (or names, or urgency); returns
+    the new default row. (A sub-district's admin changes its own override instead:
+    `geo.cases.overrides`.)
+
+    Setting `close_minutes` switches the category to a limit on the clock and clears
+    `close_working_days`, and the other way round; giving both is an error. The new limits
+    apply to incidents reported from now on: a case keeps the deadline it was filed with.
+    """
+    changes = checked_changes(changes)
+    row = default_row(conn, code)
+    if row["retired_at"] is not None:
+        raise Conflict(f"incident category {code!r} is retired; it cannot be changed")
+    new = merged(row, changes)
     conn.execute(
         text(
             "UPDATE incident_categories SET name_zh = :name_zh, name_en = :name_en, "
@@ -203,7 +249,24 @@ def configure_category(
             target=code,
             detail={k: {"from": row[k], "to": new[k]} for k in changed},
         )
-    return category_row(conn, code)
+    return default_row(conn, code)
+
+
+def speaks_for_city(conn: Connection, principal: Principal | str | None) -> bool:
+    """May this caller change the city-wide catalogue and defaults? A city official's
+    account with the admin's rights, the command line (no principal), or the admin of the
+    only sub-district the database holds (no other sub-district a change could reach)."""
+    if not isinstance(principal, Principal) or principal.has(Role.CITY):
+        return True
+    return conn.execute(text("SELECT gridmap_subdistrict_count()")).scalar_one() <= 1
+
+
+def _city_only(conn: Connection, principal: Principal | str | None, what: str) -> None:
+    if not speaks_for_city(conn, principal):
+        raise Forbidden(
+            f"{what} changes the catalogue of every sub-district: a city administrator's "
+            "account (roles admin and city) or `gridmap` on the server does it"
+        )
 
 
 # -- the admin's screen: add and retire ----------------------------------------------------
@@ -239,6 +302,7 @@ def add_category(conn: Connection, actor: Principal | str, values: Mapping) -> d
     `close_working_days`, and optionally `urgent` and `sensitive` (default false; a
     sensitive category is seen only by admins and the grid's own workers). A taken code
     or Chinese name, a blank name, limits out of range: InvalidInput naming the field."""
+    _city_only(conn, actor, "adding a category")
     new = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
     code = new.get("code") or ""
     if not _CODE.match(code):
@@ -299,6 +363,7 @@ def retire_category(conn: Connection, actor: Principal | str, code: str) -> dict
     """Retire a category: it can no longer be reported (HTTP, page, file import) and leaves
     the report form, while the cases filed under it keep it. Refused (InvalidInput naming
     the field `code`, with `open_cases`) while open cases still use it."""
+    _city_only(conn, actor, "retiring a category")
     row = _existing(conn, code)
     if row["retired_at"] is not None:
         raise Conflict(f"incident category {code!r} is already retired")

@@ -339,7 +339,7 @@ def case_list(
                     FROM case_requests r WHERE r.incident_id = i.id AND r.status = 'pending')
                    AS pending_request
             FROM page JOIN incidents i ON i.id = page.id
-            JOIN incident_categories c ON c.code = i.category
+            JOIN categories_in_force c ON c.code = i.category
             ORDER BY {order}
             """
         ),

@@ -270,7 +270,7 @@ def incident_view(
                        i.resolved_at, i.closed_at, i.duplicate_of, i.source,
                        {DEADLINE_FLAGS.format(a="i")},
                        {visible} AS visible, {own} AS own
-                FROM incidents i JOIN incident_categories c ON c.code = i.category
+                FROM incidents i JOIN categories_in_force c ON c.code = i.category
                 WHERE i.id = :id
                 """
             ),

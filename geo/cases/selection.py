@@ -90,7 +90,7 @@ def parse_time(value: str | None, name: str, end: bool = False) -> datetime | No
 def category_codes(conn: Connection) -> dict[str, dict]:
     """The running incident categories: code → {name_zh, name_en, sensitive}, in order."""
     rows = conn.execute(
-        text("SELECT code, name_zh, name_en, sensitive FROM incident_categories ORDER BY sort")
+        text("SELECT code, name_zh, name_en, sensitive FROM categories_in_force ORDER BY sort")
     ).mappings()
     return {r["code"]: dict(r) for r in rows}
 

@@ -300,6 +300,36 @@ class IncidentCategory(Base):
     )
 
 
+class CategoryOverride(Base):
+    """A sub-district's own names, urgency, time limits or switch-off of one category
+    (0018c); NULL keeps the default. Read through the view `categories_in_force`."""
+
+    __tablename__ = "category_overrides"
+
+    subdistrict: Mapped[str] = mapped_column(
+        String(9), primary_key=True, server_default=SUBDISTRICT_DEFAULT
+    )
+    code: Mapped[str] = mapped_column(
+        String(32), ForeignKey("incident_categories.code"), primary_key=True
+    )
+    name_zh: Mapped[str | None] = mapped_column(String(40))
+    name_en: Mapped[str | None] = mapped_column(String(80))
+    urgent: Mapped[bool | None] = mapped_column(Boolean)
+    dispatch_minutes: Mapped[int | None] = mapped_column(Integer)
+    close_minutes: Mapped[int | None] = mapped_column(Integer)
+    close_working_days: Mapped[int | None] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    changed_by: Mapped[str | None] = mapped_column(String(120))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(
+            "close_minutes IS NULL OR close_working_days IS NULL",
+            name="category_overrides_one_limit",
+        ),
+    )
+
+
 class Incident(IndexedSubdistrict, PointEntity, Base):
     __tablename__ = "incidents"
 
@@ -608,6 +638,7 @@ VERSIONED_TABLES = (
     "incident_categories",
     "streets",  # 0016s
     "landmarks",
+    "category_overrides",  # 0018c
 )
 
 

@@ -344,11 +344,12 @@ class Incidents(PointImporter):
     FUTURE_SLACK = timedelta(days=1)
 
     def fields(self, conn: Connection) -> list[Field]:
-        # a retired category can no longer be reported, from a file either
+        # a retired category can no longer be reported, from a file either, nor one the
+        # sub-district switched off (0018c)
         categories = conn.execute(
             text(
-                "SELECT code, name_zh, name_en FROM incident_categories "
-                "WHERE retired_at IS NULL ORDER BY sort"
+                "SELECT code, name_zh, name_en FROM categories_in_force "
+                "WHERE retired_at IS NULL AND enabled ORDER BY sort"
             )
         ).all()
         return [
@@ -405,7 +406,7 @@ class Incidents(PointImporter):
     def derive(self, conn: Connection, values: Values) -> dict[str, pd.Series]:
         limits = pd.read_sql(
             "SELECT code, dispatch_minutes, close_minutes, close_working_days "
-            "FROM incident_categories",
+            "FROM categories_in_force",
             conn,
         ).set_index("code")
         category = values.columns["category"]

@@ -395,7 +395,7 @@ def export(conn: Connection, report: CoverageReport, fmt: str) -> bytes:
         (
             (c, (zh, en))
             for c, zh, en in conn.execute(
-                text("SELECT code, name_zh, name_en FROM incident_categories")
+                text("SELECT code, name_zh, name_en FROM categories_in_force")
             ).all()
         )
     )

@@ -299,7 +299,7 @@ def _ints(row) -> dict:
 
 def _units(conn: Connection, level: str, parent: str | None) -> list[dict]:
     if level == "category":
-        sql = "SELECT code, name_zh, name_en, NULL AS parent_code FROM incident_categories"
+        sql = "SELECT code, name_zh, name_en, NULL AS parent_code FROM categories_in_force"
     elif level == "worker":
         sql = (
             "SELECT r.id AS code, r.id AS name_zh, r.id AS name_en, r.serves_code AS parent_code "
@@ -448,7 +448,7 @@ def trend(
     names = dict(
         (c, (zh, en))
         for c, zh, en in conn.execute(
-            text("SELECT code, name_zh, name_en FROM incident_categories")
+            text("SELECT code, name_zh, name_en FROM categories_in_force")
         )
     )
     return {
@@ -495,7 +495,7 @@ def unit_cases(
                i.sector_code, i.observed_at, i.due_at, i.closed_at,
                i.times_sent_back, i.extensions_approved,
                (i.status = 'verified' AND i.closed_at <= i.due_at) AS closed_in_time
-        FROM incidents i JOIN incident_categories c ON c.code = i.category
+        FROM incidents i JOIN categories_in_force c ON c.code = i.category
         WHERE i.observed_at >= :start AND i.observed_at < :end
           AND i.sector_code IN (SELECT s.code FROM units s LEFT JOIN units g
                 ON g.code = s.parent_code AND g.valid_to IS NULL WHERE s.valid_to IS NULL

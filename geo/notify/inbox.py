@@ -60,7 +60,7 @@ WORDING: dict[NoticeKind, tuple[str, str]] = {
 CASE_FACTS = (
     "SELECT i.id, i.category, c.name_zh AS category_zh, c.name_en AS category_en, "
     "i.sector_code, i.grid2_code, i.community_code, i.due_at, i.status, i.owner_id, "
-    "i.assigned_to FROM incidents i JOIN incident_categories c ON c.code = i.category "
+    "i.assigned_to FROM incidents i JOIN categories_in_force c ON c.code = i.category "
     "WHERE i.id = :id"
 )
 

@@ -655,3 +655,37 @@ def import_(
 
 def main() -> None:  # pragma: no cover - console entry point
     app()
+
+
+category_app = typer.Typer(
+    help="Incident categories: the city-wide defaults every sub-district follows.",
+    no_args_is_help=True,
+)
+app.add_typer(category_app, name="category")
+
+
+@category_app.command("default")
+@reports_errors
+def category_default(
+    code: str = typer.Argument(..., help="The category's code, e.g. sanitation."),
+    dispatch_minutes: int = typer.Option(None, "--dispatch-minutes"),
+    close_minutes: int = typer.Option(None, "--close-minutes", help="A limit on the clock."),
+    close_working_days: int = typer.Option(None, "--close-working-days"),
+    name_zh: str = typer.Option(None, "--name-zh"),
+    name_en: str = typer.Option(None, "--name-en"),
+) -> None:
+    """Change a category's city-wide default (sub-districts' own overrides stay)."""
+    from geo.cases.categories import configure_category
+
+    given = {
+        "dispatch_minutes": dispatch_minutes,
+        "close_minutes": close_minutes,
+        "close_working_days": close_working_days,
+        "name_zh": name_zh,
+        "name_en": name_en,
+    }
+    with _engine().begin() as conn:
+        row = configure_category(
+            conn, code, {k: v for k, v in given.items() if v is not None}, _cli_actor()
+        )
+    out.print(f"{row['code']} {row['name_zh']}: {row['limit']} (city-wide default)")

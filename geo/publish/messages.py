@@ -927,6 +927,35 @@ UNDER_THE_PEN: dict[str, tuple[str, str]] = {
     "change.action.retired": ("撤销", "retired"),
 }
 
+#: the categories page of one sub-district's admin (0018c: per sub-district overrides)
+CATEGORY_OVERRIDE_PAGES: dict[str, tuple[str, str]] = {
+    "overrides.intro_own": (
+        "这里的修改只对本街道生效：全市默认值不变，其他街道不受影响。与默认值不同之处标出默认值，可随时恢复默认。",
+        "Changes here apply to your sub-district only: the city-wide defaults and the other "
+        "sub-districts stay as they are. Values that differ from the default show it; "
+        "you can go back to the default at any time.",
+    ),
+    "overrides.intro_city": (
+        "您在修改全市默认值：没有自行设置的街道都按它执行。",
+        "You are changing the city-wide defaults: every sub-district without its own setting "
+        "follows them.",
+    ),
+    "overrides.catalogue_city_only": (
+        "新增或停用类别会影响全市各街道，由市级管理员办理。",
+        "Adding or retiring a category affects every sub-district: a city administrator does it.",
+    ),
+    "overrides.badge_own": ("本街道设置", "own setting"),
+    "overrides.badge_off": ("本街道暂停受理", "not taken here"),
+    "overrides.default": ("默认：{text}", "Default: {text}"),
+    "overrides.default_name": ("默认名称：{name}", "Default name: {name}"),
+    "overrides.field.enabled": ("本街道受理此类事件", "This sub-district takes reports of it"),
+    "overrides.reset": ("恢复默认", "Back to the default"),
+    "overrides.reset_confirm": (
+        "确定将类别“{name}”恢复为全市默认设置吗？",
+        "Set {name} back to the city-wide default?",
+    ),
+}
+
 #: every label, both languages: the vocabulary of the domain modules and the pages' wording
 MESSAGES: dict[str, tuple[str, str]] = {
     **{f"term.{value}": pair for value, pair in LABELS.items()},
@@ -941,6 +970,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     **{f"rate.{key}": (zh, en) for key, (_n, _d, zh, en) in EVALUATION_RATES.items()},
     **{f"figure.{key}": pair for key, pair in EVALUATION_FIGURES.items()},
     **FIELD_APP_PAGES,
+    **CATEGORY_OVERRIDE_PAGES,
 }
 
 
