@@ -1,0 +1,149 @@
+"""The sector holdings rollup (0018r): equal to a recount of the points after inserts, a
+move, deletes, a boundary edit and truncation; coverage reads it with the same figures as
+counting the points; a tenant's writes keep it exact under row-level security."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from geo.access.roles import Principal, Role
+from geo.core import tenancy
+from geo.core.tenancy import Scope
+from geo.insight.coverage import _sql, coverage, sources
+from geo.insight.holdings import holdings_differences
+from geo.planning import edits
+from tests.planning_support import etag, grow, neighbours
+
+ADMIN = Principal(0, "admin", Role.ADMIN)
+
+
+def _holding(conn, sector: str, what: str) -> int:
+    n = conn.execute(
+        text("SELECT n FROM sector_holdings WHERE sector_code = :s AND what = :w"),
+        {"s": sector, "w": what},
+    ).scalar()
+    return n or 0
+
+
+def _sectors(conn) -> list[str]:
+    return list(
+        conn.execute(
+            text(
+                "SELECT code FROM units WHERE level = 'sector' AND valid_to IS NULL "
+                "ORDER BY code LIMIT 2"
+            )
+        ).scalars()
+    )
+
+
+def _households(conn, sector: str, ids: list[str]) -> None:
+    for k, hid in enumerate(ids):
+        conn.execute(
+            text(
+                "INSERT INTO households (id, address, geom, sector_code) "
+                "SELECT :id, '测试', ST_PointOnSurface(geom), code FROM units "
+                "WHERE code = :s AND valid_to IS NULL"
+            ),
+            {"id": hid, "s": sector},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO residents (id, household_id, name) "
+                "SELECT :id || '-' || g, :id, '测试' FROM generate_series(1, :n) g"
+            ),
+            {"id": hid, "n": k + 2},
+        )
+
+
+def test_the_seeded_holdings_equal_a_recount(seeded_engine):
+    with seeded_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sector_holdings")).scalar_one() > 0
+        assert holdings_differences(conn) == 0
+
+
+def test_coverage_from_the_rollup_equals_coverage_from_the_points(seeded_engine):
+    """The rollup's figures are the ones counting every point gives (the as-of view's
+    source, here over the current rows)."""
+    counted = sources(True)["holdings"].replace(
+        sources(True)["households"], "households"
+    ).replace(sources(True)["businesses"], "businesses")
+    with seeded_engine.connect() as conn:
+        for level in ("sector", "grid2", "community", "subdistrict"):
+            kept = coverage(conn, ADMIN, level).rows
+            sql = _sql("coverage_units.sql").format(**{**sources(False), "holdings": counted})
+            raw = conn.execute(text(sql), {"level": level}).mappings().all()
+            keys = ("households", "residents", "shops", "enterprises", "institutions")
+            assert [{k: r[k] for k in ("code", *keys)} for r in raw] == [
+                {k: r[k] for k in ("code", *keys)} for r in kept
+            ]
+            assert sum(r["residents"] for r in kept) > 0
+
+
+def test_the_holdings_stay_exact_through_inserts_moves_deletes_edits_and_truncation(
+    fresh_engine,
+):
+    with fresh_engine.begin() as conn:
+        a, b = _sectors(conn)
+        before = _holding(conn, a, "residents")
+        _households(conn, a, ["HOLD1", "HOLD2", "HOLD3"])
+        conn.execute(
+            text(
+                "INSERT INTO businesses (id, name_zh, kind, geom, sector_code) "
+                "SELECT 'BIZ' || g, '测试', 'enterprise', ST_PointOnSurface(geom), code "
+                "FROM units, generate_series(1, 3) g WHERE code = :s AND valid_to IS NULL"
+            ),
+            {"s": a},
+        )
+        # a household in no sector counts nowhere
+        conn.execute(text("INSERT INTO households (id) VALUES ('HOLD-NOWHERE')"))
+        conn.execute(
+            text("INSERT INTO residents (id, household_id, name) VALUES ('R-NW', 'HOLD-NOWHERE', 'x')")
+        )
+        assert _holding(conn, a, "residents") == before + 2 + 3 + 4
+        assert holdings_differences(conn) == 0
+    with fresh_engine.begin() as conn:
+        # a household moved with its 3 residents, a resident moved to another household,
+        # a business changed kind and another moved; a no-op update
+        conn.execute(text("UPDATE households SET sector_code = :b WHERE id = 'HOLD2'"), {"b": b})
+        conn.execute(text("UPDATE residents SET household_id = 'HOLD2' WHERE id = 'HOLD1-1'"))
+        conn.execute(text("UPDATE businesses SET kind = 'shop' WHERE id = 'BIZ1'"))
+        conn.execute(text("UPDATE businesses SET sector_code = :b WHERE id = 'BIZ2'"), {"b": b})
+        conn.execute(text("UPDATE households SET address = '改' WHERE id LIKE 'HOLD%'"))
+        assert _holding(conn, a, "residents") == before + 1 + 4
+        assert holdings_differences(conn) == 0
+    with fresh_engine.begin() as conn:
+        # a resident deleted, a household deleted with its residents (the cascade)
+        conn.execute(text("DELETE FROM residents WHERE id = 'HOLD3-1'"))
+        conn.execute(text("DELETE FROM households WHERE id IN ('HOLD2', 'HOLD-NOWHERE')"))
+        conn.execute(text("DELETE FROM businesses WHERE id = 'BIZ3'"))
+        assert holdings_differences(conn) == 0
+        assert conn.execute(text("SELECT count(*) FROM sector_holdings WHERE n = 0")).scalar() == 0
+    # a boundary edit re-attaches the households and businesses in the changed area
+    with fresh_engine.begin() as conn:
+        x, y = neighbours(conn)[2]
+        new_x, _ = grow(conn, x, y, 200)
+        report = edits.put_sector(conn, x, new_x, "调整", "planner:测试", [etag(conn, x)])
+        assert report["moves"]["households"]["moved"] > 0
+        assert holdings_differences(conn) == 0
+    with fresh_engine.begin() as conn:
+        conn.execute(text("TRUNCATE businesses"))
+        assert holdings_differences(conn) == 0
+        conn.execute(text("TRUNCATE households CASCADE"))
+        assert conn.execute(text("SELECT count(*) FROM sector_holdings")).scalar_one() == 0
+
+
+def test_a_tenants_writes_keep_the_holdings_of_its_sub_district(fresh_engine):
+    """Under row-level security (the tenant role) the triggers write the tenant's rows."""
+    with fresh_engine.connect() as conn:
+        a, _ = _sectors(conn)
+        before = _holding(conn, a, "households")
+    home = tenancy.subdistrict_of(a)
+    with tenancy.scoped(Scope(home)), fresh_engine.begin() as conn:
+        assert conn.execute(text("SELECT row_security_active('sector_holdings')")).scalar()
+        _households(conn, a, ["TEN1"])
+        conn.execute(text("UPDATE households SET sector_code = NULL WHERE id = 'TEN1'"))
+        conn.execute(text("UPDATE households SET sector_code = :a WHERE id = 'TEN1'"), {"a": a})
+        conn.execute(text("DELETE FROM residents WHERE id = 'TEN1-1'"))
+    with fresh_engine.connect() as conn:
+        assert _holding(conn, a, "households") == before + 1
+        assert holdings_differences(conn) == 0
