@@ -43,6 +43,7 @@ from geo.cases.stats import (
     period_bounds,
     sector_map_sql,
     whole_months,
+    without_jit,
 )
 from geo.core.errors import InvalidInput
 from geo.core.settings import get_settings
@@ -335,6 +336,7 @@ def evaluation(
     check_level(level)
     settings = get_settings()
     since, until = check_period(since, until, now or datetime.now(UTC))
+    without_jit(conn)
     if raw:
         sums = recount(conn, principal, level, since, until)
     else:

@@ -20,9 +20,17 @@ costing 5-8x the same sub-district alone, and of the whole city costing 50x:
   the other area rollups (0017t);
 - the incident rollups (per sector 0008/0015, per worker 0016e) had no index led by their
   sub-district: under row-level security a tenant read every sub-district's rows and
-  filtered them. Each gets `(subdistrict, day)` or `(subdistrict, month)`.
+  filtered them. Each gets `(subdistrict, day)` or `(subdistrict, month)`;
+- the per-worker rollups took their sub-district from the writing transaction (0017t's
+  default), and 0017t gave every existing row the home sub-district: in a database that
+  already held several sub-districts (the city benchmark's), the home sub-district's
+  tenant read the whole city's worker rows and every other tenant none. Each row now takes
+  its worker's sub-district (`resources.subdistrict`). Likewise 0017t gave a resource
+  serving no unit (party organisations and members, property companies, co-building
+  units) the home sub-district: it takes the sub-district of the sector it lies in.
 
-The downgrade drops the triggers, functions, table and indexes.
+The downgrade drops the triggers, functions, table and indexes (the worker rows keep
+their corrected sub-district).
 """
 
 from __future__ import annotations
@@ -185,6 +193,15 @@ SELECT sector_code, kind, count(*) FROM businesses WHERE sector_code IS NOT NULL
 
 
 def upgrade() -> None:
+    op.execute(
+        "UPDATE resources SET subdistrict = left(sector_code, 9) WHERE serves_code IS NULL "
+        "AND length(sector_code) >= 9 AND subdistrict <> left(sector_code, 9)"
+    )
+    for table in ("incident_worker_daily_stats", "incident_worker_monthly_stats"):
+        op.execute(
+            f"UPDATE {table} d SET subdistrict = r.subdistrict FROM resources r "
+            "WHERE r.id = d.worker_id AND d.subdistrict <> r.subdistrict"
+        )
     for table, period in ROLLUPS.items():
         op.execute(f"CREATE INDEX {table}_subdistrict ON {table} (subdistrict, {period})")
     op.execute(
