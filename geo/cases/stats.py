@@ -15,6 +15,7 @@ from their own cases read live, nobody else.
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import date, datetime, time, timedelta
 
@@ -49,7 +50,8 @@ def sector_map_sql(units: str = "(SELECT * FROM units WHERE valid_to IS NULL)") 
 
 _SECTOR_MAP = sector_map_sql()
 _SENSITIVE = "SELECT code FROM incident_categories WHERE sensitive"
-_SUMS = ", ".join(f"sum({c}) AS {c}" for c in HIST)
+#: (a sum of sums is numeric: cast back to bigint, read as Python ints, not Decimals)
+_SUMS = ", ".join(f"sum({c})::bigint AS {c}" for c in HIST)
 _COLUMNS = ", ".join(HIST)
 _LIVE_HIST = ", ".join(
     f"count(*) FILTER (WHERE i.status = 'verified' AND "
@@ -73,14 +75,16 @@ RAW_FIGURES = f"""count(*) AS incidents,
         FILTER (WHERE i.status = 'verified') AS median_hours_to_close"""
 
 
-def bucket_edges() -> list[tuple[float, float]]:
-    """(lower, upper) hours of each histogram bucket; the last one is open (upper = inf)."""
+@functools.cache
+def bucket_edges() -> tuple[tuple[float, float], ...]:
+    """(lower, upper) hours of each histogram bucket; the last one is open (upper = inf).
+    Computed once (every unit and category of a city's coverage reads them)."""
     edges = [(0.0, FIRST_EDGE_H)]
     edges += [
         (FIRST_EDGE_H * GROWTH ** (k - 1), FIRST_EDGE_H * GROWTH**k) for k in range(1, BUCKETS - 1)
     ]
     edges.append((FIRST_EDGE_H * GROWTH ** (BUCKETS - 2), math.inf))
-    return edges
+    return tuple(edges)
 
 
 def percentile_from_histogram(counts: list[int], q: float) -> float | None:
@@ -121,6 +125,27 @@ def whole_months(first_day: date, last_day: date) -> tuple[date, date]:
     month_ends = (last_day + timedelta(days=1)).day == 1
     end = _next_month(last_day) if month_ends else last_day.replace(day=1)
     return start, max(start, end)
+
+
+def rollup_rows(
+    columns: str,
+    where: str,
+    daily: str = "incident_daily_stats",
+    monthly: str = "incident_monthly_stats",
+) -> str:
+    """`columns` of the rollup rows `d` of the days :since..:until: the whole months
+    [:first_month, :end_month) from the monthly rollup, the days before and after them from
+    the daily one, each its own range (as one range and an OR, an index led by the
+    sub-district, 0018r, read every day of the period and filtered most away)."""
+    return f"""
+        SELECT {columns} FROM {monthly} d
+        WHERE d.month >= :first_month AND d.month < :end_month AND {where}
+        UNION ALL
+        SELECT {columns} FROM {daily} d
+        WHERE d.day >= :since AND d.day < :first_month AND d.day <= :until AND {where}
+        UNION ALL
+        SELECT {columns} FROM {daily} d
+        WHERE d.day >= :end_month AND d.day >= :since AND d.day <= :until AND {where}"""
 
 
 def without_jit(conn: Connection) -> None:
@@ -173,24 +198,18 @@ _GROUPING = "GROUP BY GROUPING SETS ((m.unit_code, {cat}), (m.unit_code))"
 def _rolled_up(conn: Connection, params: dict, categories: str) -> list:
     """The rollups' figures per unit and category; sum per sector first (a hash aggregate),
     then the few sectors per unit."""
-    parts = f"""
-        SELECT sector_code, category, incidents, verified, verified_in_time, {_COLUMNS}
-        FROM incident_monthly_stats d
-        WHERE d.month >= :first_month AND d.month < :end_month AND {categories}
-        UNION ALL
-        SELECT sector_code, category, incidents, verified, verified_in_time, {_COLUMNS}
-        FROM incident_daily_stats d
-        WHERE d.day >= :since AND d.day <= :until
-          AND (d.day < :first_month OR d.day >= :end_month) AND {categories}"""
+    parts = rollup_rows(
+        f"sector_code, category, incidents, verified, verified_in_time, {_COLUMNS}", categories
+    )
     rolled_sql = f"""
         WITH per_sector AS (
             SELECT d.sector_code, d.category, sum(d.incidents) AS incidents,
                    sum(d.verified) AS verified, sum(d.verified_in_time) AS verified_in_time,
                    {_SUMS}
             FROM ({parts}) d GROUP BY 1, 2)
-        SELECT m.unit_code, d.category, sum(d.incidents) AS incidents,
-               sum(d.verified) AS incidents_closed,
-               sum(d.verified_in_time) AS incidents_closed_in_time, {_SUMS}
+        SELECT m.unit_code, d.category, sum(d.incidents)::bigint AS incidents,
+               sum(d.verified)::bigint AS incidents_closed,
+               sum(d.verified_in_time)::bigint AS incidents_closed_in_time, {_SUMS}
         FROM per_sector d JOIN ({_SECTOR_MAP}) m ON m.sector_code = d.sector_code
         {_GROUPING.format(cat="d.category")}"""
     return conn.execute(text(rolled_sql), params).mappings().all()
