@@ -212,7 +212,7 @@ def _rolled_up(conn: Connection, params: dict, categories: str) -> list:
                sum(d.verified_in_time)::bigint AS incidents_closed_in_time, {_SUMS}
         FROM per_sector d JOIN ({_SECTOR_MAP}) m ON m.sector_code = d.sector_code
         {_GROUPING.format(cat="d.category")}"""
-    return conn.execute(text(rolled_sql), params).mappings().all()
+    return _dicts(conn.execute(text(rolled_sql), params))
 
 
 def _own_sensitive_live(
@@ -232,7 +232,7 @@ def _own_sensitive_live(
         WHERE i.observed_at >= :start AND i.observed_at < :end
           AND i.category IN ({_SENSITIVE}) AND {mine}
         {_GROUPING.format(cat="i.category")}"""
-    return conn.execute(text(sql), {**params, **extra}).mappings().all()
+    return _dicts(conn.execute(text(sql), {**params, **extra}))
 
 
 def _open_now(conn: Connection, principal: Principal, params: dict) -> list:
@@ -245,7 +245,17 @@ def _open_now(conn: Connection, principal: Principal, params: dict) -> list:
         WHERE i.status NOT IN {CLOSED_SQL}
           AND i.observed_at >= :start AND i.observed_at < :end AND {visible}
         {_GROUPING.format(cat="i.category")}"""
-    return conn.execute(text(sql), {**params, **extra}).mappings().all()
+    return _dicts(conn.execute(text(sql), {**params, **extra}))
+
+
+_FIELDS = (*COUNTS, *HIST)
+
+
+def _dicts(result) -> list[dict]:
+    """The rows of `result` as plain dicts (a city's coverage sums some 12,000 rows of 70
+    columns: a RowMapping's items() cost more than the sums)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 def _by_unit(rows: list) -> dict[str, dict]:
@@ -253,9 +263,11 @@ def _by_unit(rows: list) -> dict[str, dict]:
     sums: dict[tuple[str, str | None], dict] = {}
     for row in rows:
         key = (row["unit_code"], row["category"])
-        acc = sums.setdefault(key, {c: 0 for c in (*COUNTS, *HIST)})
+        acc = sums.get(key)
+        if acc is None:
+            acc = sums[key] = dict.fromkeys(_FIELDS, 0)
         for column, value in row.items():
-            if column in acc and value is not None:
+            if value is not None and column in acc:
                 acc[column] += int(value)
     out: dict[str, dict] = {}
     for (unit, category), acc in sums.items():
