@@ -163,3 +163,61 @@ def test_a_tenants_writes_keep_the_holdings_of_its_sub_district(fresh_engine):
     with fresh_engine.connect() as conn:
         assert _holding(conn, a, "households") == before + 1
         assert holdings_differences(conn) == 0
+
+
+def test_the_migration_gives_worker_rollups_and_unit_less_resources_their_sub_district(
+    fresh_url,
+):
+    """A database that held two sub-districts before 0017t gave every worker rollup row and
+    every resource serving no unit the home sub-district; 0018r gives each its own: the
+    worker's, or that of the sector the resource lies in."""
+    from sqlalchemy import create_engine
+
+    from geo.ops.migrate import migrate_to
+
+    engine = create_engine(fresh_url)
+    other = "620902004"
+    try:
+        migrate_to(engine, "0017t")
+        with engine.begin() as conn:
+            org = conn.execute(
+                text(
+                    "UPDATE resources SET sector_code = :o || substr(sector_code, 10) "
+                    "WHERE id = (SELECT min(id) FROM resources WHERE kind = 'party_org' "
+                    "AND serves_code IS NULL AND sector_code IS NOT NULL) RETURNING id"
+                ),
+                {"o": other},
+            ).scalar_one()
+            worker = conn.execute(
+                text(
+                    "UPDATE resources SET serves_code = :o || substr(serves_code, 10), "
+                    "subdistrict = :o WHERE id = (SELECT min(worker_id) "
+                    "FROM incident_worker_monthly_stats) RETURNING id"
+                ),
+                {"o": other},
+            ).scalar_one()
+        migrate_to(engine, "head")
+        with engine.connect() as conn:
+            assert (
+                conn.execute(
+                    text("SELECT subdistrict FROM resources WHERE id = :id"), {"id": org}
+                ).scalar_one()
+                == other
+            )
+            for table in ("incident_worker_daily_stats", "incident_worker_monthly_stats"):
+                kept = (
+                    conn.execute(
+                        text(f"SELECT DISTINCT subdistrict FROM {table} WHERE worker_id = :w"),
+                        {"w": worker},
+                    )
+                    .scalars()
+                    .all()
+                )
+                assert kept == [other], table
+            home = conn.execute(
+                text("SELECT count(*) FROM incident_worker_monthly_stats WHERE subdistrict <> :o"),
+                {"o": other},
+            ).scalar_one()
+            assert home > 0  # the other workers' rows stay where they were
+    finally:
+        engine.dispose()
