@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Permission, Principal, own_cases
+from geo.core import tenancy
 from geo.core.terms import BEIJING, BEIJING_ZONE, CLOSED_SQL
 
 #: the rollup's histogram, as its migration (0008) and `incident_close_bucket` define it
@@ -148,12 +149,17 @@ def rollup_rows(
         WHERE d.day >= :end_month AND d.day >= :since AND d.day <= :until AND {where}"""
 
 
-def without_jit(conn: Connection) -> None:
-    """Until the end of the transaction, no JIT compilation: the rollup reads of coverage
-    and evaluation cost above `jit_above_cost` at city size, and compiling their 70-odd
-    sums took longer than running them (measured: 1.1 s of a 2.75 s per-worker read, 50
-    sub-districts)."""
+def for_rollup_reads(conn: Connection) -> None:
+    """Until the end of the transaction, plan for reading the rollups: no JIT compilation
+    (at city size their reads cost above `jit_above_cost`, and compiling the 70-odd sums
+    took longer than running them: 1.1 s of a 2.75 s per-worker read, 50 sub-districts);
+    for one sub-district (a tenant's scope) no parallel workers either (a few thousand
+    rollup rows: starting the workers cost more than they saved, 78 ms against 30 ms for
+    the per-worker read on the loaded 2-core machine)."""
     conn.execute(text("SET LOCAL jit = off"))
+    scope = tenancy.current()
+    if scope is not None and not scope.city:
+        conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
 def _next_month(day: date) -> date:

@@ -23,9 +23,9 @@ from sqlalchemy.engine import Connection
 from geo.access.roles import Principal, Role
 from geo.cases.stats import (
     empty_figures,
+    for_rollup_reads,
     incident_figures,
     incident_figures_as_of,
-    without_jit,
 )
 from geo.core import spreadsheet
 from geo.core.errors import InvalidInput
@@ -248,7 +248,7 @@ def coverage(
         "households_per_worker": settings.households_per_worker_target,
         "incidents_overdue": settings.overdue_cases_limit,
     }
-    without_jit(conn)
+    for_rollup_reads(conn)
     sql = _sql("coverage_units.sql").format(**sources(as_of is not None))
     params = {"level": level} if as_of is None else {"level": level, "at": as_of}
     rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]

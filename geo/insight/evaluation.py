@@ -39,12 +39,12 @@ from sqlalchemy.engine import Connection
 from geo.access.roles import Permission, Principal, Role
 from geo.cases.stats import (
     HIST,
+    for_rollup_reads,
     percentile_from_histogram,
     period_bounds,
     rollup_rows,
     sector_map_sql,
     whole_months,
-    without_jit,
 )
 from geo.core.errors import InvalidInput
 from geo.core.settings import get_settings
@@ -332,7 +332,7 @@ def evaluation(
     check_level(level)
     settings = get_settings()
     since, until = check_period(since, until, now or datetime.now(UTC))
-    without_jit(conn)
+    for_rollup_reads(conn)
     if raw:
         sums = recount(conn, principal, level, since, until)
     else:
