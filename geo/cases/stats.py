@@ -15,6 +15,7 @@ from their own cases read live, nobody else.
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import date, datetime, time, timedelta
 
@@ -22,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Permission, Principal, own_cases
+from geo.core import tenancy
 from geo.core.terms import BEIJING, BEIJING_ZONE, CLOSED_SQL
 
 #: the rollup's histogram, as its migration (0008) and `incident_close_bucket` define it
@@ -49,7 +51,8 @@ def sector_map_sql(units: str = "(SELECT * FROM units WHERE valid_to IS NULL)") 
 
 _SECTOR_MAP = sector_map_sql()
 _SENSITIVE = "SELECT code FROM incident_categories WHERE sensitive"
-_SUMS = ", ".join(f"sum({c}) AS {c}" for c in HIST)
+#: (a sum of sums is numeric: cast back to bigint, read as Python ints, not Decimals)
+_SUMS = ", ".join(f"sum({c})::bigint AS {c}" for c in HIST)
 _COLUMNS = ", ".join(HIST)
 _LIVE_HIST = ", ".join(
     f"count(*) FILTER (WHERE i.status = 'verified' AND "
@@ -73,14 +76,16 @@ RAW_FIGURES = f"""count(*) AS incidents,
         FILTER (WHERE i.status = 'verified') AS median_hours_to_close"""
 
 
-def bucket_edges() -> list[tuple[float, float]]:
-    """(lower, upper) hours of each histogram bucket; the last one is open (upper = inf)."""
+@functools.cache
+def bucket_edges() -> tuple[tuple[float, float], ...]:
+    """(lower, upper) hours of each histogram bucket; the last one is open (upper = inf).
+    Computed once (every unit and category of a city's coverage reads them)."""
     edges = [(0.0, FIRST_EDGE_H)]
     edges += [
         (FIRST_EDGE_H * GROWTH ** (k - 1), FIRST_EDGE_H * GROWTH**k) for k in range(1, BUCKETS - 1)
     ]
     edges.append((FIRST_EDGE_H * GROWTH ** (BUCKETS - 2), math.inf))
-    return edges
+    return tuple(edges)
 
 
 def percentile_from_histogram(counts: list[int], q: float) -> float | None:
@@ -121,6 +126,40 @@ def whole_months(first_day: date, last_day: date) -> tuple[date, date]:
     month_ends = (last_day + timedelta(days=1)).day == 1
     end = _next_month(last_day) if month_ends else last_day.replace(day=1)
     return start, max(start, end)
+
+
+def rollup_rows(
+    columns: str,
+    where: str,
+    daily: str = "incident_daily_stats",
+    monthly: str = "incident_monthly_stats",
+) -> str:
+    """`columns` of the rollup rows `d` of the days :since..:until: the whole months
+    [:first_month, :end_month) from the monthly rollup, the days before and after them from
+    the daily one, each its own range (as one range and an OR, an index led by the
+    sub-district, 0018r, read every day of the period and filtered most away)."""
+    return f"""
+        SELECT {columns} FROM {monthly} d
+        WHERE d.month >= :first_month AND d.month < :end_month AND {where}
+        UNION ALL
+        SELECT {columns} FROM {daily} d
+        WHERE d.day >= :since AND d.day < :first_month AND d.day <= :until AND {where}
+        UNION ALL
+        SELECT {columns} FROM {daily} d
+        WHERE d.day >= :end_month AND d.day >= :since AND d.day <= :until AND {where}"""
+
+
+def for_rollup_reads(conn: Connection) -> None:
+    """Until the end of the transaction, plan for reading the rollups: no JIT compilation
+    (at city size their reads cost above `jit_above_cost`, and compiling the 70-odd sums
+    took longer than running them: 1.1 s of a 2.75 s per-worker read, 50 sub-districts);
+    for one sub-district (a tenant's scope) no parallel workers either (a few thousand
+    rollup rows: starting the workers cost more than they saved, 78 ms against 30 ms for
+    the per-worker read on the loaded 2-core machine)."""
+    conn.execute(text("SET LOCAL jit = off"))
+    scope = tenancy.current()
+    if scope is not None and not scope.city:
+        conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
 def _next_month(day: date) -> date:
@@ -165,27 +204,21 @@ _GROUPING = "GROUP BY GROUPING SETS ((m.unit_code, {cat}), (m.unit_code))"
 def _rolled_up(conn: Connection, params: dict, categories: str) -> list:
     """The rollups' figures per unit and category; sum per sector first (a hash aggregate),
     then the few sectors per unit."""
-    parts = f"""
-        SELECT sector_code, category, incidents, verified, verified_in_time, {_COLUMNS}
-        FROM incident_monthly_stats d
-        WHERE d.month >= :first_month AND d.month < :end_month AND {categories}
-        UNION ALL
-        SELECT sector_code, category, incidents, verified, verified_in_time, {_COLUMNS}
-        FROM incident_daily_stats d
-        WHERE d.day >= :since AND d.day <= :until
-          AND (d.day < :first_month OR d.day >= :end_month) AND {categories}"""
+    parts = rollup_rows(
+        f"sector_code, category, incidents, verified, verified_in_time, {_COLUMNS}", categories
+    )
     rolled_sql = f"""
         WITH per_sector AS (
             SELECT d.sector_code, d.category, sum(d.incidents) AS incidents,
                    sum(d.verified) AS verified, sum(d.verified_in_time) AS verified_in_time,
                    {_SUMS}
             FROM ({parts}) d GROUP BY 1, 2)
-        SELECT m.unit_code, d.category, sum(d.incidents) AS incidents,
-               sum(d.verified) AS incidents_closed,
-               sum(d.verified_in_time) AS incidents_closed_in_time, {_SUMS}
+        SELECT m.unit_code, d.category, sum(d.incidents)::bigint AS incidents,
+               sum(d.verified)::bigint AS incidents_closed,
+               sum(d.verified_in_time)::bigint AS incidents_closed_in_time, {_SUMS}
         FROM per_sector d JOIN ({_SECTOR_MAP}) m ON m.sector_code = d.sector_code
         {_GROUPING.format(cat="d.category")}"""
-    return conn.execute(text(rolled_sql), params).mappings().all()
+    return _dicts(conn.execute(text(rolled_sql), params))
 
 
 def _own_sensitive_live(
@@ -205,7 +238,7 @@ def _own_sensitive_live(
         WHERE i.observed_at >= :start AND i.observed_at < :end
           AND i.category IN ({_SENSITIVE}) AND {mine}
         {_GROUPING.format(cat="i.category")}"""
-    return conn.execute(text(sql), {**params, **extra}).mappings().all()
+    return _dicts(conn.execute(text(sql), {**params, **extra}))
 
 
 def _open_now(conn: Connection, principal: Principal, params: dict) -> list:
@@ -218,7 +251,17 @@ def _open_now(conn: Connection, principal: Principal, params: dict) -> list:
         WHERE i.status NOT IN {CLOSED_SQL}
           AND i.observed_at >= :start AND i.observed_at < :end AND {visible}
         {_GROUPING.format(cat="i.category")}"""
-    return conn.execute(text(sql), {**params, **extra}).mappings().all()
+    return _dicts(conn.execute(text(sql), {**params, **extra}))
+
+
+_FIELDS = (*COUNTS, *HIST)
+
+
+def _dicts(result) -> list[dict]:
+    """The rows of `result` as plain dicts (a city's coverage sums some 12,000 rows of 70
+    columns: a RowMapping's items() cost more than the sums)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 def _by_unit(rows: list) -> dict[str, dict]:
@@ -226,9 +269,11 @@ def _by_unit(rows: list) -> dict[str, dict]:
     sums: dict[tuple[str, str | None], dict] = {}
     for row in rows:
         key = (row["unit_code"], row["category"])
-        acc = sums.setdefault(key, {c: 0 for c in (*COUNTS, *HIST)})
+        acc = sums.get(key)
+        if acc is None:
+            acc = sums[key] = dict.fromkeys(_FIELDS, 0)
         for column, value in row.items():
-            if column in acc and value is not None:
+            if value is not None and column in acc:
                 acc[column] += int(value)
     out: dict[str, dict] = {}
     for (unit, category), acc in sums.items():

@@ -682,7 +682,10 @@ class IncidentDailyStats(Base):
     """Incidents per sector, category and Beijing day, kept by triggers on `incidents`."""
 
     __tablename__ = "incident_daily_stats"
-    __table_args__ = (Index("incident_daily_stats_day", "day"),)
+    __table_args__ = (
+        Index("incident_daily_stats_day", "day"),
+        Index("incident_daily_stats_subdistrict", "subdistrict", "day"),  # 0018r
+    )
     locals().update(_rollup_columns("day"))
 
 
@@ -690,7 +693,10 @@ class IncidentMonthlyStats(Base):
     """The same figures per month."""
 
     __tablename__ = "incident_monthly_stats"
-    __table_args__ = (Index("incident_monthly_stats_month", "month"),)
+    __table_args__ = (
+        Index("incident_monthly_stats_month", "month"),
+        Index("incident_monthly_stats_subdistrict", "subdistrict", "month"),  # 0018r
+    )
     locals().update(_rollup_columns("month"))
 
 
@@ -841,7 +847,10 @@ class IncidentWorkerDailyStats(Base):
     category and Beijing day, kept by triggers on `incidents` (0016e)."""
 
     __tablename__ = "incident_worker_daily_stats"
-    __table_args__ = (Index("incident_worker_daily_stats_day", "day"),)
+    __table_args__ = (
+        Index("incident_worker_daily_stats_day", "day"),
+        Index("incident_worker_daily_stats_subdistrict", "subdistrict", "day"),  # 0018r
+    )
     locals().update(_rollup_columns("day", key="worker_id", key_length=40))
 
 
@@ -849,7 +858,10 @@ class IncidentWorkerMonthlyStats(Base):
     """The per-worker figures per month."""
 
     __tablename__ = "incident_worker_monthly_stats"
-    __table_args__ = (Index("incident_worker_monthly_stats_month", "month"),)
+    __table_args__ = (
+        Index("incident_worker_monthly_stats_month", "month"),
+        Index("incident_worker_monthly_stats_subdistrict", "subdistrict", "month"),  # 0018r
+    )
     locals().update(_rollup_columns("month", key="worker_id", key_length=40))
 
 
@@ -889,3 +901,16 @@ class IncidentHeatTotal(Base):
     incidents: Mapped[int] = mapped_column(Integer, nullable=False)
     sum_lon: Mapped[float] = mapped_column(Double, nullable=False)
     sum_lat: Mapped[float] = mapped_column(Double, nullable=False)
+
+
+class SectorHolding(Base):
+    """Households, residents (in their household's sector) and businesses (per kind) per
+    sector, kept by triggers on those tables (0018r): what coverage reads at city size."""
+
+    __tablename__ = "sector_holdings"
+
+    sector_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: `households`, `residents`, or a business kind (`shop`, `enterprise`, ...)
+    what: Mapped[str] = mapped_column(String(32), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, nullable=False)
+    subdistrict: Mapped[str | None] = _subdistrict_of("sector_code")

@@ -21,7 +21,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Principal, Role
-from geo.cases.stats import empty_figures, incident_figures, incident_figures_as_of
+from geo.cases.stats import (
+    empty_figures,
+    for_rollup_reads,
+    incident_figures,
+    incident_figures_as_of,
+)
 from geo.core import spreadsheet
 from geo.core.errors import InvalidInput
 from geo.core.settings import get_settings
@@ -135,6 +140,34 @@ def _attached(points: str, columns: str) -> str:
     return f"(SELECT {columns}, hit.sector_code FROM {points} t JOIN ({hit}) hit ON hit.id = t.id)"
 
 
+#: households, residents and businesses per sector, from points `{households}` and
+#: `{businesses}` carrying their sector (the as-of view)
+_HOLDINGS_COUNTED = """(
+    SELECT sector_code, sum(households) AS households, sum(residents) AS residents,
+           sum(shops) AS shops, sum(enterprises) AS enterprises,
+           sum(institutions) AS institutions
+    FROM (SELECT sector_code, count(*) AS households, 0 AS residents, 0 AS shops,
+                 0 AS enterprises, 0 AS institutions
+          FROM {households} hh GROUP BY sector_code
+          UNION ALL
+          SELECT h.sector_code, 0, count(*), 0, 0, 0
+          FROM residents r JOIN {households} h ON h.id = r.household_id GROUP BY h.sector_code
+          UNION ALL
+          SELECT sector_code, 0, 0, count(*) FILTER (WHERE kind = 'shop'),
+                 count(*) FILTER (WHERE kind = 'enterprise'),
+                 count(*) FILTER (WHERE kind = 'institution')
+          FROM {businesses} b GROUP BY sector_code) c
+    GROUP BY sector_code)"""
+#: the same kept ahead of time by triggers (0018r): a few rows per sector, not every point
+_HOLDINGS_KEPT = """(
+    SELECT sector_code, sum(n) FILTER (WHERE what = 'households') AS households,
+           sum(n) FILTER (WHERE what = 'residents') AS residents,
+           sum(n) FILTER (WHERE what = 'shop') AS shops,
+           sum(n) FILTER (WHERE what = 'enterprise') AS enterprises,
+           sum(n) FILTER (WHERE what = 'institution') AS institutions
+    FROM sector_holdings GROUP BY sector_code)"""
+
+
 def sources(as_of: bool) -> dict[str, str]:
     """What coverage_units.sql reads: the current rows, whose points carry their stored
     codes; or the units and courtyards valid at :at, with every point attached to them by
@@ -147,16 +180,20 @@ def sources(as_of: bool) -> dict[str, str]:
             "businesses": "businesses",
             # retired workers, officers and organisations (`geo.people.staff`) count no more
             "resources": "(SELECT * FROM resources WHERE retired_at IS NULL)",
+            "holdings": _HOLDINGS_KEPT,
         }
     yards = f"(SELECT id, kind, property_company_id, geom FROM {_AS_OF_YARDS})"
     surfaces = f"(SELECT id, ST_PointOnSurface(geom) AS geom FROM {_AS_OF_YARDS})"
+    households = _attached("households", "t.id")
+    businesses = _attached("businesses", "t.kind")
     return {
         "units": _AS_OF_UNITS,
+        "holdings": _HOLDINGS_COUNTED.format(households=households, businesses=businesses),
         "courtyards": f"(SELECT y.kind, y.property_company_id, hit.sector_code FROM {yards} y "
         f"JOIN ({codes_sql(surfaces, courtyards=False, as_of=True)}) hit "
         f"ON hit.id = y.id)",
-        "households": _attached("households", "t.id"),
-        "businesses": _attached("businesses", "t.kind"),
+        "households": households,
+        "businesses": businesses,
         "resources": f"(SELECT r.id, r.kind, r.subtype, r.branch_type, r.serves_code, "
         f"r.has_party_org, a.sector_code FROM resources r LEFT JOIN "
         f"{_attached('(SELECT * FROM resources WHERE geom IS NOT NULL)', 't.id')} a "
@@ -211,6 +248,7 @@ def coverage(
         "households_per_worker": settings.households_per_worker_target,
         "incidents_overdue": settings.overdue_cases_limit,
     }
+    for_rollup_reads(conn)
     sql = _sql("coverage_units.sql").format(**sources(as_of is not None))
     params = {"level": level} if as_of is None else {"level": level, "at": as_of}
     rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]

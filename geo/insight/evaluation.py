@@ -39,8 +39,10 @@ from sqlalchemy.engine import Connection
 from geo.access.roles import Permission, Principal, Role
 from geo.cases.stats import (
     HIST,
+    for_rollup_reads,
     percentile_from_histogram,
     period_bounds,
+    rollup_rows,
     sector_map_sql,
     whole_months,
 )
@@ -101,7 +103,8 @@ FIGURES = {
 GRADE_COLOURS = {"A": "#2e7d32", "B": "#1565c0", "C": "#ef6c00", "D": "#c62828"}
 
 _SENSITIVE = "SELECT code FROM incident_categories WHERE sensitive"
-_SUMS = ", ".join(f"sum({c}) AS {c}" for c in (*COUNTS, *HIST))
+#: (a sum of sums is numeric: cast back to bigint, read as Python ints, not Decimals)
+_SUMS = ", ".join(f"sum({c})::bigint AS {c}" for c in (*COUNTS, *HIST))
 _COLUMNS = ", ".join((*COUNTS, *HIST))
 #: the one owner a supervisor named (`POST /api/incidents/{id}/assign`, `incidents.owner_id`)
 OWNERS_SQL = """
@@ -265,13 +268,7 @@ def rolled_sums(
     first_month, end_month = whole_months(since, until)
     visible = _categories(principal, "d")
     key, daily, monthly = _ROLLUPS["worker" if group == "worker" else "area"]
-    parts = f"""
-        SELECT {key} AS rollup_key, category, {_COLUMNS} FROM {monthly} d
-        WHERE d.month >= :first_month AND d.month < :end_month AND {visible}
-        UNION ALL
-        SELECT {key} AS rollup_key, category, {_COLUMNS} FROM {daily} d
-        WHERE d.day >= :since AND d.day <= :until
-          AND (d.day < :first_month OR d.day >= :end_month) AND {visible}"""
+    parts = rollup_rows(f"{key} AS rollup_key, category, {_COLUMNS}", visible, daily, monthly)
     if group in ("category", "worker"):
         column = "d.category" if group == "category" else "d.rollup_key"
         sql = f"SELECT {column} AS key, {_SUMS} FROM ({parts}) d GROUP BY 1"
@@ -335,6 +332,7 @@ def evaluation(
     check_level(level)
     settings = get_settings()
     since, until = check_period(since, until, now or datetime.now(UTC))
+    for_rollup_reads(conn)
     if raw:
         sums = recount(conn, principal, level, since, until)
     else:

@@ -5,7 +5,9 @@
 -- geo.coverage.sources) are the current rows, where points carry their stored codes, or
 -- the rows valid at a moment with the points attached to them again.
 -- Points count in the unit their stored sector rolls up to (codes kept current by attach):
--- each table is first counted per sector, then the sectors are summed per unit.
+-- each table is first counted per sector, then the sectors are summed per unit; the
+-- households, residents and businesses per sector (the holdings source) come from the rollup
+-- `sector_holdings` (0018r) for the current rows, or are counted from the points.
 -- Resources assigned to a unit (serves_code) count for that unit and every unit above it;
 -- stationed officers also count for the units below (an officer of a level-2 grid is
 -- stationed in each of its sectors).
@@ -31,21 +33,12 @@ per_sector AS (
            sum(party_members_in_service) AS party_members_in_service,
            sum(cobuilding_units) AS cobuilding_units
     FROM (
-        SELECT sector_code, count(*) AS households, 0 AS residents, 0 AS shops,
-               0 AS enterprises, 0 AS institutions, 0 AS working_committees,
-               0 AS community_committees, 0 AS party_branches, 0 AS party_branches_agency,
-               0 AS party_branches_courtyard, 0 AS party_branches_nonpublic,
-               0 AS building_groups, 0 AS central_households, 0 AS party_members_direct,
-               0 AS party_members_in_service, 0 AS cobuilding_units
-        FROM {households} hh GROUP BY sector_code
-        UNION ALL
-        SELECT h.sector_code, 0, count(*), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-        FROM residents r JOIN {households} h ON h.id = r.household_id GROUP BY h.sector_code
-        UNION ALL
-        SELECT sector_code, 0, 0, count(*) FILTER (WHERE kind = 'shop'),
-               count(*) FILTER (WHERE kind = 'enterprise'),
-               count(*) FILTER (WHERE kind = 'institution'), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-        FROM {businesses} b GROUP BY sector_code
+        SELECT sector_code, households, residents, shops, enterprises, institutions,
+               0 AS working_committees, 0 AS community_committees, 0 AS party_branches,
+               0 AS party_branches_agency, 0 AS party_branches_courtyard,
+               0 AS party_branches_nonpublic, 0 AS building_groups, 0 AS central_households,
+               0 AS party_members_direct, 0 AS party_members_in_service, 0 AS cobuilding_units
+        FROM {holdings} held
         UNION ALL
         SELECT sector_code, 0, 0, 0, 0, 0,
                count(*) FILTER (WHERE subtype = 'working_committee'),
