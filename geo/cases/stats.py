@@ -150,13 +150,12 @@ def rollup_rows(
 
 
 def for_rollup_reads(conn: Connection) -> None:
-    """Until the end of the transaction, plan for reading the rollups: no JIT compilation
-    (at city size their reads cost above `jit_above_cost`, and compiling the 70-odd sums
-    took longer than running them: 1.1 s of a 2.75 s per-worker read, 50 sub-districts);
-    for one sub-district (a tenant's scope) no parallel workers either (a few thousand
-    rollup rows: starting the workers cost more than they saved, 78 ms against 30 ms for
-    the per-worker read on the loaded 2-core machine)."""
-    conn.execute(text("SET LOCAL jit = off"))
+    """Until the end of the transaction, plan for reading the rollups: for one sub-district
+    (a tenant's scope) no parallel workers (a few thousand rollup rows: starting the
+    workers cost more than they saved, 78 ms against 30 ms for the per-worker read on the
+    loaded 2-core machine). JIT compilation is off on every service connection
+    (`geo.ops.database.CONNECT_ARGS`: compiling the 70-odd sums at city size took 1.1 s
+    of a 2.75 s read)."""
     scope = tenancy.current()
     if scope is not None and not scope.city:
         conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
