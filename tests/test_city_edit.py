@@ -12,13 +12,26 @@ HOME = "620902003"
 OTHER = "620902001"
 
 
-def _households(conn, column: str, codes: list[str]) -> dict[str, int]:
-    """Households per code, counted over the whole table (every sub-district)."""
-    rows = conn.execute(
-        text(f"SELECT {column}, count(*) FROM households WHERE {column} = ANY(:c) GROUP BY 1"),
-        {"c": codes},
-    ).all()
-    return {code: 0 for code in codes} | dict(rows)
+#: households and grid workers of a sector, and of a level-2 grid (its sectors' workers),
+#: counted over the whole tables
+SECTOR_LOAD = """
+    SELECT (SELECT count(*) FROM households WHERE sector_code = :code),
+           (SELECT count(*) FROM resources WHERE kind = 'grid_worker' AND retired_at IS NULL
+              AND serves_code = :code)
+"""
+GRID_LOAD = """
+    SELECT (SELECT count(*) FROM households WHERE grid2_code = :code),
+           (SELECT count(*) FROM resources r JOIN units s ON s.code = r.serves_code
+              AND s.valid_to IS NULL WHERE r.kind = 'grid_worker' AND r.retired_at IS NULL
+              AND s.parent_code = :code)
+"""
+
+
+def _load(conn, sectors: list[str], grids: list[str]) -> dict[str, tuple[int, int]]:
+    def one(sql: str, code: str) -> tuple[int, int]:
+        return tuple(conn.execute(text(sql), {"code": code}).one())
+
+    return {c: one(SECTOR_LOAD, c) for c in sectors} | {c: one(GRID_LOAD, c) for c in grids}
 
 
 def _edit_moving_households(conn, prefix: str):
@@ -43,20 +56,20 @@ def test_an_edit_working_for_one_subdistrict_reports_the_whole_tables_counts(cit
     with city.connect() as conn:
         a, b, new_a = _edit_moving_households(conn, HOME)
         grids = sorted({a[:-2], b[:-2]})
-        before = _households(conn, "sector_code", [a, b]) | _households(conn, "grid2_code", grids)
+        before = _load(conn, [a, b], grids)
     with city.connect() as conn, conn.begin() as transaction:
         work_for(conn, HOME)
         report = edits.put_sector(conn, a, new_a, "测试", "city edit test")
-        after = _households(conn, "sector_code", [a, b]) | _households(conn, "grid2_code", grids)
+        after = _load(conn, [a, b], grids)
         next_state = load_state(conn, None)
         transaction.rollback()
     assert report["moves"]["households"]["moved"] > 0  # the strip holds households
     rows = {r["code"]: r for r in report["load"]["sectors"] + report["load"]["grids"]}
     for code in [a, b, *grids]:
-        assert (rows[code]["households_before"], rows[code]["households_after"]) == (
-            before[code],
-            after[code],
-        ), code
+        row = rows[code]
+        assert (row["households_before"], row["workers_before"]) == before[code], code
+        assert (row["households_after"], row["workers_after"]) == after[code], code
+    assert any(workers for _, workers in before.values())  # not only zeros
     # the layer ETag it hands back is the one the next edit of this sub-district checks
     assert report["layer_etag"] == next_state.layer_etag()
 

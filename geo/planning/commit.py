@@ -304,11 +304,16 @@ WORKERS_BY_UNIT = (
     "AND retired_at IS NULL AND (CAST(:sd AS text) IS NULL OR left(serves_code, 9) = :sd) "
     "GROUP BY serves_code"
 )
-WORKERS_BY_GRID = (
-    "SELECT s.parent_code, count(*) FROM resources r JOIN units s ON s.code = r.serves_code "
-    "AND s.valid_to IS NULL WHERE r.kind = 'grid_worker' AND r.retired_at IS NULL "
-    "AND (CAST(:sd AS text) IS NULL OR s.subdistrict = :sd) GROUP BY s.parent_code"
-)
+#: (each unit's workers looked up by `serves_code`: a join of the two tables merged the whole
+#: resources index, which under a tenant's row-level security it read to the end, 0.2 s)
+WORKERS_BY_GRID = """
+    SELECT s.parent_code, CAST(sum(w.n) AS bigint) FROM units s
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM resources r WHERE r.serves_code = s.code
+          AND r.kind = 'grid_worker' AND r.retired_at IS NULL) w
+    WHERE s.valid_to IS NULL AND (CAST(:sd AS text) IS NULL OR s.subdistrict = :sd)
+    GROUP BY s.parent_code HAVING sum(w.n) > 0
+"""
 
 
 def _load_snapshot(conn: Connection, subdistrict: str | None) -> dict:
