@@ -288,16 +288,17 @@ def _yard_diff(state: State, plan: Plan) -> list[dict]:
 
 
 def _counts(conn: Connection, sql: str, subdistrict: str | None) -> dict[str, int]:
-    rows = conn.execute(text(sql), {"sd": subdistrict}).all()
+    # a sub-district's unit codes are those from its nine digits up to the next code's
+    end = None if subdistrict is None else f"{int(subdistrict) + 1:0{len(subdistrict)}d}"
+    rows = conn.execute(text(sql), {"sd": subdistrict, "sd_end": end}).all()
     return {k: v for k, v in rows if k is not None}
 
 
-#: each query counts in the sub-district bound as :sd only (NULL: everywhere). A point
-#: attaches only to units of its own sub-district (`geo.grid.attach.codes_sql`), so its
-#: `subdistrict` (indexed) picks the rows a tenant's row-level security would
+#: each query counts in the sub-district bound as :sd only (NULL: everywhere); households by
+#: the range of its codes, which the code indexes answer alone (index-only)
 HOUSEHOLDS_BY = (
-    "SELECT {col}, count(*) FROM households "
-    "WHERE (CAST(:sd AS text) IS NULL OR subdistrict = :sd) GROUP BY {col}"
+    "SELECT {col}, count(*) FROM households WHERE (CAST(:sd AS text) IS NULL "
+    "OR ({col} >= :sd AND {col} < :sd_end)) GROUP BY {col}"
 )
 WORKERS_BY_UNIT = (
     "SELECT serves_code, count(*) FROM resources WHERE kind = 'grid_worker' "
