@@ -44,21 +44,37 @@ def assign_teams(
     return conn.execute(text(sql), params or {}).rowcount
 
 
-def snapshot_teams(conn: Connection) -> None:
-    """Remember every sector's team before a boundary change (a temporary table, dropped
-    at commit), so `redispatch_moved` can tell whose team the change altered."""
+def _teams_of(subdistrict: str | None) -> str:
+    """SECTOR_TEAMS, of the sectors of one sub-district only when given (bound as :teams_sd):
+    a change inside one sub-district of a city cannot alter another's teams (a team is made
+    of its sector's or level-2 grid's workers), so it need not look at the whole city."""
+    if subdistrict is None:
+        return SECTOR_TEAMS
+    return f"{SECTOR_TEAMS} AND s.subdistrict = CAST(:teams_sd AS text)"
+
+
+def snapshot_teams(conn: Connection, subdistrict: str | None = None) -> None:
+    """Remember every sector's team (of `subdistrict` only, when given) before a boundary
+    change (a temporary table, dropped at commit), so `redispatch_moved` can tell whose
+    team the change altered."""
     conn.execute(text("DROP TABLE IF EXISTS pg_temp.teams_before"))
-    conn.execute(text(f"CREATE TEMP TABLE teams_before ON COMMIT DROP AS {SECTOR_TEAMS}"))
+    conn.execute(
+        text(f"CREATE TEMP TABLE teams_before ON COMMIT DROP AS {_teams_of(subdistrict)}"),
+        {"teams_sd": subdistrict},
+    )
 
 
-def redispatch_moved(conn: Connection, moved_sql: str, at, actor: str, why: str) -> int:
+def redispatch_moved(
+    conn: Connection, moved_sql: str, at, actor: str, why: str, subdistrict: str | None = None
+) -> int:
     """Re-dispatch, by the rule above, the open incidents a boundary change moved to
     another sector (`moved_sql` yields their `id` and `from_sector`), and those whose
     sector's team the change altered; each gets a `redispatch` event in its history whose
     note starts with `why` and says from which sector and team to which. Call
-    `snapshot_teams` before the change. Returns how many incidents were re-dispatched."""
+    `snapshot_teams` (with the same `subdistrict`: a change confined to one sub-district's
+    sectors) before the change. Returns how many incidents were re-dispatched."""
     sql = f"""
-        WITH team AS ({SECTOR_TEAMS}),
+        WITH team AS ({_teams_of(subdistrict)}),
         moved AS ({moved_sql}),
         changed_team AS (
             SELECT t.sector_code FROM team t LEFT JOIN teams_before b USING (sector_code)
@@ -97,7 +113,7 @@ def redispatch_moved(conn: Connection, moved_sql: str, at, actor: str, why: str)
         FROM todo JOIN done USING (id)
     """
     params = {"closed": sorted(CLOSED_STATUSES), "at": at, "actor": actor, "why": why}
-    return conn.execute(text(sql), params).rowcount
+    return conn.execute(text(sql), {**params, "teams_sd": subdistrict}).rowcount
 
 
 #: a `dispatch` event (insert columns: incident_id, at, actor, kind, from_status, to_status,

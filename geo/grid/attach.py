@@ -39,14 +39,16 @@ POINT_TABLES = ("households", "businesses", "resources", "incidents")
 #: what `codes_sql` selects for every point, besides its id
 CODE_COLUMNS = ("courtyard_code", "sector_code", "grid2_code", "community_code")
 
-#: the edge rule: among the units of `level` covering a point, the lowest code
+#: the edge rule: among the units of `level` covering a point, the lowest code (given back
+#: in the default collation: joined to units.code under "C", the join could not use the
+#: units' code index, and at city size looped over every unit per point)
 _LOWEST_SECTOR = """
-    SELECT p.id, min(u.code COLLATE "C") AS code
+    SELECT p.id, min(u.code COLLATE "C") COLLATE "default" AS code
     FROM {units} u JOIN {points} p ON ST_Covers(u.geom, p.geom)
     WHERE {current} AND u.level = 'sector'{own}
     GROUP BY p.id"""
 _LOWEST_COURTYARD = """
-    SELECT p.id, min(u.code COLLATE "C") AS code
+    SELECT p.id, min(u.code COLLATE "C") COLLATE "default" AS code
     FROM {courtyards} u JOIN {points} p ON ST_Covers(u.geom, p.geom)
     WHERE {current}{own}
     GROUP BY p.id"""
@@ -184,12 +186,14 @@ def attach_points(
     return AttachResult(examined=examined, moved=moved)
 
 
-def attach_courtyards(conn: Connection) -> int:
-    """Set each current courtyard's sector (by a point on its surface), grid and community;
-    returns how many courtyards changed sector."""
+def attach_courtyards(conn: Connection, subdistrict: str | None = None) -> int:
+    """Set each current courtyard's sector (by a point on its surface), grid and community
+    (only those of `subdistrict`, when given: a courtyard attaches to its own sub-district's
+    units, so another's boundary change cannot move it); returns how many changed sector."""
+    only = "" if subdistrict is None else " AND subdistrict = :sd"
     points = (
         "(SELECT id, ST_PointOnSurface(geom) AS geom, subdistrict FROM courtyards "
-        "WHERE valid_to IS NULL)"
+        f"WHERE valid_to IS NULL{only})"
     )
     without_jit(conn)
     sql = f"""
@@ -200,7 +204,7 @@ def attach_courtyards(conn: Connection) -> int:
         WHERE c.id = coded.id AND (c.sector_code, c.grid2_code, c.community_code)
               IS DISTINCT FROM (coded.sector_code, coded.grid2_code, coded.community_code)
     """
-    return conn.execute(text(sql)).rowcount
+    return conn.execute(text(sql), {"sd": subdistrict}).rowcount
 
 
 def locate_points(

@@ -30,6 +30,8 @@ LAYER = "layer"
 UNIT_COLUMNS = (
     "code, level, parent_code, seq, name_zh, name_en, version, valid_from, ST_AsBinary(geom) AS wkb"
 )
+#: a unit's or courtyard's code is in the sub-district bound as :sd (NULL: every one)
+IN_SUBDISTRICT = "(CAST(:sd AS text) IS NULL OR left(code, 9) = :sd)"
 YARD_COLUMNS = (
     "code, kind, name_zh, name_en, property_company_id, sector_code, version, valid_from, "
     "ST_AsBinary(geom) AS wkb"
@@ -86,6 +88,8 @@ class State:
     communities: gpd.GeoDataFrame  # name_zh, name_en, version, geometry
     courtyards: gpd.GeoDataFrame  # kind, names, property_company_id, sector_code, version
     latest: pd.DataFrame  # index code: level, version, current, successor_code, valid_to
+    #: the sub-district the transaction works for (its layer only), None: every unit
+    subdistrict: str | None = None
 
     def layer_etag(self) -> str:
         return layer_etag_of(self.sectors, self.grid2s, self.communities, self.courtyards)
@@ -97,14 +101,26 @@ def layer_etag_of(*frames) -> str:
     return f'"{LAYER}:{hashlib.sha1(",".join(parts).encode()).hexdigest()[:16]}"'
 
 
+def working_subdistrict(conn: Connection) -> str | None:
+    """The sub-district the transaction works for (`gridmap.subdistrict`), None if unset:
+    planning then reads and edits that sub-district's layer only."""
+    return conn.execute(
+        text("SELECT nullif(current_setting(:guc, true), '')"), {"guc": GUC}
+    ).scalar()
+
+
 def current_layer_etag(conn: Connection) -> str:
-    """The layer ETag of what is in force, straight from the database."""
+    """The layer ETag of what is in force, straight from the database: the layer of the
+    sub-district the transaction works for (as `load_state` reads it), or every unit."""
+    scope = IN_SUBDISTRICT
     frame = pd.read_sql(
         text(
             "SELECT code, version FROM units WHERE valid_to IS NULL AND level <> 'district' "
-            "UNION ALL SELECT code, version FROM courtyards WHERE valid_to IS NULL"
+            f"AND {scope} UNION ALL SELECT code, version FROM courtyards "
+            f"WHERE valid_to IS NULL AND {scope}"
         ),
         conn,
+        params={"sd": working_subdistrict(conn)},
     ).set_index("code")
     return layer_etag_of(frame)
 
@@ -126,10 +142,8 @@ def load_state(conn: Connection, at: datetime, as_of: datetime | None = None) ->
         where = "valid_from <= :t AND (valid_to IS NULL OR valid_to > :t)"
         params = {"t": as_of}
     # a transaction working for one sub-district edits its layer only (a city holds several)
-    scope = "(CAST(:sd AS text) IS NULL OR left(code, 9) = :sd)"
-    params["sd"] = conn.execute(
-        text("SELECT nullif(current_setting(:guc, true), '')"), {"guc": GUC}
-    ).scalar()
+    scope = IN_SUBDISTRICT
+    params["sd"] = working_subdistrict(conn)
     where = f"{where} AND {scope}"
     units = _frame(conn, f"SELECT {UNIT_COLUMNS} FROM units WHERE {where} ORDER BY code", params)
     yards = _frame(
@@ -158,6 +172,7 @@ def load_state(conn: Connection, at: datetime, as_of: datetime | None = None) ->
         communities=_units(units, "community", None),
         courtyards=yards,
         latest=latest,
+        subdistrict=params["sd"],
     )
 
 
