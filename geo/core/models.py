@@ -684,7 +684,7 @@ def _rollup_columns(period: str, key: str = "sector_code", key_length: int = 32)
 
 class IncidentDailyStats(Base):
     """Incidents per sector, category and Beijing day, kept by triggers on `incidents`.
-    Fill factor 80 (0019e: room for HOT upserts; and the other rollups it names)."""
+    Fill factor 50, the monthly rollup too (0019e: room for HOT upserts)."""
 
     __tablename__ = "incident_daily_stats"
     __table_args__ = (
@@ -873,7 +873,7 @@ class IncidentWorkerMonthlyStats(Base):
 class IncidentHeatCell(Base):
     """The heat page's aggregates: incidents per 5 m lattice cell, Beijing month, category,
     status and sector, with the sums of their coordinates; kept by triggers (0017h).
-    Fill factor 80 (0019e: room for HOT upserts; and the other rollups it names)."""
+    Fill factor 80, the totals too (0019e: room for HOT upserts)."""
 
     __tablename__ = "incident_heat_cells"
 
