@@ -330,7 +330,7 @@ class CategoryOverride(Base):
     )
 
 
-class Incident(IndexedSubdistrict, PointEntity, Base):
+class Incident(OfSubdistrict, PointEntity, Base):
     __tablename__ = "incidents"
 
     id: Mapped[str] = mapped_column(
@@ -376,6 +376,8 @@ class Incident(IndexedSubdistrict, PointEntity, Base):
             postgresql_where=text("status NOT IN ('verified', 'rejected', 'duplicate')"),
             postgresql_include=["sector_code", "owner_id", "assigned_to", "category"],
         ),
+        # a tenant's rows in id order, from the index alone (0019o: the OGC pages)
+        Index("incidents_subdistrict_id", "subdistrict", "id"),
     )
 
 
