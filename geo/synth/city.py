@@ -85,6 +85,19 @@ HEAT = (
 )
 
 
+#: tables whose copy skips its foreign-key checks (as a superuser can: the replica role
+#: fires no trigger but ENABLE ALWAYS ones, and this table has no other on INSERT than
+#: those QUIET turns off): each copied event names its incident's id with the suffix, and
+#: the snapshot holds exactly the events of the incidents copied before them, so every
+#: reference holds by construction. Measured at 200,000 incidents per copy: 39 s of the
+#: events' 65 s were the check of their 973,680 references
+UNCHECKED = ("incident_events",)
+
+
+def _superuser(conn: Connection) -> bool:
+    return conn.execute(text("SELECT current_setting('is_superuser') = 'on'")).scalar_one()
+
+
 @dataclass(frozen=True)
 class CopyPlan:
     """How a copy writes its rollups: the ones copied from the home's, whether the heat cells
@@ -195,6 +208,8 @@ def _snapshot(conn: Connection, home: str) -> tuple[float, float]:
     work_for(conn, home)
     for table in (*TABLES, *ROLLUPS):
         where = "WHERE subdistrict = :home" if _subdistrict_column(conn, table) else ""
+        if table == "incident_events":  # the events of the incidents copied, and only those
+            where = "WHERE incident_id IN (SELECT id FROM home_incidents)"
         conn.execute(
             text(f"CREATE TEMPORARY TABLE home_{table} AS SELECT * FROM {table} {where}"),
             {"home": home},
@@ -248,7 +263,12 @@ def copy_subdistrict(
     params = {"code": code, "suffix": f"-{code[6:]}", "dx": dx, "dy": dy, "change_id": change_id}
     _triggers(conn, plan.quiet, "DISABLE")
     for table in (*TABLES, *plan.rollups):
+        unchecked = table in UNCHECKED and _superuser(conn)
+        if unchecked:
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(copy_statement(conn, table)), params)
+        if unchecked:
+            conn.execute(text("SET LOCAL session_replication_role = origin"))
     dlon, dlat = lattice_steps(CELL_M)
     for statement in HEAT if plan.heat else ():
         conn.execute(text(statement), {**params, "dlon": dlon, "dlat": dlat})
