@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Permission, Principal, own_cases
+from geo.cases.periods import month_plan, rows_sql
 from geo.cases.sums import quantile_buckets, read_part, sum_parts
 from geo.core import tenancy
 from geo.core.terms import BEIJING, BEIJING_ZONE, CLOSED_SQL
@@ -193,11 +194,10 @@ def incident_figures(
         "end": end,
         "now": now,
     }
-    # whole months from the monthly rollup, the days at either end from the daily one
-    first_month, end_month = whole_months(since_day, until_day)
-    params.update(first_month=first_month, end_month=end_month)
+    # whole months from the monthly rollup, the days a month is cut added or taken away
+    plan = month_plan(since_day, until_day, now.astimezone(BEIJING).date())
     parts = [
-        _rolled_up(conn, params, categories),
+        _rolled_up(conn, params, categories, plan),
         *_own_sensitive_live(conn, principal, params, all_sensitive),
         _open_now(conn, principal, params),
     ]
@@ -209,12 +209,11 @@ def _grouping(level: str, key: str) -> str:
     return "" if level == "sector" and key == "d.category" else f"GROUP BY m.unit_code, {key}"
 
 
-def _rolled_up(conn: Connection, params: dict, categories: str) -> tuple:
+def _rolled_up(conn: Connection, params: dict, categories: str, plan) -> tuple:
     """The rollups' figures per unit and category; sum per sector first (a hash aggregate),
     then the few sectors per unit."""
-    parts = rollup_rows(
-        f"sector_code, category, incidents, verified, verified_in_time, {_COLUMNS}", categories
-    )
+    columns = ["incidents", "verified", "verified_in_time", *HIST]
+    parts, plan_params = rows_sql("sector_category", columns, categories, True, plan)
     per_unit = _grouping(params["level"], "d.category")
     outer = "" if not per_unit else "sum"
     sums = ", ".join(f"{outer}(d.{c})::bigint AS {c}" for c in HIST)
@@ -229,7 +228,7 @@ def _rolled_up(conn: Connection, params: dict, categories: str) -> tuple:
                {outer}(d.verified_in_time)::bigint AS incidents_closed_in_time, {sums}
         FROM per_sector d JOIN ({_SECTOR_MAP}) m ON m.sector_code = d.sector_code
         {per_unit}"""
-    return read_part(conn.execute(text(rolled_sql), params))
+    return read_part(conn.execute(text(rolled_sql), {**params, **plan_params}))
 
 
 def _own_sensitive_live(
