@@ -204,6 +204,11 @@ def incident_figures(
     return _by_unit(parts)
 
 
+_KEY = ("unit_code", "category")
+#: the columns of the rolled-up and the live sensitive figures
+_ROLLED = ["incidents", "incidents_closed", "incidents_closed_in_time", *HIST]
+
+
 def _grouping(level: str, key: str) -> str:
     """Per unit and category (each sector is its own unit: nothing to add up again)."""
     return "" if level == "sector" and key == "d.category" else f"GROUP BY m.unit_code, {key}"
@@ -228,7 +233,7 @@ def _rolled_up(conn: Connection, params: dict, categories: str, plan) -> tuple:
                {outer}(d.verified_in_time)::bigint AS incidents_closed_in_time, {sums}
         FROM per_sector d JOIN ({_SECTOR_MAP}) m ON m.sector_code = d.sector_code
         {per_unit}"""
-    return read_part(conn.execute(text(rolled_sql), {**params, **plan_params}))
+    return read_part(conn, rolled_sql, {**params, **plan_params}, _KEY, _ROLLED)
 
 
 def _own_sensitive_live(
@@ -248,7 +253,7 @@ def _own_sensitive_live(
         WHERE i.observed_at >= :start AND i.observed_at < :end
           AND i.category IN ({_SENSITIVE}) AND {mine}
         {_grouping(params["level"], "i.category")}"""
-    return [read_part(conn.execute(text(sql), {**params, **extra}))]
+    return [read_part(conn, sql, {**params, **extra}, _KEY, _ROLLED)]
 
 
 def _open_now(conn: Connection, principal: Principal, params: dict) -> tuple:
@@ -261,7 +266,7 @@ def _open_now(conn: Connection, principal: Principal, params: dict) -> tuple:
         WHERE i.status NOT IN {CLOSED_SQL}
           AND i.observed_at >= :start AND i.observed_at < :end AND {visible}
         {_grouping(params["level"], "i.category")}"""
-    return read_part(conn.execute(text(sql), {**params, **extra}))
+    return read_part(conn, sql, {**params, **extra}, _KEY, ["incidents_open", "incidents_overdue"])
 
 
 _FIELDS = (*COUNTS, *HIST)
@@ -283,14 +288,15 @@ def _by_unit(parts: list) -> dict[str, dict]:
 def _many_figures(keys: list, sums) -> dict:
     """key → `_figures` of its row of summed `_FIELDS` (the median's bucket found for all
     rows at once)."""
-    hist = sums[:, len(COUNTS) :]
-    n, k, seen, inside = quantile_buckets(hist, 0.5)
+    n, k, seen, inside = quantile_buckets(sums[:, len(COUNTS) :], 0.5)
+    counts = sums[:, : len(COUNTS)].tolist()
     out = {}
-    for row, key in enumerate(keys):
-        counts = dict(zip(COUNTS, sums[row, : len(COUNTS)].tolist(), strict=True))
-        out[key] = _rates(counts)
-        median = interpolate(int(k[row]), int(seen[row]), int(inside[row]), int(n[row]) * 0.5)
-        out[key]["median_hours_to_close"] = round(median, 2) if n[row] else None
+    for key, row, total, at, before, within in zip(
+        keys, counts, n.tolist(), k.tolist(), seen.tolist(), inside.tolist(), strict=True
+    ):
+        figures = out[key] = _rates(dict(zip(COUNTS, row, strict=True)))
+        median = interpolate(at, before, within, total * 0.5) if total else None
+        figures["median_hours_to_close"] = round(median, 2) if total else None
     return out
 
 

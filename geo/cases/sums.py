@@ -2,23 +2,30 @@
 columns and finds a median in each of 12,000 histograms (in a Python loop, 0.9 s of a
 1.7 s request).
 
-    >>> part = read_part(conn.execute(text("SELECT unit, category, incidents, h00 ...")))
+    >>> part = read_part(conn, sql, params, ("unit_code", "category"), ["incidents", "h00"])
     >>> keys, sums = sum_parts([part], ("incidents", "h00"))         # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sqlalchemy import text
 
 
-def read_part(result) -> tuple[list, list[str], np.ndarray]:
-    """The rows of `result` whose first two columns are the key (unit, category) and the
-    rest counts (never NULL): (keys, count column names, counts as an int64 matrix)."""
-    names = list(result.keys())[2:]
-    rows = result.all()
-    keys = [(row[0], row[1]) for row in rows]
-    counts = np.array([row[2:] for row in rows], dtype=np.int64).reshape(len(rows), len(names))
-    return keys, names, counts
+def read_part(conn, sql: str, params: dict, key: tuple[str, str], names: list[str]) -> tuple:
+    """The rows of `sql`: (keys (the `key` columns), `names`, their counts (never NULL) as an
+    int64 matrix). The counts come as one text per row, parsed by numpy: as 800,000 Python
+    ints (a city's coverage) the fetch and the garbage collector's passes over them cost
+    more than the sums."""
+    joined = ", ".join(names)
+    rows = conn.execute(
+        text(f"SELECT {key[0]}, {key[1]}, concat_ws(',', {joined}) FROM ({sql}) q"), params
+    ).all()
+    keys = [(unit, category) for unit, category, _ in rows]
+    if not rows:
+        return keys, names, np.zeros((0, len(names)), dtype=np.int64)
+    counts = np.fromstring(",".join(row[2] for row in rows), dtype=np.int64, sep=",")
+    return keys, names, counts.reshape(len(rows), len(names))
 
 
 def sum_parts(parts: list, fields: tuple[str, ...]) -> tuple[list, np.ndarray]:
