@@ -15,7 +15,9 @@ from their own cases read live, nobody else.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import math
 from datetime import date, datetime, time, timedelta
 
@@ -93,15 +95,15 @@ def bucket_edges() -> tuple[tuple[float, float], ...]:
 def percentile_from_histogram(counts: list[int], q: float) -> float | None:
     """The q-quantile (0 < q < 1) interpolated in the bucket where it falls (log-linear
     inside a bucket, as the buckets are log-spaced)."""
-    n = sum(counts)
+    cumulative = list(itertools.accumulate(counts))
+    n = cumulative[-1] if cumulative else 0
     if n == 0:
         return None
-    target, seen = n * q, 0
-    for k, c in enumerate(counts):
-        if c and seen + c >= target:
-            return interpolate(k, seen, c, target)
-        seen += c
-    return None
+    # the first bucket whose running count reaches the rank: it holds values (the running
+    # count grew there), as a scan for `c and seen + c >= target` finds
+    target = n * q
+    k = bisect.bisect_left(cumulative, target)
+    return interpolate(k, cumulative[k] - counts[k], counts[k], target)
 
 
 def interpolate(k: int, seen: int, c: int, target: float) -> float:
