@@ -37,14 +37,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Permission, Principal, Role
+from geo.cases.periods import month_plan, rows_sql
 from geo.cases.stats import (
     HIST,
     for_rollup_reads,
     percentile_from_histogram,
     period_bounds,
-    rollup_rows,
     sector_map_sql,
-    whole_months,
 )
 from geo.core.errors import InvalidInput
 from geo.core.settings import get_settings
@@ -106,6 +105,7 @@ _SENSITIVE = "SELECT code FROM incident_categories WHERE sensitive"
 #: (a sum of sums is numeric: cast back to bigint, read as Python ints, not Decimals)
 _SUMS = ", ".join(f"sum({c})::bigint AS {c}" for c in (*COUNTS, *HIST))
 _COLUMNS = ", ".join((*COUNTS, *HIST))
+_NAMES = (*COUNTS, *HIST)
 #: the one owner a supervisor named (`POST /api/incidents/{id}/assign`, `incidents.owner_id`)
 OWNERS_SQL = """
     SELECT id AS incident_id, owner_id AS worker FROM incidents WHERE owner_id IS NOT NULL
@@ -252,26 +252,25 @@ def _categories(principal: Principal, alias: str) -> str:
     return f"{alias}.category NOT IN ({_SENSITIVE})"
 
 
-#: group → (key column, daily rollup, monthly rollup)
-_ROLLUPS = {
-    "worker": ("worker_id", "incident_worker_daily_stats", "incident_worker_monthly_stats"),
-    "area": ("sector_code", "incident_daily_stats", "incident_monthly_stats"),
-}
-
-
 def rolled_sums(
-    conn: Connection, principal: Principal, group: str, since: date, until: date
+    conn: Connection,
+    principal: Principal,
+    group: str,
+    since: date,
+    until: date,
+    today: date | None = None,
 ) -> dict[str, dict]:
     """Summed rollup columns per `group` (a level of units, `category` or `worker`) for the
-    days since..until: whole months from the monthly rollup, the days at either end from
-    the daily one."""
-    first_month, end_month = whole_months(since, until)
+    days since..until: whole months from the monthly totals (or, per category, the monthly
+    rollup), the days of a month the period cuts added or taken away from the daily one
+    (`geo.insight.totals`; `today`: the days after it hold no rows)."""
+    plan = month_plan(since, until, today or until)
     visible = _categories(principal, "d")
-    key, daily, monthly = _ROLLUPS["worker" if group == "worker" else "area"]
-    parts = rollup_rows(f"{key} AS rollup_key, category, {_COLUMNS}", visible, daily, monthly)
-    if group in ("category", "worker"):
-        column = "d.category" if group == "category" else "d.rollup_key"
-        sql = f"SELECT {column} AS key, {_SUMS} FROM ({parts}) d GROUP BY 1"
+    all_sensitive = principal.can(Permission.SENSITIVE_INCIDENTS)
+    kind = group if group in ("category", "worker") else "area"
+    parts, params = rows_sql(kind, [*COUNTS, *HIST], visible, all_sensitive, plan)
+    if kind != "area":
+        sql = f"SELECT d.rollup_key AS key, {_SUMS} FROM ({parts}) d GROUP BY 1"
     else:
         # materialised: summed once (with stale statistics on `units` the planner would
         # re-run the sum for each unit in a nested loop)
@@ -280,14 +279,13 @@ def rolled_sums(
         SELECT m.unit_code AS key, {_SUMS}
         FROM per_sector d JOIN ({sector_map_sql()}) m ON m.sector_code = d.rollup_key
         GROUP BY 1"""
-    params = {
-        "level": group,
-        "since": since,
-        "until": until,
-        "first_month": first_month,
-        "end_month": end_month,
+    params["level"] = group
+    # plain tuples (a city's 4,000 rows of 73 columns: a RowMapping per value cost more
+    # than the sums)
+    return {
+        row[0]: dict(zip(_NAMES, [int(v or 0) for v in row[1:]], strict=True))
+        for row in conn.execute(text(sql), params).all()
     }
-    return {r["key"]: _ints(r) for r in conn.execute(text(sql), params).mappings()}
 
 
 def _ints(row) -> dict:
@@ -336,7 +334,8 @@ def evaluation(
     if raw:
         sums = recount(conn, principal, level, since, until)
     else:
-        sums = rolled_sums(conn, principal, level, since, until)
+        today = (now or datetime.now(UTC)).astimezone(BEIJING).date()
+        sums = rolled_sums(conn, principal, level, since, until, today)
     units = _units(conn, level, parent)
     known = {u["code"] for u in units}
     if level == "category" and not principal.can(Permission.SENSITIVE_INCIDENTS):
