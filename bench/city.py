@@ -28,6 +28,7 @@ Writes `bench/results/city.json` and `.md` (`--quick`: `city_quick.*`, git-ignor
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shlex
 import time
@@ -170,6 +171,7 @@ def read_figures(one, city, repeat: int, size: str) -> list[Figure]:
 
     admin = Principal(0, "bench", Role.ADMIN)
     now = datetime.now(UTC)
+    gc.freeze()  # as the service does after start-up (api/main.py)
     with one.connect() as c1, city.connect() as cc, city.connect() as cs:
         since, until = _period(c1)
         c1.rollback()

@@ -21,6 +21,7 @@ import itertools
 import math
 from datetime import date, datetime, time, timedelta
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -183,8 +184,12 @@ def incident_figures(
     until_day: date,
     now: datetime,
 ) -> dict[str, dict]:
-    """unit code → {"total": figures, "by_category": {category: figures}} for incidents
-    observed on Beijing days since_day..until_day (inclusive), as `principal` may see them."""
+    """unit code → {"total": figures, "by_category": {category: counts}} for incidents
+    observed on Beijing days since_day..until_day (inclusive), as `principal` may see them.
+    The total has the median hours to close; a category its counts and the share closed in
+    time (its median is the evaluation's, `geo.insight.evaluation` at the category level:
+    a histogram per unit and category read for every month of the year was most of the
+    whole city's coverage time)."""
     start, end = period_bounds(since_day, until_day)
     all_sensitive = principal.can(Permission.SENSITIVE_INCIDENTS)
     categories = "TRUE" if all_sensitive else f"d.category NOT IN ({_SENSITIVE})"
@@ -200,6 +205,7 @@ def incident_figures(
     plan = month_plan(since_day, until_day, now.astimezone(BEIJING).date())
     parts = [
         _rolled_up(conn, params, categories, plan),
+        _rolled_up_histograms(conn, params, categories, all_sensitive, plan),
         *_own_sensitive_live(conn, principal, params, all_sensitive),
         _open_now(conn, principal, params),
     ]
@@ -207,8 +213,8 @@ def incident_figures(
 
 
 _KEY = ("unit_code", "category")
-#: the columns of the rolled-up and the live sensitive figures
-_ROLLED = ["incidents", "incidents_closed", "incidents_closed_in_time", *HIST]
+#: the columns of the rolled-up figures per category
+_ROLLED = ["incidents", "incidents_closed", "incidents_closed_in_time"]
 
 
 def _grouping(level: str, key: str) -> str:
@@ -217,33 +223,46 @@ def _grouping(level: str, key: str) -> str:
 
 
 def _rolled_up(conn: Connection, params: dict, categories: str, plan) -> tuple:
-    """The rollups' figures per unit and category; sum per sector first (a hash aggregate,
-    once: under row-level security the planner put it inside a loop over the sectors,
-    sorting the year's rollup rows once per sector), then the few sectors per unit."""
-    columns = ["incidents", "verified", "verified_in_time", *HIST]
+    """The rollups' counts per unit and category; summed per sector first (a hash
+    aggregate, once: under row-level security the planner put it inside a loop over the
+    sectors, sorting the year's rollup rows once per sector), then the few sectors per unit."""
+    columns = ["incidents", "verified", "verified_in_time"]
     parts, plan_params = rows_sql("sector_category", columns, categories, True, plan)
     per_unit = _grouping(params["level"], "d.category")
     outer = "" if not per_unit else "sum"
-    sums = ", ".join(f"{outer}(d.{c})::bigint AS {c}" for c in HIST)
     rolled_sql = f"""
         WITH per_sector AS MATERIALIZED (
             SELECT d.sector_code, d.category, sum(d.incidents) AS incidents,
-                   sum(d.verified) AS verified, sum(d.verified_in_time) AS verified_in_time,
-                   {_SUMS}
+                   sum(d.verified) AS verified, sum(d.verified_in_time) AS verified_in_time
             FROM ({parts}) d GROUP BY 1, 2)
         SELECT m.unit_code, d.category, {outer}(d.incidents)::bigint AS incidents,
                {outer}(d.verified)::bigint AS incidents_closed,
-               {outer}(d.verified_in_time)::bigint AS incidents_closed_in_time, {sums}
+               {outer}(d.verified_in_time)::bigint AS incidents_closed_in_time
         FROM per_sector d JOIN ({_SECTOR_MAP}) m ON m.sector_code = d.sector_code
         {per_unit}"""
     return read_part(conn, rolled_sql, {**params, **plan_params}, _KEY, _ROLLED)
+
+
+def _rolled_up_histograms(
+    conn: Connection, params: dict, categories: str, all_sensitive: bool, plan
+) -> tuple:
+    """The hours-to-close histogram per unit over every category it may see (category
+    NULL), from the monthly totals (0019a: a row per sector and month, not per category)."""
+    parts, plan_params = rows_sql("area", HIST, categories, all_sensitive, plan)
+    sql = f"""
+        WITH per_sector AS MATERIALIZED (
+            SELECT d.rollup_key AS sector_code, {_SUMS} FROM ({parts}) d GROUP BY 1)
+        SELECT m.unit_code, NULL AS category, {_SUMS}
+        FROM per_sector d JOIN ({_SECTOR_MAP}) m ON m.sector_code = d.sector_code
+        GROUP BY m.unit_code"""
+    return read_part(conn, sql, {**params, **plan_params}, _KEY, HIST)
 
 
 def _own_sensitive_live(
     conn: Connection, principal: Principal, params: dict, all_sensitive: bool
 ) -> list:
     """The sensitive cases a scoped caller may see (their own), read live: the rollups
-    leave sensitive categories out for them."""
+    leave sensitive categories out for them. Their histogram counts in the unit's total."""
     if all_sensitive or not principal.scope_codes:
         return []
     mine, extra = own_cases(principal)
@@ -256,7 +275,7 @@ def _own_sensitive_live(
         WHERE i.observed_at >= :start AND i.observed_at < :end
           AND i.category IN ({_SENSITIVE}) AND {mine}
         {_grouping(params["level"], "i.category")}"""
-    return [read_part(conn, sql, {**params, **extra}, _KEY, _ROLLED)]
+    return [read_part(conn, sql, {**params, **extra}, _KEY, [*_ROLLED, *HIST])]
 
 
 def _open_now(conn: Connection, principal: Principal, params: dict) -> tuple:
@@ -285,14 +304,23 @@ _FIELDS = (*COUNTS, *HIST)
 
 def _by_unit(parts: list) -> dict[str, dict]:
     """unit code → {"total": figures, "by_category": {...}} from parts of partial counts
-    per (unit, category), summed vectorised (`geo.cases.sums`), the total over categories."""
+    per (unit, category) and histograms per (unit, None), summed vectorised
+    (`geo.cases.sums`): a category's counts, the unit's total over everything."""
     keys, sums = sum_parts(parts, _FIELDS)
-    totals = sum_parts([([(unit, None) for unit, _ in keys], list(_FIELDS), sums)], _FIELDS)
-    out: dict[str, dict] = {}
-    for (unit, _), figures in sorted(_many_figures(*totals).items()):
-        out[unit] = {"total": figures, "by_category": {}}
-    for (unit, category), figures in sorted(_many_figures(keys, sums).items()):
-        out[unit]["by_category"][category] = figures
+    units, per_row = np.unique([unit for unit, _ in keys], return_inverse=True)
+    order = np.argsort(per_row, kind="stable")
+    starts = np.searchsorted(per_row[order], np.arange(len(units)))
+    totals = np.add.reduceat(sums[order], starts) if len(keys) else sums
+    out: dict[str, dict] = {
+        unit: {"total": figures, "by_category": {}}
+        for unit, figures in _many_figures(units.tolist(), totals).items()
+    }
+    named = sorted(
+        (k for k, (_, category) in enumerate(keys) if category is not None), key=keys.__getitem__
+    )
+    for k, row in zip(named, sums[named, : len(COUNTS)].tolist(), strict=True):
+        unit, category = keys[k]
+        out[unit]["by_category"][category] = _rates(dict(zip(COUNTS, row, strict=True)))
     return out
 
 
