@@ -324,18 +324,26 @@ def _by_unit(parts: list) -> dict[str, dict]:
     return out
 
 
+def many_percentiles(hist: np.ndarray, q: float) -> list[float | None]:
+    """The q-quantile of each row of histograms `hist` (None for an empty one), as
+    `percentile_from_histogram` interpolates it, the buckets found for all rows at once."""
+    n, k, seen, inside = quantile_buckets(hist, q)
+    return [
+        interpolate(at, before, within, total * q) if total else None
+        for total, at, before, within in zip(
+            n.tolist(), k.tolist(), seen.tolist(), inside.tolist(), strict=True
+        )
+    ]
+
+
 def _many_figures(keys: list, sums) -> dict:
-    """key → `_figures` of its row of summed `_FIELDS` (the median's bucket found for all
-    rows at once)."""
-    n, k, seen, inside = quantile_buckets(sums[:, len(COUNTS) :], 0.5)
+    """key → `_figures` of its row of summed `_FIELDS`."""
+    medians = many_percentiles(sums[:, len(COUNTS) :], 0.5)
     counts = sums[:, : len(COUNTS)].tolist()
     out = {}
-    for key, row, total, at, before, within in zip(
-        keys, counts, n.tolist(), k.tolist(), seen.tolist(), inside.tolist(), strict=True
-    ):
+    for key, row, median in zip(keys, counts, medians, strict=True):
         figures = out[key] = _rates(dict(zip(COUNTS, row, strict=True)))
-        median = interpolate(at, before, within, total * 0.5) if total else None
-        figures["median_hours_to_close"] = round(median, 2) if total else None
+        figures["median_hours_to_close"] = round(median, 2) if median is not None else None
     return out
 
 

@@ -12,19 +12,19 @@ import numpy as np
 from sqlalchemy import text
 
 
-def read_part(conn, sql: str, params: dict, key: tuple[str, str], names: list[str]) -> tuple:
-    """The rows of `sql`: (keys (the `key` columns), `names`, their counts (never NULL) as an
-    int64 matrix). The counts come as one text per row, parsed by numpy: as 800,000 Python
-    ints (a city's coverage) the fetch and the garbage collector's passes over them cost
-    more than the sums."""
-    joined = ", ".join(names)
+def read_part(conn, sql: str, params: dict, key: tuple[str, ...], names: list[str]) -> tuple:
+    """The rows of `sql`: (keys (tuples of the `key` columns), `names`, their counts (NULL
+    read as 0) as an int64 matrix). The counts come as one text per row, parsed by numpy:
+    as 800,000 Python ints (a city's coverage) the fetch and the garbage collector's passes
+    over them cost more than the sums."""
+    joined = ", ".join(f"coalesce({n}, 0)" for n in names)
     rows = conn.execute(
-        text(f"SELECT {key[0]}, {key[1]}, concat_ws(',', {joined}) FROM ({sql}) q"), params
+        text(f"SELECT {', '.join(key)}, concat_ws(',', {joined}) FROM ({sql}) q"), params
     ).all()
-    keys = [(unit, category) for unit, category, _ in rows]
+    keys = [tuple(row[:-1]) for row in rows]
     if not rows:
         return keys, names, np.zeros((0, len(names)), dtype=np.int64)
-    counts = np.fromstring(",".join(row[2] for row in rows), dtype=np.int64, sep=",")
+    counts = np.fromstring(",".join(row[-1] for row in rows), dtype=np.int64, sep=",")
     return keys, names, counts.reshape(len(rows), len(names))
 
 
