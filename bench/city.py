@@ -28,9 +28,11 @@ Writes `bench/results/city.json` and `.md` (`--quick`: `city_quick.*`, git-ignor
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shlex
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, text
@@ -73,6 +75,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help=f"comma-separated subset of: {', '.join(STEPS)} (default all)",
     )
     p.add_argument("--server-url", help="a database URL on the server to build them on")
+    p.add_argument(
+        "--in-place",
+        action="store_true",
+        help="no scratch copy of the city database (for a city larger than the free disk): "
+        "reads on the source, every boundary edit in a transaction rolled back",
+    )
     args = p.parse_args(argv)
     unknown = sorted(set(args.steps) - set(STEPS))
     if unknown:
@@ -163,6 +171,7 @@ def read_figures(one, city, repeat: int, size: str) -> list[Figure]:
 
     admin = Principal(0, "bench", Role.ADMIN)
     now = datetime.now(UTC)
+    gc.freeze()  # as the service does after start-up (api/main.py)
     with one.connect() as c1, city.connect() as cc, city.connect() as cs:
         since, until = _period(c1)
         c1.rollback()
@@ -226,8 +235,9 @@ def read_figures(one, city, repeat: int, size: str) -> list[Figure]:
     return figures
 
 
-def edit_figure(one, city, points: int, repeat: int, size: str) -> Figure:
-    """The same sector edit, out and back, in the city and in the one-district database."""
+def edit_figure(one, city, points: int, repeat: int, size: str, in_place: bool = False) -> Figure:
+    """The same sector edit, out and back, in the city and in the one-district database
+    (`in_place`: out only, each in a transaction rolled back, the source left as it was)."""
     import shapely
 
     from bench.boundary_edit import _pick, _strip
@@ -252,11 +262,12 @@ def edit_figure(one, city, points: int, repeat: int, size: str) -> Figure:
             if forward[key]
             else state.sectors.at[a, "geometry"]
         )
-        forward[key] = not forward[key]
+        forward[key] = in_place or not forward[key]
         tag = f'"{a}:v{int(current.latest.at[a, "version"])}"'
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             work_for(conn, HOME)
             edits.put_sector(conn, a, geom, "benchmark", "bench", [tag])
+            conn.rollback() if in_place else conn.commit()
 
     repeat = max(2, repeat + repeat % 2)
     runs = interleaved(
@@ -320,7 +331,8 @@ def main(argv: list[str]) -> int:
     generation = _generation(city_source)
     figures: list[Figure] = []
     failures: dict[str, str] = {}
-    with scratch_copy(one_source) as one_url, scratch_copy(city_source) as city_url:
+    city_copy = nullcontext(city_source) if args.in_place else scratch_copy(city_source)
+    with scratch_copy(one_source) as one_url, city_copy as city_url:
         one, city = (
             create_engine(one_url, connect_args=CONNECT_ARGS),
             create_engine(city_url, connect_args=CONNECT_ARGS),
@@ -335,7 +347,9 @@ def main(argv: list[str]) -> int:
             "reads": lambda: read_figures(one, city, args.repeat, size),
             "heat": lambda: [heat_figure(one, city, max(2, args.repeat // 3), size)],
             "partitions": lambda: partition_figures(city, HOME, args.repeat, size),
-            "edit": lambda: [edit_figure(one, city, args.edit_points, args.repeat, size)],
+            "edit": lambda: [
+                edit_figure(one, city, args.edit_points, args.repeat, size, args.in_place)
+            ],
         }
         for step, run in ((s, steps[s]) for s in args.steps):
             t0 = time.perf_counter()

@@ -1,7 +1,8 @@
 """Partitioning study for `python -m bench --city`: would LIST partitioning of incidents by
 sub-district pay for the per-sub-district queries?
 
-In the city's scratch copy (never the source, never the schema), two copies of `incidents`
+In a transaction rolled back at the end (the source is left as it was, so this also runs
+on the city database itself: `--in-place`), two copies of `incidents`
 with its `subdistrict` column (0017t): `bench_incidents_flat`, one table indexed on
 (subdistrict, observed_at), (subdistrict, status) and (subdistrict, sector_code); and
 `bench_incidents_parts`, LIST
@@ -67,11 +68,10 @@ def build_copies(conn) -> list[str]:
 
 def partition_figures(engine, home: str, repeat: int, size: str) -> list[Figure]:
     """Partitioned / flat time of each per-sub-district query (ratio < 1: partitions pay)."""
-    with engine.begin() as conn:
-        codes = build_copies(conn)
-    log(f"partitioning study: {len(codes)} partitions")
     figures = []
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # the copies are read in the transaction that builds them
+        codes = build_copies(conn)
+        log(f"partitioning study: {len(codes)} partitions")
         start, end = conn.execute(
             text("SELECT max(observed_at) - interval '365 days', max(observed_at) FROM incidents")
         ).one()

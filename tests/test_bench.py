@@ -189,6 +189,18 @@ def test_the_city_benchmark_produces_its_figures_for_a_tiny_city(fresh_url, tmp_
              "--out", str(out)],
             cwd=ROOT, capture_output=True, text=True, timeout=1500,
         )  # fmt: skip
+        # --in-place: no scratch copy of the city; its edits and copies rolled back
+        in_place = subprocess.run(
+            [sys.executable, "-m", "bench", "--city", "--quick", "--server-url", fresh_url,
+             "--out", str(tmp_path / "in_place"), "--in-place", "--steps", "partitions,edit"],
+            cwd=ROOT, capture_output=True, text=True, timeout=1500,
+        )  # fmt: skip
+        city = create_engine(make_url(fresh_url).set(database=names[1]))
+        with city.connect() as conn:
+            edited = conn.execute(text("SELECT count(*) FROM units WHERE version > 1")).scalar()
+            bench_tables = "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bench%'"
+            left = conn.execute(text(bench_tables)).scalar()
+        city.dispose()
     finally:
         with admin.connect() as conn:
             for name in set(names) - had:
@@ -205,3 +217,7 @@ def test_the_city_benchmark_produces_its_figures_for_a_tiny_city(fresh_url, tmp_
     for f in result["figures"]:
         assert f["ours"] > 0 and f["baseline"] > 0, f
     assert "Generating the city" in out.with_suffix(".md").read_text()
+    assert in_place.returncode == 0, in_place.stderr[-6000:]
+    figures = json.loads((tmp_path / "in_place.json").read_text())["figures"]
+    assert any(f["figure"].startswith("boundary edit") for f in figures)
+    assert (edited, left) == (0, 0)  # the source city as it was

@@ -136,6 +136,109 @@ def test_event_and_resident_references_stay_inside_each_copy(city):
     )
 
 
+#: every figure of the incident rollups (0015, 0016e) as a recount from the raw incidents
+FIGURES = {
+    "incidents": "true",
+    "verified": "status = 'verified'",
+    "verified_in_time": "status = 'verified' AND closed_at <= due_at",
+    **{f"h{k:02d}": f"status = 'verified' AND bucket = {k}" for k in range(64)},
+    "voided": "status IN ('rejected', 'duplicate')",
+    "sent_back": "times_sent_back > 0",
+    "extended": "extensions_approved > 0",
+    "first_time_fixed": "status = 'verified' AND times_sent_back = 0",
+    "dispatched": "dispatched_at IS NOT NULL",
+    "dispatched_in_time": "dispatched_at <= dispatch_due_at",
+}
+DAY = "(observed_at AT TIME ZONE 'Asia/Shanghai')::date"
+#: (rollup, its key columns, the key recounted from incidents `i`, what the count joins)
+ROLLUPS = {
+    "incident_daily_stats": ("sector_code, category, day", f"sector_code, category, {DAY}", ""),
+    "incident_monthly_stats": (
+        "sector_code, category, month",
+        f"sector_code, category, date_trunc('month', {DAY})::date",
+        "",
+    ),
+    "incident_worker_daily_stats": (
+        "worker_id, category, day",
+        f"w, category, {DAY}",
+        "CROSS JOIN LATERAL unnest(CASE WHEN owner_id IS NOT NULL THEN ARRAY[owner_id] "
+        "ELSE assigned_to END) AS w",
+    ),
+    "incident_worker_monthly_stats": (
+        "worker_id, category, month",
+        f"w, category, date_trunc('month', {DAY})::date",
+        "CROSS JOIN LATERAL unnest(CASE WHEN owner_id IS NOT NULL THEN ARRAY[owner_id] "
+        "ELSE assigned_to END) AS w",
+    ),
+}
+
+
+def _rollup_differences(conn, table: str, subdistrict: str) -> int:
+    """Rows of `table` of `subdistrict` that differ from a recount of its incidents, in any
+    figure."""
+    keys, recount_keys, joined = ROLLUPS[table]
+    figures = ", ".join(f"count(*) FILTER (WHERE {rule})" for rule in FIGURES.values())
+    groups = ", ".join(str(k) for k in range(1, len(keys.split(",")) + 1))
+    # (the close bucket once per incident, not once per histogram column)
+    bucketed = (
+        "(SELECT *, incident_close_bucket(closed_at, reported_at) AS bucket FROM incidents "
+        "WHERE subdistrict = :sd OFFSET 0) AS i"
+    )
+    recount = f"SELECT {recount_keys}, {figures} FROM {bucketed} {joined} GROUP BY {groups}"
+    kept = (
+        f"SELECT {keys}, {', '.join(FIGURES)} FROM {table} "
+        "WHERE incidents <> 0 AND subdistrict = :sd"
+    )
+    return conn.execute(
+        text(
+            f"SELECT count(*) FROM (({recount} EXCEPT {kept}) UNION ALL "
+            f"({kept} EXCEPT {recount})) d"
+        ),
+        {"sd": subdistrict},
+    ).scalar_one()
+
+
+def test_the_copies_rollups_heat_cells_and_holdings_equal_a_recount_of_their_rows(city):
+    """The copies write their rollups from the home's (codes and worker ids rewritten) and
+    count their heat cells set-based, with the INSERT triggers off: the same as the triggers
+    would have written, i.e. equal to a recount of the raw rows, in every sub-district."""
+    from geo.insight.holdings import holdings_differences
+    from geo.maps.heat_cells import heat_cell_differences
+
+    with city.connect() as conn:
+        for table in ROLLUPS:
+            # (rows of no sub-district: the seed's keys before its attach, left at 0)
+            sql = f"SELECT subdistrict, count(*) FROM {table} WHERE incidents <> 0 GROUP BY 1"
+            per = dict(conn.execute(text(sql)).all())
+            assert len(per) == 3 and len(set(per.values())) == 1, table  # each copy has its own
+            assert _rollup_differences(conn, table, "620902001") == 0, table
+        assert heat_cell_differences(conn) == 0
+        assert holdings_differences(conn) == 0
+        for table in ("incident_heat_cells", "incident_heat_totals", "sector_holdings"):
+            sql = f"SELECT count(DISTINCT subdistrict) FROM {table}"
+            assert conn.execute(text(sql)).scalar_one() == 3, table
+        # and the triggers the copies turned off are on again
+        off = conn.execute(
+            text("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'O'")
+        ).scalar_one()
+    assert off == 0
+
+
+def test_a_copy_that_fails_leaves_nothing_and_its_triggers_on(city):
+    """A sub-district already there: its copy fails at its first row, and its transaction,
+    triggers turned off included, is rolled back."""
+    from sqlalchemy.exc import IntegrityError
+
+    from geo.synth.city import lay_out_city
+
+    before = _scalar(city, "SELECT count(*) FROM boundary_changes")
+    with pytest.raises(IntegrityError):
+        lay_out_city(city, 3)
+    assert _scalar(city, "SELECT count(*) FROM boundary_changes") == before
+    off = "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'O'"
+    assert _scalar(city, off) == 0
+
+
 def test_a_border_move_working_for_one_subdistrict_touches_only_its_layer(city):
     """Runs last: it edits the city (two sectors of 620902001, versions only there)."""
     from geo.core.tenancy import work_for

@@ -15,14 +15,19 @@ from their own cases read live, nobody else.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import math
 from datetime import date, datetime, time, timedelta
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Permission, Principal, own_cases
+from geo.cases.periods import month_plan, rows_sql
+from geo.cases.sums import quantile_buckets, read_part, sum_parts
 from geo.core import tenancy
 from geo.core.terms import BEIJING, BEIJING_ZONE, CLOSED_SQL
 
@@ -91,20 +96,26 @@ def bucket_edges() -> tuple[tuple[float, float], ...]:
 def percentile_from_histogram(counts: list[int], q: float) -> float | None:
     """The q-quantile (0 < q < 1) interpolated in the bucket where it falls (log-linear
     inside a bucket, as the buckets are log-spaced)."""
-    n = sum(counts)
+    cumulative = list(itertools.accumulate(counts))
+    n = cumulative[-1] if cumulative else 0
     if n == 0:
         return None
-    target, seen = n * q, 0
-    for (lo, hi), c in zip(bucket_edges(), counts, strict=True):
-        if c and seen + c >= target:
-            share = (target - seen) / c
-            if lo == 0.0:
-                return hi * share
-            if math.isinf(hi):
-                return lo
-            return lo * (hi / lo) ** share
-        seen += c
-    return None
+    # the first bucket whose running count reaches the rank: it holds values (the running
+    # count grew there), as a scan for `c and seen + c >= target` finds
+    target = n * q
+    k = bisect.bisect_left(cumulative, target)
+    return interpolate(k, cumulative[k] - counts[k], counts[k], target)
+
+
+def interpolate(k: int, seen: int, c: int, target: float) -> float:
+    """The value at rank `target` inside bucket k (holding c values, `seen` before it)."""
+    lo, hi = bucket_edges()[k]
+    share = (target - seen) / c
+    if lo == 0.0:
+        return hi * share
+    if math.isinf(hi):
+        return lo
+    return lo * (hi / lo) ** share
 
 
 def median_from_histogram(counts: list[int]) -> float | None:
@@ -173,8 +184,12 @@ def incident_figures(
     until_day: date,
     now: datetime,
 ) -> dict[str, dict]:
-    """unit code → {"total": figures, "by_category": {category: figures}} for incidents
-    observed on Beijing days since_day..until_day (inclusive), as `principal` may see them."""
+    """unit code → {"total": figures, "by_category": {category: counts}} for incidents
+    observed on Beijing days since_day..until_day (inclusive), as `principal` may see them.
+    The total has the median hours to close; a category its counts and the share closed in
+    time (its median is the evaluation's, `geo.insight.evaluation` at the category level:
+    a histogram per unit and category read for every month of the year was most of the
+    whole city's coverage time)."""
     start, end = period_bounds(since_day, until_day)
     all_sensitive = principal.can(Permission.SENSITIVE_INCIDENTS)
     categories = "TRUE" if all_sensitive else f"d.category NOT IN ({_SENSITIVE})"
@@ -186,45 +201,68 @@ def incident_figures(
         "end": end,
         "now": now,
     }
-    # whole months from the monthly rollup, the days at either end from the daily one
-    first_month, end_month = whole_months(since_day, until_day)
-    params.update(first_month=first_month, end_month=end_month)
-    rows = [
-        *_rolled_up(conn, params, categories),
+    # whole months from the monthly rollup, the days a month is cut added or taken away
+    plan = month_plan(since_day, until_day, now.astimezone(BEIJING).date())
+    parts = [
+        _rolled_up(conn, params, categories, plan),
+        _rolled_up_histograms(conn, params, categories, all_sensitive, plan),
         *_own_sensitive_live(conn, principal, params, all_sensitive),
-        *_open_now(conn, principal, params),
+        _open_now(conn, principal, params),
     ]
-    return _by_unit(rows)
+    return _by_unit(parts)
 
 
-_GROUPING = "GROUP BY GROUPING SETS ((m.unit_code, {cat}), (m.unit_code))"
+_KEY = ("unit_code", "category")
+#: the columns of the rolled-up figures per category
+_ROLLED = ["incidents", "incidents_closed", "incidents_closed_in_time"]
 
 
-def _rolled_up(conn: Connection, params: dict, categories: str) -> list:
-    """The rollups' figures per unit and category; sum per sector first (a hash aggregate),
-    then the few sectors per unit."""
-    parts = rollup_rows(
-        f"sector_code, category, incidents, verified, verified_in_time, {_COLUMNS}", categories
-    )
+def _grouping(level: str, key: str) -> str:
+    """Per unit and category (each sector is its own unit: nothing to add up again)."""
+    return "" if level == "sector" and key == "d.category" else f"GROUP BY m.unit_code, {key}"
+
+
+def _rolled_up(conn: Connection, params: dict, categories: str, plan) -> tuple:
+    """The rollups' counts per unit and category; summed per sector first (a hash
+    aggregate, once: under row-level security the planner put it inside a loop over the
+    sectors, sorting the year's rollup rows once per sector), then the few sectors per unit."""
+    columns = ["incidents", "verified", "verified_in_time"]
+    parts, plan_params = rows_sql("sector_category", columns, categories, True, plan)
+    per_unit = _grouping(params["level"], "d.category")
+    outer = "" if not per_unit else "sum"
     rolled_sql = f"""
-        WITH per_sector AS (
+        WITH per_sector AS MATERIALIZED (
             SELECT d.sector_code, d.category, sum(d.incidents) AS incidents,
-                   sum(d.verified) AS verified, sum(d.verified_in_time) AS verified_in_time,
-                   {_SUMS}
+                   sum(d.verified) AS verified, sum(d.verified_in_time) AS verified_in_time
             FROM ({parts}) d GROUP BY 1, 2)
-        SELECT m.unit_code, d.category, sum(d.incidents)::bigint AS incidents,
-               sum(d.verified)::bigint AS incidents_closed,
-               sum(d.verified_in_time)::bigint AS incidents_closed_in_time, {_SUMS}
+        SELECT m.unit_code, d.category, {outer}(d.incidents)::bigint AS incidents,
+               {outer}(d.verified)::bigint AS incidents_closed,
+               {outer}(d.verified_in_time)::bigint AS incidents_closed_in_time
         FROM per_sector d JOIN ({_SECTOR_MAP}) m ON m.sector_code = d.sector_code
-        {_GROUPING.format(cat="d.category")}"""
-    return _dicts(conn.execute(text(rolled_sql), params))
+        {per_unit}"""
+    return read_part(conn, rolled_sql, {**params, **plan_params}, _KEY, _ROLLED)
+
+
+def _rolled_up_histograms(
+    conn: Connection, params: dict, categories: str, all_sensitive: bool, plan
+) -> tuple:
+    """The hours-to-close histogram per unit over every category it may see (category
+    NULL), from the monthly totals (0019a: a row per sector and month, not per category)."""
+    parts, plan_params = rows_sql("area", HIST, categories, all_sensitive, plan)
+    sql = f"""
+        WITH per_sector AS MATERIALIZED (
+            SELECT d.rollup_key AS sector_code, {_SUMS} FROM ({parts}) d GROUP BY 1)
+        SELECT m.unit_code, NULL AS category, {_SUMS}
+        FROM per_sector d JOIN ({_SECTOR_MAP}) m ON m.sector_code = d.sector_code
+        GROUP BY m.unit_code"""
+    return read_part(conn, sql, {**params, **plan_params}, _KEY, HIST)
 
 
 def _own_sensitive_live(
     conn: Connection, principal: Principal, params: dict, all_sensitive: bool
 ) -> list:
     """The sensitive cases a scoped caller may see (their own), read live: the rollups
-    leave sensitive categories out for them."""
+    leave sensitive categories out for them. Their histogram counts in the unit's total."""
     if all_sensitive or not principal.scope_codes:
         return []
     mine, extra = own_cases(principal)
@@ -236,52 +274,76 @@ def _own_sensitive_live(
         FROM incidents i JOIN ({_SECTOR_MAP}) m ON m.sector_code = i.sector_code
         WHERE i.observed_at >= :start AND i.observed_at < :end
           AND i.category IN ({_SENSITIVE}) AND {mine}
-        {_GROUPING.format(cat="i.category")}"""
-    return _dicts(conn.execute(text(sql), {**params, **extra}))
+        {_grouping(params["level"], "i.category")}"""
+    return [read_part(conn, sql, {**params, **extra}, _KEY, [*_ROLLED, *HIST])]
 
 
-def _open_now(conn: Connection, principal: Principal, params: dict) -> list:
-    """What is open now (and overdue), read live."""
+def _open_now(conn: Connection, principal: Principal, params: dict) -> tuple:
+    """What is open now (and overdue), read live: counted per sector first, once, from the
+    open cases' partial index, then the few sectors per unit. (Joined to the sectors first,
+    under row-level security the planner read each sector's every incident to find its
+    open ones, or the open ones once per unit: 4-8x slower at a million incidents.)"""
     visible, extra = _visible_incidents(principal)
     sql = f"""
-        SELECT m.unit_code, i.category, count(*) AS incidents_open,
-               count(*) FILTER (WHERE i.due_at < :now) AS incidents_overdue
-        FROM incidents i JOIN ({_SECTOR_MAP}) m ON m.sector_code = i.sector_code
-        WHERE i.status NOT IN {CLOSED_SQL}
-          AND i.observed_at >= :start AND i.observed_at < :end AND {visible}
-        {_GROUPING.format(cat="i.category")}"""
-    return _dicts(conn.execute(text(sql), {**params, **extra}))
+        WITH open AS MATERIALIZED (
+            SELECT i.sector_code, i.category, count(*) AS incidents_open,
+                   count(*) FILTER (WHERE i.due_at < :now) AS incidents_overdue
+            FROM incidents i
+            WHERE i.status NOT IN {CLOSED_SQL}
+              AND i.observed_at >= :start AND i.observed_at < :end AND {visible}
+            GROUP BY 1, 2)
+        SELECT m.unit_code, i.category, sum(i.incidents_open)::bigint AS incidents_open,
+               sum(i.incidents_overdue)::bigint AS incidents_overdue
+        FROM open i JOIN ({_SECTOR_MAP}) m ON m.sector_code = i.sector_code
+        {_grouping(params["level"], "i.category")}"""
+    return read_part(conn, sql, {**params, **extra}, _KEY, ["incidents_open", "incidents_overdue"])
 
 
 _FIELDS = (*COUNTS, *HIST)
 
 
-def _dicts(result) -> list[dict]:
-    """The rows of `result` as plain dicts (a city's coverage sums some 12,000 rows of 70
-    columns: a RowMapping's items() cost more than the sums)."""
-    keys = list(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result]
+def _by_unit(parts: list) -> dict[str, dict]:
+    """unit code → {"total": figures, "by_category": {...}} from parts of partial counts
+    per (unit, category) and histograms per (unit, None), summed vectorised
+    (`geo.cases.sums`): a category's counts, the unit's total over everything."""
+    keys, sums = sum_parts(parts, _FIELDS)
+    units, per_row = np.unique([unit for unit, _ in keys], return_inverse=True)
+    order = np.argsort(per_row, kind="stable")
+    starts = np.searchsorted(per_row[order], np.arange(len(units)))
+    totals = np.add.reduceat(sums[order], starts) if len(keys) else sums
+    out: dict[str, dict] = {
+        unit: {"total": figures, "by_category": {}}
+        for unit, figures in _many_figures(units.tolist(), totals).items()
+    }
+    named = sorted(
+        (k for k, (_, category) in enumerate(keys) if category is not None), key=keys.__getitem__
+    )
+    for k, row in zip(named, sums[named, : len(COUNTS)].tolist(), strict=True):
+        unit, category = keys[k]
+        out[unit]["by_category"][category] = _rates(dict(zip(COUNTS, row, strict=True)))
+    return out
 
 
-def _by_unit(rows: list) -> dict[str, dict]:
-    """unit code → {"total": figures, "by_category": {...}} from rows of partial counts."""
-    sums: dict[tuple[str, str | None], dict] = {}
-    for row in rows:
-        key = (row["unit_code"], row["category"])
-        acc = sums.get(key)
-        if acc is None:
-            acc = sums[key] = dict.fromkeys(_FIELDS, 0)
-        for column, value in row.items():
-            if value is not None and column in acc:
-                acc[column] += int(value)
-    out: dict[str, dict] = {}
-    for (unit, category), acc in sums.items():
-        entry = out.setdefault(unit, {"total": None, "by_category": {}})
-        figures = _figures(acc)
-        if category is None:
-            entry["total"] = figures
-        else:
-            entry["by_category"][category] = figures
+def many_percentiles(hist: np.ndarray, q: float) -> list[float | None]:
+    """The q-quantile of each row of histograms `hist` (None for an empty one), as
+    `percentile_from_histogram` interpolates it, the buckets found for all rows at once."""
+    n, k, seen, inside = quantile_buckets(hist, q)
+    return [
+        interpolate(at, before, within, total * q) if total else None
+        for total, at, before, within in zip(
+            n.tolist(), k.tolist(), seen.tolist(), inside.tolist(), strict=True
+        )
+    ]
+
+
+def _many_figures(keys: list, sums) -> dict:
+    """key → `_figures` of its row of summed `_FIELDS`."""
+    medians = many_percentiles(sums[:, len(COUNTS) :], 0.5)
+    counts = sums[:, : len(COUNTS)].tolist()
+    out = {}
+    for key, row, median in zip(keys, counts, medians, strict=True):
+        figures = out[key] = _rates(dict(zip(COUNTS, row, strict=True)))
+        figures["median_hours_to_close"] = round(median, 2) if median is not None else None
     return out
 
 
@@ -340,13 +402,18 @@ def _visible_incidents(principal: Principal) -> tuple[str, dict]:
 
 
 def _figures(acc: dict) -> dict:
-    figures = {c: acc.get(c, 0) for c in COUNTS}
+    figures = _rates({c: acc.get(c, 0) for c in COUNTS})
+    median = median_from_histogram([acc.get(c, 0) for c in HIST])
+    figures["median_hours_to_close"] = round(median, 2) if median is not None else None
+    return figures
+
+
+def _rates(figures: dict) -> dict:
+    """`figures` (the counts) with the share closed in time."""
     closed = figures["incidents_closed"]
     figures["closed_in_time_pct"] = (
         round(100.0 * figures["incidents_closed_in_time"] / closed, 1) if closed else None
     )
-    median = median_from_histogram([acc.get(c, 0) for c in HIST])
-    figures["median_hours_to_close"] = round(median, 2) if median is not None else None
     return figures
 
 

@@ -330,7 +330,7 @@ class CategoryOverride(Base):
     )
 
 
-class Incident(IndexedSubdistrict, PointEntity, Base):
+class Incident(OfSubdistrict, PointEntity, Base):
     __tablename__ = "incidents"
 
     id: Mapped[str] = mapped_column(
@@ -380,6 +380,8 @@ class Incident(IndexedSubdistrict, PointEntity, Base):
             postgresql_where=text("status NOT IN ('verified', 'rejected', 'duplicate')"),
             postgresql_include=["sector_code", "owner_id", "assigned_to", "category"],
         ),
+        # a tenant's rows in id order, from the index alone (0019o: the OGC pages)
+        Index("incidents_subdistrict_id", "subdistrict", "id"),
     )
 
 
@@ -920,3 +922,43 @@ class SectorHolding(Base):
     what: Mapped[str] = mapped_column(String(32), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, nullable=False)
     subdistrict: Mapped[str | None] = _subdistrict_of("sector_code")
+
+
+def _totals_columns(key: str = "sector_code", key_length: int = 32) -> dict:
+    """A monthly rollup's columns without the category (0019a)."""
+    columns = _rollup_columns("month", key=key, key_length=key_length)
+    del columns["category"]
+    return columns
+
+
+class IncidentMonthlyTotals(Base):
+    """The monthly rollup summed over its categories: per sector and month, kept by
+    triggers on `incident_monthly_stats` (0019a); what the whole city's evaluation reads."""
+
+    __tablename__ = "incident_monthly_totals"
+    __table_args__ = (Index("incident_monthly_totals_subdistrict", "subdistrict", "month"),)
+    locals().update(_totals_columns())
+
+
+class IncidentWorkerMonthlyTotals(Base):
+    """The per-worker monthly rollup summed over its categories (0019a)."""
+
+    __tablename__ = "incident_worker_monthly_totals"
+    __table_args__ = (Index("incident_worker_monthly_totals_subdistrict", "subdistrict", "month"),)
+    locals().update(_totals_columns(key="worker_id", key_length=40))
+
+
+class IncidentCategoryMonthlyTotals(Base):
+    """The monthly rollup summed per sub-district, category and month (0019a): the
+    evaluation's category level."""
+
+    __tablename__ = "incident_category_monthly_totals"
+
+    subdistrict: Mapped[str] = mapped_column(String(9), primary_key=True)
+    locals().update(
+        {
+            k: v
+            for k, v in _rollup_columns("month").items()
+            if k not in ("sector_code", "subdistrict")
+        }
+    )

@@ -33,19 +33,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geo.access.roles import Permission, Principal, Role
+from geo.cases.periods import month_plan, rows_sql
 from geo.cases.stats import (
     HIST,
     for_rollup_reads,
+    many_percentiles,
     percentile_from_histogram,
     period_bounds,
-    rollup_rows,
     sector_map_sql,
-    whole_months,
 )
+from geo.cases.sums import read_part
 from geo.core.errors import InvalidInput
 from geo.core.settings import get_settings
 from geo.core.terms import BEIJING
@@ -106,6 +108,7 @@ _SENSITIVE = "SELECT code FROM incident_categories WHERE sensitive"
 #: (a sum of sums is numeric: cast back to bigint, read as Python ints, not Decimals)
 _SUMS = ", ".join(f"sum({c})::bigint AS {c}" for c in (*COUNTS, *HIST))
 _COLUMNS = ", ".join((*COUNTS, *HIST))
+_NAMES = (*COUNTS, *HIST)
 #: the one owner a supervisor named (`POST /api/incidents/{id}/assign`, `incidents.owner_id`)
 OWNERS_SQL = """
     SELECT id AS incident_id, owner_id AS worker FROM incidents WHERE owner_id IS NOT NULL
@@ -194,9 +197,10 @@ def _rate(numerator: int, denominator: int) -> dict:
     return {"value": value, "numerator": numerator, "denominator": denominator}
 
 
-def indicators(acc: dict) -> dict:
+def indicators(acc: dict, percentiles: tuple | None = None) -> dict:
     """Counts, rates (each with numerator and denominator), percentiles, score and grade of
-    summed rollup columns `acc`."""
+    summed rollup columns `acc` (its median and 90th percentile hours to close, when the
+    caller found them already: `geo.cases.stats.many_percentiles`)."""
     settings = get_settings()
     figures = {
         "filed": acc["incidents"] - acc["voided"],
@@ -210,9 +214,12 @@ def indicators(acc: dict) -> dict:
         "dispatched_in_time": acc["dispatched_in_time"],
         "voided": acc["voided"],
     }
-    hist = [acc[c] for c in HIST]
-    for key, q in (("median_hours_to_close", 0.5), ("p90_hours_to_close", 0.9)):
-        value = percentile_from_histogram(hist, q)
+    if percentiles is None:
+        hist = [acc[c] for c in HIST]
+        percentiles = [percentile_from_histogram(hist, q) for q in (0.5, 0.9)]
+    for key, value in zip(
+        ("median_hours_to_close", "p90_hours_to_close"), percentiles, strict=True
+    ):
         figures[key] = round(value, 2) if value is not None else None
     rates = {key: _rate(figures[num], figures[den]) for key, (num, den, _, _) in RATES.items()}
     weights = settings.evaluation_weights
@@ -252,26 +259,26 @@ def _categories(principal: Principal, alias: str) -> str:
     return f"{alias}.category NOT IN ({_SENSITIVE})"
 
 
-#: group → (key column, daily rollup, monthly rollup)
-_ROLLUPS = {
-    "worker": ("worker_id", "incident_worker_daily_stats", "incident_worker_monthly_stats"),
-    "area": ("sector_code", "incident_daily_stats", "incident_monthly_stats"),
-}
-
-
 def rolled_sums(
-    conn: Connection, principal: Principal, group: str, since: date, until: date
-) -> dict[str, dict]:
-    """Summed rollup columns per `group` (a level of units, `category` or `worker`) for the
-    days since..until: whole months from the monthly rollup, the days at either end from
-    the daily one."""
-    first_month, end_month = whole_months(since, until)
+    conn: Connection,
+    principal: Principal,
+    group: str,
+    since: date,
+    until: date,
+    today: date | None = None,
+) -> tuple[list, np.ndarray]:
+    """(keys, a matrix of their summed rollup columns `_NAMES`) per `group` (a level of
+    units, `category` or `worker`) for the days since..until: whole months from the monthly
+    totals (or, per category, the monthly rollup), the days of a month the period cuts added
+    or taken away from the daily one (`geo.cases.periods`; `today`: the days after it hold
+    no rows)."""
+    plan = month_plan(since, until, today or until)
     visible = _categories(principal, "d")
-    key, daily, monthly = _ROLLUPS["worker" if group == "worker" else "area"]
-    parts = rollup_rows(f"{key} AS rollup_key, category, {_COLUMNS}", visible, daily, monthly)
-    if group in ("category", "worker"):
-        column = "d.category" if group == "category" else "d.rollup_key"
-        sql = f"SELECT {column} AS key, {_SUMS} FROM ({parts}) d GROUP BY 1"
+    all_sensitive = principal.can(Permission.SENSITIVE_INCIDENTS)
+    kind = group if group in ("category", "worker") else "area"
+    parts, params = rows_sql(kind, [*COUNTS, *HIST], visible, all_sensitive, plan)
+    if kind != "area":
+        sql = f"SELECT d.rollup_key AS key, {_SUMS} FROM ({parts}) d GROUP BY 1"
     else:
         # materialised: summed once (with stale statistics on `units` the planner would
         # re-run the sum for each unit in a nested loop)
@@ -280,14 +287,11 @@ def rolled_sums(
         SELECT m.unit_code AS key, {_SUMS}
         FROM per_sector d JOIN ({sector_map_sql()}) m ON m.sector_code = d.rollup_key
         GROUP BY 1"""
-    params = {
-        "level": group,
-        "since": since,
-        "until": until,
-        "first_month": first_month,
-        "end_month": end_month,
-    }
-    return {r["key"]: _ints(r) for r in conn.execute(text(sql), params).mappings()}
+    params["level"] = group
+    # read as one int64 matrix (a city's 4,000 rows of 73 columns: a Python int per value
+    # cost more than the sums)
+    keys, _, sums = read_part(conn, sql, params, ("key",), list(_NAMES))
+    return [key for (key,) in keys], sums
 
 
 def _ints(row) -> dict:
@@ -334,9 +338,12 @@ def evaluation(
     since, until = check_period(since, until, now or datetime.now(UTC))
     for_rollup_reads(conn)
     if raw:
-        sums = recount(conn, principal, level, since, until)
+        counted = recount(conn, principal, level, since, until)
+        keys = list(counted)
+        sums = np.array([[counted[k][c] for c in _NAMES] for k in keys], dtype=np.int64)
     else:
-        sums = rolled_sums(conn, principal, level, since, until)
+        today = (now or datetime.now(UTC)).astimezone(BEIJING).date()
+        keys, sums = rolled_sums(conn, principal, level, since, until, today)
     units = _units(conn, level, parent)
     known = {u["code"] for u in units}
     if level == "category" and not principal.can(Permission.SENSITIVE_INCIDENTS):
@@ -345,14 +352,19 @@ def evaluation(
     # cases whose worker or category is not listed still count (nothing silently dropped)
     units += [
         {"code": k, "name_zh": k, "name_en": k, "parent_code": None}
-        for k in sorted(set(sums) - known)
+        for k in sorted(set(keys) - known)
         if k and not parent
     ]
-    empty = {c: 0 for c in (*COUNTS, *HIST)}
+    # each unit's row of sums (none: the zero row at the end), its percentiles found at once
+    at = {key: n for n, key in enumerate(keys)}
+    table = np.vstack([sums.reshape(-1, len(_NAMES)), np.zeros((1, len(_NAMES)), np.int64)])
+    table = table[[at.get(unit["code"], -1) for unit in units]]
+    hist = table[:, len(COUNTS) :]
+    quantiles = zip(many_percentiles(hist, 0.5), many_percentiles(hist, 0.9), strict=True)
     rows = []
-    for unit in units:
-        raw = sums.get(unit["code"], empty)
-        rows.append({**unit, **indicators(raw), "_raw": raw})
+    for unit, values, percentiles in zip(units, table.tolist(), quantiles, strict=True):
+        raw = dict(zip(_NAMES, values, strict=True))
+        rows.append({**unit, **indicators(raw, percentiles), "_raw": raw})
     ranked = sorted(
         (r for r in rows if not r["small_sample"] and r["score"] is not None),
         key=lambda r: (-r["score"], r["code"]),

@@ -21,7 +21,16 @@ from sqlalchemy.engine import Connection
 from geo.access.roles import ROLE_PERMISSIONS, Permission, Principal, Role, supervised_area
 from geo.cases.selection import IncidentFilter, selection
 from geo.core.terms import BEIJING
-from geo.maps.heat import CELL_M, HEAT_SQL, MAX_CELLS, Heat, lattice_steps, merged_heat, page_cell_m
+from geo.maps.heat import (
+    CELL_M,
+    CELL_TEXTS,
+    HEAT_SQL,
+    MAX_CELLS,
+    Heat,
+    lattice_steps,
+    merged_heat,
+    page_cell_m,
+)
 
 TABLE = "incident_heat_cells"
 _SENSITIVE = "SELECT code FROM incident_categories WHERE sensitive"
@@ -31,9 +40,9 @@ TOTAL = "incident_heat_totals"
 TOTAL_SHIFTS = 4
 
 #: the kept cells at the page's lattice: the 5 m cells merged `shift` times 2 x 2, signed
-KEPT_SQL = """
-SELECT array_agg(cx), array_agg(cy), array_agg(n), array_agg(sx), array_agg(sy),
-       array_agg(sector_code)
+KEPT_SQL = (
+    CELL_TEXTS
+    + """
 FROM (
     SELECT h.cx >> :shift AS cx, h.cy >> :shift AS cy, h.sector_code,
            :sign * sum(h.incidents)::int AS n, :sign * sum(h.sum_lon) AS sx,
@@ -43,6 +52,7 @@ FROM (
     GROUP BY 1, 2, 3
 ) cells
 """
+)
 
 
 def kept_visibility(principal: Principal, alias: str = "h") -> tuple[str, str, dict]:

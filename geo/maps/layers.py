@@ -13,7 +13,9 @@ import html
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
+from branca.element import Element
 from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.plugins import HeatMap
@@ -81,9 +83,9 @@ def rolled_up(by_sector: dict[str, int]) -> dict[str, int]:
     return totals
 
 
-def _popup(row, counts: dict[str, int], units: gpd.GeoDataFrame, what: str) -> str:
-    """HTML of a unit's popup: its names and codes, and the counts of it and its parents."""
-    by_code = units.set_index("code")
+def _popup(row, counts: dict[str, int], by_code: pd.DataFrame, what: str) -> str:
+    """HTML of a unit's popup: its names and codes, and the counts of it and its parents
+    (`by_code`: the units indexed by code)."""
     lines = [
         f"<b>{html.escape(row.name_zh)}</b> · {html.escape(row.name_en)}",
         f"{LABELS[Level(row.level)][0]} · {LABELS[Level(row.level)][1]} · {row.code}",
@@ -109,6 +111,7 @@ def add_unit_layers(
     with its name and code, its popup giving the counts of it and the units above it."""
     counts = counts or {}
     units = units.assign(geometry=shift_geometries(units.geometry.values, m.datum))
+    by_code = pd.DataFrame(units.drop(columns="geometry")).set_index("code")
     for level, style in UNIT_STYLE.items():
         rows = units[units["level"] == level.value]
         if rows.empty:
@@ -121,7 +124,7 @@ def add_unit_layers(
                     f"{html.escape(n)}<br><small>{c[-short:]}</small>"
                     for n, c in zip(rows["name_zh"], rows["code"], strict=True)
                 ],
-                "popup": [_popup(r, counts, units, what) for r in rows.itertuples()],
+                "popup": [_popup(r, counts, by_code, what) for r in rows.itertuples()],
             },
             geometry=shapely.set_precision(rows.geometry.values, 1e-6),
             crs=4326,
@@ -149,14 +152,28 @@ def add_unit_layers(
 HEAT_STYLE = {"radius": 18, "blur": 14, "min_opacity": 0.05}
 
 
+class _Verbatim(Element):
+    """Markup added to the page as it is. (branca adds a macro's output as an `Element`,
+    which compiles that text as a Jinja template: for the heat layer's megabyte of packed
+    cells that took a third of the page's build.)"""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self.markup = markup
+
+    def render(self, **kwargs) -> str:
+        return self.markup
+
+
 class PackedHeat(JSCSSMixin, Layer):
     """Leaflet.heat over cells packed by `geo.maps.heat.pack`, weights 0–1."""
 
     _template = Template(
+        """{% macro header(this, kwargs) %}<script>""" + DECODE_JS + """</script>{% endmacro %}"""
+    )
+    #: the layer's script, holding its cells: added verbatim by `render`
+    _script = Template(
         """
-        {% macro header(this, kwargs) %}<script>"""
-        + DECODE_JS
-        + """</script>{% endmacro %}
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = L.heatLayer(
                 gmUnpackHeat({{ this.packed|tojson }}),
@@ -184,6 +201,11 @@ class PackedHeat(JSCSSMixin, Layer):
         self.options = remove_empty(
             min_opacity=min_opacity, max_zoom=max_zoom, radius=radius, blur=blur
         )
+
+    def render(self, **kwargs) -> None:
+        script = self._script.module.__dict__["script"](self, kwargs)
+        self.get_root().script.add_child(_Verbatim(script), name=self.get_name())
+        super().render(**kwargs)
 
 
 def add_legend(m: folium.Map, title: str, rows: list[tuple[str, str]]) -> None:

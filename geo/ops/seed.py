@@ -166,6 +166,10 @@ def seed(
         )
     if subdistricts > 1:
         report.counts["subdistricts"] = 1 + len(city.lay_out_city(engine, subdistricts, progress))
+    # statistics for the planner now, not when autovacuum comes by: planned blind (a table
+    # of "one row"), an as-of coverage of the fresh district ran into its 120 s timeout
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
     return report
 
 
