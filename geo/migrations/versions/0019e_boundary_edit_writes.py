@@ -1,7 +1,7 @@
 """a boundary edit writes less per moved incident: two indexes fewer, room for HOT upserts
 
 Revision ID: 0019e
-Revises: 0018c
+Revises: 0019a
 Create Date: 2026-12-02
 
 A boundary edit at a million incidents moves ~5,000 of them to another sector in one
@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0019e"
-down_revision: str | None = "0018c"
+down_revision: str | None = "0019a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -52,6 +52,7 @@ DROPPED = {
 ROOMY = {
     "incident_daily_stats": 50,
     "incident_monthly_stats": 50,
+    "incident_monthly_totals": 50,  # (0019a: kept from the monthly rollup, upserted with it)
     "incident_heat_cells": 80,
     "incident_heat_totals": 80,
 }
