@@ -306,3 +306,20 @@ def test_a_unit_comes_with_its_counts_and_a_courtyard_too(client, seeded_engine)
     )
     missing = client.get("/api/units/nope", headers=auth("official"))
     assert missing.status_code == 404 and "no current unit" in missing.json()["detail"]
+
+
+def test_a_grid_and_a_community_count_the_incidents_that_carry_their_codes(client, seeded_engine):
+    # counted by their current sectors (no index on these two codes since 0019e): the same
+    # figures as the codes each incident carries
+    for level, code in (("grid2_code", "62090200300103"), ("community_code", "620902003001")):
+        got = client.get(f"/api/units/{code}", headers=auth("official")).json()
+        with seeded_engine.connect() as conn:
+            want = conn.execute(
+                text(
+                    f"SELECT count(*), count(*) FILTER (WHERE status NOT IN "
+                    f"('verified', 'rejected', 'duplicate')) FROM incidents WHERE {level} = :c"
+                ),
+                {"c": code},
+            ).one()
+        counts = got["properties"]["counts"]
+        assert want[0] > 0 and (counts["incidents"], counts["open_incidents"]) == tuple(want)

@@ -358,6 +358,10 @@ class Incident(OfSubdistrict, PointEntity, Base):
     #: kept from the case's events by a trigger (0015): sent back (返工), extensions approved
     times_sent_back: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     extensions_approved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: not indexed (0019e): they follow from the sector, readers go by the sector's index,
+    #: and a boundary edit wrote an entry in each for every incident it moved
+    grid2_code: Mapped[str | None] = mapped_column(CODE)
+    community_code: Mapped[str | None] = mapped_column(CODE)
 
     __table_args__ = (
         CheckConstraint(_one_of("status", IncidentStatus), name="incidents_status"),
@@ -681,7 +685,8 @@ def _rollup_columns(period: str, key: str = "sector_code", key_length: int = 32)
 
 
 class IncidentDailyStats(Base):
-    """Incidents per sector, category and Beijing day, kept by triggers on `incidents`."""
+    """Incidents per sector, category and Beijing day, kept by triggers on `incidents`.
+    Fill factor 50, the monthly rollup too (0019e: room for HOT upserts)."""
 
     __tablename__ = "incident_daily_stats"
     __table_args__ = (
@@ -869,7 +874,8 @@ class IncidentWorkerMonthlyStats(Base):
 
 class IncidentHeatCell(Base):
     """The heat page's aggregates: incidents per 5 m lattice cell, Beijing month, category,
-    status and sector, with the sums of their coordinates; kept by triggers (0017h)."""
+    status and sector, with the sums of their coordinates; kept by triggers (0017h).
+    Fill factor 80, the totals too (0019e: room for HOT upserts)."""
 
     __tablename__ = "incident_heat_cells"
 

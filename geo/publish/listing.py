@@ -323,6 +323,13 @@ _COUNT_COLUMN = {
     "sector": "sector_code",
     "courtyard": "courtyard_code",
 }
+#: incidents carry no index on their level-2 grid and community codes (0019e): a unit
+#: above the sector counts them by its current sectors, through the sector code's index
+_SECTORS_UNDER = (
+    "sector_code = ANY(ARRAY(SELECT s.code FROM units s WHERE s.level = 'sector' "
+    "AND s.valid_to IS NULL AND (s.parent_code = :code OR s.parent_code IN ("
+    "SELECT g.code FROM units g WHERE g.parent_code = :code AND g.valid_to IS NULL))))"
+)
 
 
 def _unit_counts(conn: Connection, code: str, level: str) -> dict:
@@ -331,6 +338,7 @@ def _unit_counts(conn: Connection, code: str, level: str) -> dict:
     column = _COUNT_COLUMN[level]
     inside = f"{column} = :code" if column else "TRUE"
     in_household = f"h.{column} = :code" if column else "TRUE"  # the district: no column
+    in_incidents = _SECTORS_UNDER if level in ("grid2", "community") else inside
     counts = dict(
         conn.execute(
             text(
@@ -339,8 +347,8 @@ def _unit_counts(conn: Connection, code: str, level: str) -> dict:
                   (SELECT count(*) FROM households WHERE {inside}) AS households,
                   (SELECT count(*) FROM residents r JOIN households h ON h.id = r.household_id
                     WHERE {in_household}) AS residents,
-                  (SELECT count(*) FROM incidents WHERE {inside}) AS incidents,
-                  (SELECT count(*) FROM incidents WHERE {inside}
+                  (SELECT count(*) FROM incidents WHERE {in_incidents}) AS incidents,
+                  (SELECT count(*) FROM incidents WHERE {in_incidents}
                     AND status NOT IN {CLOSED_SQL}) AS open_incidents
                 """
             ),
