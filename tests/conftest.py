@@ -172,6 +172,17 @@ def csrf_of(client, path: str = "/") -> str:
     return found.group(1)
 
 
+def busiest_sectors(conn) -> tuple[str, str]:
+    """The two sectors holding the most incidents (a move between them changes many rows)."""
+    a, b = conn.execute(
+        text(
+            "SELECT sector_code FROM incidents WHERE sector_code IS NOT NULL "
+            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 2"
+        )
+    ).scalars()
+    return a, b
+
+
 def sector_surface_points(engine: Engine, n: int):
     """WGS 84 lon/lat (an n × 2 array) of a point well inside each of the first `n` current
     sectors by code (their surface points), for rows that must land inside the district."""

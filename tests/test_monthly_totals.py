@@ -17,6 +17,7 @@ from geo.core import tenancy
 from geo.core.tenancy import Scope
 from geo.insight.evaluation import COUNTS, HIST, evaluation, recount
 from geo.planning import edits
+from tests.conftest import busiest_sectors
 from tests.planning_support import etag, grow, neighbours
 
 ADMIN = Principal(0, "admin", Role.ADMIN)
@@ -95,16 +96,6 @@ def _copy_incidents(conn, sector: str, n: int, suffix: str = "-T") -> None:
     )
 
 
-def _busiest(conn) -> tuple[str, str]:
-    a, b = conn.execute(
-        text(
-            "SELECT sector_code FROM incidents WHERE sector_code IS NOT NULL "
-            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 2"
-        )
-    ).scalars()
-    return a, b
-
-
 def _exact(engine) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM incident_monthly_totals")).scalar() > 0
@@ -114,7 +105,7 @@ def _exact(engine) -> None:
 def test_the_totals_stay_exact_through_every_kind_of_write(fresh_engine):
     _exact(fresh_engine)
     with fresh_engine.begin() as conn:
-        a, b = _busiest(conn)
+        a, b = busiest_sectors(conn)
         _copy_incidents(conn, a, 30)
         # moved, verified, re-categorised, sent back, re-dispatched, deleted
         conn.execute(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from tests.conftest import busiest_sectors
+
 SECTOR_ROLLUP = """
     SELECT sector_code, category, day, incidents, verified FROM incident_daily_stats
     WHERE incidents <> 0 OR verified <> 0 ORDER BY 1, 2, 3
@@ -33,20 +35,10 @@ def _exact(engine) -> None:
         assert conn.execute(text(WORKER_ROLLUP)).all() == conn.execute(text(WORKER_RECOUNT)).all()
 
 
-def _sectors(conn) -> tuple[str, str]:
-    a, b = conn.execute(
-        text(
-            "SELECT sector_code FROM incidents WHERE sector_code IS NOT NULL "
-            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 2"
-        )
-    ).scalars()
-    return a, b
-
-
 def test_rollups_stay_exact_through_code_only_assignee_only_and_mixed_updates(fresh_engine):
     _exact(fresh_engine)
     with fresh_engine.begin() as conn:
-        a, b = _sectors(conn)
+        a, b = busiest_sectors(conn)
         # a re-attach: codes only, some rows moving sector, some only courtyard
         moved = conn.execute(
             text(

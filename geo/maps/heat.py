@@ -66,14 +66,14 @@ def lattice_steps(cell_m: float) -> tuple[float, float]:
 #: big-endian float8 in one bytea each (exact, read by numpy without parsing), and the
 #: sector codes as one comma-separated text. (As arrays, psycopg2 built 600,000 Python
 #: objects for 100,000 cells: a third of the heat page's build at a million incidents.)
-CELL_TEXTS = """
+PACKED_CELLS = """
 SELECT string_agg(int4send(cx::int4), ''), string_agg(int4send(cy::int4), ''),
        string_agg(int4send(n::int4), ''), string_agg(float8send(sx::float8), ''),
        string_agg(float8send(sy::float8), ''), string_agg(coalesce(sector_code, ''), ',')
 """
 
 HEAT_SQL = (
-    CELL_TEXTS
+    PACKED_CELLS
     + """
 FROM (
     SELECT floor(ST_X(i.geom) / :dlon)::int AS cx, floor(ST_Y(i.geom) / :dlat)::int AS cy,
@@ -137,12 +137,12 @@ def incident_heat(
 
 
 def _numbers(packed, dtype: str) -> np.ndarray:
-    """The numbers of a bytea of big-endian values (`CELL_TEXTS`)."""
+    """The numbers of a bytea of big-endian values (`PACKED_CELLS`)."""
     return np.frombuffer(packed, dtype=dtype)
 
 
 def merged_heat(parts: list, cell_m: float, max_cells: int = MAX_CELLS) -> Heat:
-    """One `Heat` from rows of cells (`CELL_TEXTS`: cx, cy, n, sx, sy, sector codes) on
+    """One `Heat` from rows of cells (`PACKED_CELLS`: cx, cy, n, sx, sy, sector codes) on
     the `cell_m` lattice: equal cells summed, merged 2 x 2 until at most `max_cells` remain."""
     parts = [p for p in parts if p[0] is not None]
     if not parts:

@@ -23,9 +23,9 @@ from geo.cases.selection import IncidentFilter, selection
 from geo.core.terms import BEIJING
 from geo.maps.heat import (
     CELL_M,
-    CELL_TEXTS,
     HEAT_SQL,
     MAX_CELLS,
+    PACKED_CELLS,
     Heat,
     lattice_steps,
     merged_heat,
@@ -41,7 +41,7 @@ TOTAL_SHIFTS = 4
 
 #: the kept cells at the page's lattice: the 5 m cells merged `shift` times 2 x 2, signed
 KEPT_SQL = (
-    CELL_TEXTS
+    PACKED_CELLS
     + """
 FROM (
     SELECT h.cx >> :shift AS cx, h.cy >> :shift AS cy, h.sector_code,
