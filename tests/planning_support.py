@@ -113,3 +113,23 @@ def coverage_is_clean(conn) -> bool:
     union = shapely.coverage_union_all(geoms)
     gap = metric(shapely.symmetric_difference(union, district)).area
     return bool(shapely.coverage_is_valid(geoms)) and gap < 1.0
+
+
+def move_a_border(engine, kind: str, check) -> int:
+    """Grow a sector 300 m into its neighbour, for the first of four neighbouring pairs
+    whose edit moves some `kind` rows (households, incidents, ...); `check(conn)` runs in
+    each edit's transaction. Returns how many `kind` rows the committed edit moved."""
+    from geo.planning import edits
+
+    with engine.connect() as conn:
+        pairs = neighbours(conn)[:4]
+    moved = 0
+    for x, y in pairs:
+        with engine.begin() as conn:
+            new_x, _ = grow(conn, x, y, 300)
+            report = edits.put_sector(conn, x, new_x, "调整", "planner:测试", [etag(conn, x)])
+            moved += report["moves"][kind]["moved"]
+            check(conn)
+        if moved:
+            break
+    return moved

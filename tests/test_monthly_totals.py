@@ -16,9 +16,8 @@ from geo.cases.periods import MonthPlan, month_plan, totals_differences
 from geo.core import tenancy
 from geo.core.tenancy import Scope
 from geo.insight.evaluation import COUNTS, HIST, evaluation, recount
-from geo.planning import edits
 from tests.conftest import busiest_sectors
-from tests.planning_support import etag, grow, neighbours
+from tests.planning_support import move_a_border
 
 ADMIN = Principal(0, "admin", Role.ADMIN)
 OFFICIAL = Principal(0, "official", Role.OFFICIAL)
@@ -143,19 +142,12 @@ def test_the_totals_stay_exact_through_every_kind_of_write(fresh_engine):
             )
         )
         assert totals_differences(conn, COLUMNS) == 0
+
     # a boundary edit re-attaches the incidents in the changed area
-    with fresh_engine.connect() as conn:
-        pairs = neighbours(conn)[:4]
-    moved = 0
-    for x, y in pairs:
-        with fresh_engine.begin() as conn:
-            new_x, _ = grow(conn, x, y, 300)
-            report = edits.put_sector(conn, x, new_x, "调整", "planner:测试", [etag(conn, x)])
-            moved += report["moves"]["incidents"]["moved"]
-            assert totals_differences(conn, COLUMNS) == 0
-        if moved:
-            break
-    assert moved > 0
+    def exact(conn) -> None:
+        assert totals_differences(conn, COLUMNS) == 0
+
+    assert move_a_border(fresh_engine, "incidents", exact) > 0
     # a tenant's writes, under row-level security
     home = tenancy.subdistrict_of(a)
     with tenancy.scoped(Scope(home)), fresh_engine.begin() as conn:

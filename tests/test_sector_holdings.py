@@ -11,8 +11,7 @@ from geo.core import tenancy
 from geo.core.tenancy import Scope
 from geo.insight.coverage import _sql, coverage, sources
 from geo.insight.holdings import holdings_differences
-from geo.planning import edits
-from tests.planning_support import etag, grow, neighbours
+from tests.planning_support import move_a_border
 
 ADMIN = Principal(0, "admin", Role.ADMIN)
 
@@ -128,19 +127,12 @@ def test_the_holdings_stay_exact_through_inserts_moves_deletes_edits_and_truncat
         conn.execute(text("DELETE FROM businesses WHERE id = 'BIZ3'"))
         assert holdings_differences(conn) == 0
         assert conn.execute(text("SELECT count(*) FROM sector_holdings WHERE n = 0")).scalar() == 0
+
     # a boundary edit re-attaches the households and businesses in the changed area
-    with fresh_engine.connect() as conn:
-        pairs = neighbours(conn)[:4]
-    moved = 0
-    for x, y in pairs:
-        with fresh_engine.begin() as conn:
-            new_x, _ = grow(conn, x, y, 300)
-            report = edits.put_sector(conn, x, new_x, "调整", "planner:测试", [etag(conn, x)])
-            moved += report["moves"]["households"]["moved"]
-            assert holdings_differences(conn) == 0
-        if moved:
-            break
-    assert moved > 0
+    def exact(conn) -> None:
+        assert holdings_differences(conn) == 0
+
+    assert move_a_border(fresh_engine, "households", exact) > 0
     with fresh_engine.begin() as conn:
         conn.execute(text("TRUNCATE businesses"))
         assert holdings_differences(conn) == 0

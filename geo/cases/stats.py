@@ -307,13 +307,10 @@ def _by_unit(parts: list) -> dict[str, dict]:
     per (unit, category) and histograms per (unit, None), summed vectorised
     (`geo.cases.sums`): a category's counts, the unit's total over everything."""
     keys, sums = sum_parts(parts, _FIELDS)
-    units, per_row = np.unique([unit for unit, _ in keys], return_inverse=True)
-    order = np.argsort(per_row, kind="stable")
-    starts = np.searchsorted(per_row[order], np.arange(len(units)))
-    totals = np.add.reduceat(sums[order], starts) if len(keys) else sums
+    units, totals = sum_parts([([unit for unit, _ in keys], list(_FIELDS), sums)], _FIELDS)
     out: dict[str, dict] = {
         unit: {"total": figures, "by_category": {}}
-        for unit, figures in _many_figures(units.tolist(), totals).items()
+        for unit, figures in sorted(_many_figures(units, totals).items())
     }
     named = sorted(
         (k for k, (_, category) in enumerate(keys) if category is not None), key=keys.__getitem__
