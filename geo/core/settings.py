@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -299,7 +299,32 @@ class Settings(BaseSettings):
         return f"{self.district_code}{self.street_code}"
 
 
-@lru_cache
-def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+class _ReadOnce:
+    """The process-wide settings, read once from the environment. `cache_clear()` (tests
+    and commands that change a `GRIDMAP_*` variable) forgets them; settings that a
+    background thread began reading before a clear are returned to it but never kept
+    (a plain `lru_cache` kept them: the CI once served a test's requests from the
+    session's database, read by the session service's notification thread)."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Settings:
+        settings = self._settings
+        if settings is None:
+            generation = self._generation
+            settings = Settings()
+            with self._lock:
+                if generation == self._generation:
+                    self._settings = settings
+        return settings
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._settings = None
+
+
+get_settings = _ReadOnce()
