@@ -34,10 +34,10 @@ def _empty_grid(engine) -> str:
     return sector
 
 
-def _import_one(engine, case_id: str, lon: float, lat: float) -> None:
-    observed = (datetime.now(UTC) + timedelta(hours=8) - timedelta(minutes=10)).strftime(
-        "%Y-%m-%d %H:%M"
-    )
+def _import_one(
+    engine, case_id: str, lon: float, lat: float, inserted: int = 1, observed: str | None = None
+):
+    observed = observed or _ten_minutes_ago()
     frame = pd.DataFrame(
         [[case_id, "环境卫生", observed, "垃圾未及时清运", lon, lat]],
         columns=["事件编号", "事件类别", "发生时间", "描述", "经度", "纬度"],
@@ -46,7 +46,15 @@ def _import_one(engine, case_id: str, lon: float, lat: float) -> None:
         report = import_file(
             conn, "incidents", frame.to_csv(index=False).encode(), "cases.csv", ImportOptions()
         )
-    assert report.inserted == 1
+    assert report.inserted == inserted
+    return report
+
+
+def _ten_minutes_ago() -> str:
+    """Ten minutes ago as a file from Jiuquan writes it (Beijing time, to the minute)."""
+    return (datetime.now(UTC) + timedelta(hours=8) - timedelta(minutes=10)).strftime(
+        "%Y-%m-%d %H:%M"
+    )
 
 
 def _state_and_history(engine, case_id: str) -> tuple[tuple, list[tuple]]:
@@ -105,3 +113,35 @@ def test_an_imported_case_in_a_served_grid_is_dispatched_like_one_reported_over_
         ("dispatch", "reported", "dispatched"),
     ]
     assert _without_reporter(file_history) == _without_reporter(http_history)
+
+
+def test_a_case_imported_again_from_another_sector_is_updated_and_goes_to_its_team(
+    fresh_engine,
+):
+    """The same id again: updated in place (its new sector, and that sector's team as it was
+    dispatched already), no second report; the same row a third time changes nothing."""
+    here = worker_sector(fresh_engine)
+    there = other_sector(fresh_engine, here)
+    observed = _ten_minutes_ago()
+    _import_one(fresh_engine, "IMPAGAIN", *inside(fresh_engine, here), observed=observed)
+    state, history = _state_and_history(fresh_engine, "IMPAGAIN")
+
+    lon, lat = inside(fresh_engine, there)
+    moved = _import_one(fresh_engine, "IMPAGAIN", lon, lat, inserted=0, observed=observed)
+    assert (moved.updated, moved.unchanged) == (1, 0)
+    with fresh_engine.connect() as conn:
+        sector, workers = conn.execute(
+            text("SELECT sector_code, assigned_to FROM incidents WHERE id = 'IMPAGAIN'")
+        ).one()
+        team = conn.execute(
+            text(
+                "SELECT array_agg(id ORDER BY id) FROM resources WHERE kind = 'grid_worker' "
+                "AND retired_at IS NULL AND serves_code = :s"
+            ),
+            {"s": there},
+        ).scalar()
+    assert sector == there and workers == team and workers != state[1]
+    assert _state_and_history(fresh_engine, "IMPAGAIN")[1] == history
+
+    same = _import_one(fresh_engine, "IMPAGAIN", lon, lat, inserted=0, observed=observed)
+    assert (same.updated, same.unchanged) == (0, 1)

@@ -59,10 +59,13 @@ def open_staged(
     actor: str,
     actor_id: str | None = None,
     report_note: str | None = None,
+    decided: bool = False,
 ) -> Filed:
     """Open the staged, `reported` cases: a `report` event each (at its `reported_at`, by
     `actor`; the note is `report_note`, or 上报 with the case's description), then dispatch
-    at `at`, or a note that nobody serves the case's sector. Returns a `Filed`."""
+    at `at`, or a note that nobody serves the case's sector. `decided`: the cases were
+    stored by `DISPATCH_ON_INSERT` (dispatched, or reported because nobody serves them), so
+    only their events are written. Returns a `Filed`."""
     conn.execute(
         text(
             "INSERT INTO incident_events (incident_id, at, actor, kind, from_status, to_status, "
@@ -75,7 +78,8 @@ def open_staged(
     )
     # cases a set-based insert stored dispatched already (`DISPATCH_ON_INSERT`), then the rest
     dispatched = dispatch_events(conn, _STAGED, {}, at, SYSTEM)
-    dispatched += dispatch_reported(conn, _STAGED, {}, at, SYSTEM)
+    if not decided:  # (a million imported cases: a 7-14 s look for nothing)
+        dispatched += dispatch_reported(conn, _STAGED, {}, at, SYSTEM)
     waiting = conn.execute(
         text(
             "INSERT INTO incident_events (incident_id, at, actor, kind, from_status, to_status, "

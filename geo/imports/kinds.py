@@ -445,7 +445,7 @@ class Incidents(PointImporter):
         source: str,
         values: Values,
     ) -> tuple[int, int]:
-        upsert = self.upsert_sql(
+        update, insert = self.write_sql(
             staged,
             insert_only={
                 **values.defaults,
@@ -457,23 +457,24 @@ class Incidents(PointImporter):
                 "assigned_to": (
                     DISPATCH_ON_INSERT["assigned_to"],
                     "CASE WHEN t.status = 'dispatched' AND t.sector_code IS DISTINCT FROM "
-                    "EXCLUDED.sector_code THEN EXCLUDED.assigned_to ELSE t.assigned_to END",
+                    "n.sector_code THEN n.assigned_to ELSE t.assigned_to END",
                 )
             },
             joins="LEFT JOIN team ON team.sector_code = c.sector_code",
         )
-        sql = f"""
-            WITH team AS ({SECTOR_TEAMS}),
-            up AS ({upsert}),
-            staged AS ({intake.STAGE_SQL} SELECT id FROM up WHERE inserted)
-            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-            FROM up
-        """
         at = datetime.now(UTC)
+        params = {"bad": bad, "at": at}
         intake.stage(conn)
-        inserted, updated = conn.execute(text(sql), {"bad": bad, "at": at}).one()
+        updated = conn.execute(text(f"WITH team AS ({SECTOR_TEAMS}) {update}"), params).rowcount
+        inserted = conn.execute(
+            text(
+                f"WITH team AS ({SECTOR_TEAMS}), up AS ({insert} RETURNING t.id) "
+                f"{intake.STAGE_SQL} SELECT id FROM up"
+            ),
+            params,
+        ).rowcount
         note = f"批量导入 imported from {source}"
-        intake.open_staged(conn, at, options.actor, report_note=note)
+        intake.open_staged(conn, at, options.actor, report_note=note, decided=True)
         return inserted, updated
 
 

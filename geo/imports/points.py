@@ -6,9 +6,9 @@ How it runs, set-based from end to end: cells are parsed column by column (panda
 rows go into a temporary staging table with one COPY; their points get a GiST index and
 `geo.grid.attach.codes_sql` (the one edge rule) gives every point its courtyard, sector, grid
 and community in one join; rows outside the sub-district, or failing a check against the
-database (unknown household, unit or parent), are named in the report; then one
-`INSERT ... SELECT ... ON CONFLICT (id) DO UPDATE` writes the rest. A row whose values
-equal the stored ones is left alone (counted as unchanged).
+database (unknown household, unit or parent), are named in the report; then an `UPDATE`
+of the stored ids and an `INSERT ... SELECT` of the new ones write the rest. A row whose
+values equal the stored ones is left alone (counted as unchanged).
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ SQL_TYPES = {
     "datetime": "timestamptz",
     "bool": "boolean",
 }
+#: PostgreSQL's work_mem for an import's transaction: its sorts of a million rows spilled
+#: 100 MB each to disk at the default 4 MB
+IMPORT_WORK_MEM = "256MB"
 #: geographic CRSs a vector file may declare and still be read as lon/lat
 GEOGRAPHIC = {4326, 4490, 4610, 4214}
 
@@ -168,6 +171,9 @@ class PointImporter:
             )
 
         progress(self.steps[1])
+        # the joins and sorts of a million staged rows in memory, not in temporary files
+        # (the import's transaction only; one import at a time per caller)
+        conn.execute(text(f"SET LOCAL work_mem = '{IMPORT_WORK_MEM}'"))
         self._stage(conn, staged, lon, lat, fields)
 
         progress(self.steps[2])
@@ -464,42 +470,52 @@ class PointImporter:
             ]
         return cols
 
-    def upsert_sql(
+    def write_sql(
         self,
         staged: list[str],
         insert_only: dict[str, str] | None = None,
         update_also: dict[str, tuple[str, str]] | None = None,
         joins: str = "",
-        returning: str = "",
-    ) -> str:
-        """`INSERT ... SELECT ... ON CONFLICT (id) DO UPDATE` of the staged rows but those in
-        `:bad`, returning `id` and `inserted`. `insert_only` columns are set on insert and
-        kept on update; `update_also` columns are (insert expression, update expression)
-        and do not count as a change by themselves."""
+    ) -> tuple[str, str]:
+        """(update, insert) of the staged rows but those in `:bad`: an UPDATE of the stored
+        rows whose values differ, then a plain INSERT of the ids not stored yet (no
+        `ON CONFLICT`: its speculative insertion cost a third of the incidents' insert).
+        `insert_only` columns are set on insert and kept on update; `update_also` columns
+        are (insert expression, update expression over `t`, the stored row, and `n`, the
+        staged one) and do not count as a change by themselves. An id inserted by someone
+        else between the two fails the import (unique key), which then changes nothing."""
         cols = self.insert_columns(staged)
-        extra = list((insert_only or {}).items()) + [
-            (c, e) for c, (e, _) in (update_also or {}).items()
-        ]
-        names = ", ".join(f'"{c}"' for c, _ in cols + extra)
-        exprs = ", ".join(e for _, e in cols + extra)
-        updatable = [c for c, _ in cols if c != "id"]
-        sets = [f'"{c}" = EXCLUDED."{c}"' for c in updatable]
-        sets += [f'"{c}" = {u}' for c, (_, u) in (update_also or {}).items()]
-        old = ", ".join(f't."{c}"' for c in updatable)
-        new = ", ".join(f'EXCLUDED."{c}"' for c in updatable)
         if self.geometry != "none":
             joins = (
                 "LEFT JOIN import_points p ON p.id = r.row_no "
                 "LEFT JOIN import_codes c ON c.id = r.row_no " + joins
             )
-        return f"""
+        rows = f"FROM import_rows r {joins} WHERE r.row_no <> ALL(CAST(:bad AS int[]))"
+        extra = list((insert_only or {}).items()) + [
+            (c, e) for c, (e, _) in (update_also or {}).items()
+        ]
+        names = ", ".join(f'"{c}"' for c, _ in cols + extra)
+        exprs = ", ".join(e for _, e in cols + extra)
+        insert = f"""
             INSERT INTO {self.table} AS t ({names})
-            SELECT {exprs} FROM import_rows r {joins}
-            WHERE r.row_no <> ALL(CAST(:bad AS int[]))
-            ON CONFLICT (id) DO UPDATE SET {", ".join(sets)}, updated_at = now()
-            WHERE ({old}) IS DISTINCT FROM ({new})
-            RETURNING t.id, (t.xmax = 0) AS inserted{returning}
+            SELECT {exprs} {rows}
+              AND NOT EXISTS (SELECT 1 FROM {self.table} s WHERE s.id = r."id")
         """
+        # the stored rows: matched by the file's id (a row without one is always new)
+        new = [(c, 'r."id"' if c == "id" else e) for c, e in cols]
+        new += [(c, e) for c, (e, _) in (update_also or {}).items()]
+        updatable = [c for c, _ in cols if c != "id"]
+        sets = [f'"{c}" = n."{c}"' for c in updatable]
+        sets += [f'"{c}" = {u}' for c, (_, u) in (update_also or {}).items()]
+        update = f"""
+            UPDATE {self.table} AS t SET {", ".join(sets)}, updated_at = now()
+            FROM (SELECT {", ".join(f'{e} AS "{c}"' for c, e in new)} {rows}
+                  AND EXISTS (SELECT 1 FROM {self.table} s WHERE s.id = r."id")) n
+            WHERE t.id = n.id
+              AND ({", ".join(f't."{c}"' for c in updatable)})
+                  IS DISTINCT FROM ({", ".join(f'n."{c}"' for c in updatable)})
+        """
+        return update, insert
 
     def write(
         self,
@@ -510,12 +526,10 @@ class PointImporter:
         source: str,
         values: Values,
     ) -> tuple[int, int]:
-        """Upsert the staged rows but `bad`; returns (inserted, updated)."""
-        sql = f"""
-            WITH up AS ({self.upsert_sql(staged, insert_only=values.defaults)})
-            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
-        """
-        inserted, updated = conn.execute(text(sql), {"bad": bad}).one()
+        """Write the staged rows but `bad`; returns (inserted, updated)."""
+        update, insert = self.write_sql(staged, insert_only=values.defaults)
+        updated = conn.execute(text(update), {"bad": bad}).rowcount
+        inserted = conn.execute(text(insert), {"bad": bad}).rowcount
         return inserted, updated
 
 
