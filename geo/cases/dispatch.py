@@ -116,25 +116,21 @@ def redispatch_moved(
     return conn.execute(text(sql), {**params, "teams_sd": subdistrict}).rowcount
 
 
-#: what a `dispatch` event says: whose team case `{c}` (sector_code, assigned_to) went to
-DISPATCH_NOTE = """(
-    '按网格自动派遣: 片区 ' || {c}.sector_code
-    || CASE WHEN EXISTS (SELECT 1 FROM resources r WHERE r.kind = 'grid_worker'
-                         AND r.retired_at IS NULL AND r.serves_code = {c}.sector_code)
-       THEN ' 网格员'
-       ELSE ' 无网格员, 派至二级网格 ' || coalesce((SELECT s.parent_code FROM units s
-            WHERE s.code = {c}.sector_code AND s.valid_to IS NULL), '-') END
-    || ': ' || array_to_string({c}.assigned_to, ', ')
-)"""
-
 #: a `dispatch` event (insert columns: incident_id, at, actor, kind, from_status, to_status,
 #: note) for each dispatched case of `{cases}` (id, sector_code, assigned_to), saying whose
 #: team it went to; binds :at, :actor and :note (appended when not null)
-_DISPATCH_EVENTS = f"""
+_DISPATCH_EVENTS = """
     INSERT INTO incident_events (incident_id, at, actor, kind, from_status, to_status, note)
     SELECT c.id, :at, :actor, 'dispatch', 'reported', 'dispatched',
-           {DISPATCH_NOTE.format(c="c")} || coalesce(' · ' || CAST(:note AS text), '')
-    FROM {{cases}} c ORDER BY c.id
+           '按网格自动派遣: 片区 ' || c.sector_code
+           || CASE WHEN EXISTS (SELECT 1 FROM resources r WHERE r.kind = 'grid_worker'
+                                AND r.retired_at IS NULL AND r.serves_code = c.sector_code)
+              THEN ' 网格员'
+              ELSE ' 无网格员, 派至二级网格 ' || coalesce((SELECT s.parent_code FROM units s
+                   WHERE s.code = c.sector_code AND s.valid_to IS NULL), '-') END
+           || ': ' || array_to_string(c.assigned_to, ', ')
+           || coalesce(' · ' || CAST(:note AS text), '')
+    FROM {cases} c ORDER BY c.id
 """
 
 
@@ -154,6 +150,14 @@ def dispatch_reported(
     sql = f"WITH done AS ({update}) {_DISPATCH_EVENTS.format(cases='done')}"
     values = {**params, "at": at, "actor": actor, "note": note}
     return conn.execute(text(sql), values).rowcount
+
+
+def dispatch_events(conn: Connection, where: str, params: dict, at, actor: str = "system") -> int:
+    """The `dispatch` events of cases matching `where` that were stored already dispatched
+    (a set-based intake decides at insert, by `DISPATCH_ON_INSERT`); returns how many."""
+    cases = f"(SELECT i.* FROM incidents i WHERE ({where}) AND i.status = 'dispatched')"
+    sql = _DISPATCH_EVENTS.format(cases=cases)
+    return conn.execute(text(sql), {**params, "at": at, "actor": actor, "note": None}).rowcount
 
 
 #: the columns a set-based insert of new cases sets from their sector's team (`team.workers`
