@@ -16,7 +16,7 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from geo.notify import webhooks
 from geo.notify.inbox import sweep_deadlines
@@ -124,6 +124,50 @@ def test_the_deadline_sweep_tells_once_per_case_and_kind(fresh_client, fresh_eng
         ).all()
     assert (soon["id"], "due_soon") in rows and (late["id"], "overdue") in rows
     assert len([r for r in rows if r[0] in (soon["id"], late["id"])]) == 2
+
+
+def test_a_case_nobody_can_be_told_about_is_swept_once(fresh_client, fresh_engine):
+    """A case whose workers have no account gets no notification; the sweep still writes it
+    down and does not take it up again (it did, every 30 s in every process)."""
+    case = file(fresh_client, fresh_engine)
+    now = datetime.now(UTC)
+    with fresh_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE incidents SET due_at = :d, owner_id = NULL, assigned_to = '{}' "
+                "WHERE id = :id"
+            ),
+            {"d": now - timedelta(minutes=5), "id": case["id"]},
+        )
+    with fresh_engine.begin() as conn:
+        first = sweep_deadlines(conn, now)
+    assert first["overdue"] >= 1
+    read_again = []
+
+    def looks(conn, cursor, statement, params, context, executemany):
+        if isinstance(params, dict) and case["id"] in params.values():
+            read_again.append(statement)
+
+    event.listen(fresh_engine, "before_cursor_execute", looks)
+    try:
+        with fresh_engine.begin() as conn:
+            again = sweep_deadlines(conn, now)
+    finally:
+        event.remove(fresh_engine, "before_cursor_execute", looks)
+    assert again == {"due_soon": 0, "overdue": 0} and read_again == []
+    with fresh_engine.connect() as conn:
+        told = conn.execute(
+            text("SELECT count(*) FROM notifications WHERE incident_id = :id AND kind = 'overdue'"),
+            {"id": case["id"]},
+        ).scalar()
+        swept = (
+            conn.execute(
+                text("SELECT kind FROM deadline_sweeps WHERE incident_id = :id"), {"id": case["id"]}
+            )
+            .scalars()
+            .all()
+        )
+    assert told == 0 and swept == ["overdue"]
 
 
 def test_the_stream_without_an_event_stream_accept_is_one_snapshot(fresh_client, fresh_engine):

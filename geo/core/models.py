@@ -735,6 +735,23 @@ class Notification(OfSubdistrict, Base):
     )
 
 
+class DeadlineSweep(OfSubdistrict, Base):
+    """A case the deadline sweep has taken up for a kind (due soon, overdue), told anyone
+    or not: it is not taken up again (`geo.notify.inbox.sweep_deadlines`); 0020d."""
+
+    __tablename__ = "deadline_sweeps"
+
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    swept_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('due_soon', 'overdue')", name="deadline_sweeps_kind"),
+    )
+
+
 class Webhook(OfSubdistrict, Base):
     """An outgoing work-group robot of a grid or community (WeCom, DingTalk, Feishu or
     generic JSON); 0016o."""

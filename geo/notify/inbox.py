@@ -188,14 +188,16 @@ def sweep_deadlines(conn: Connection, now: datetime | None = None) -> dict[str, 
     """The periodic sweep: tell the workers of every open case due within
     `GRIDMAP_NOTIFY_DUE_SOON_MINUTES` (due soon) or past due (overdue), once per case and
     kind (running it again changes nothing); overdue cases (of the last day) also go to the
-    webhooks, once.
-    Returns how many notifications each kind created."""
+    webhooks, once. A case swept is written down (`deadline_sweeps`, 0020d) whether anyone
+    was told or not: one without a worker's account is not taken up again every sweep, and
+    of two processes sweeping at once only one tells.
+    Returns how many cases of each kind this sweep took up."""
     from geo.notify import webhooks  # the webhook outbox sits beside the inbox
 
     now = now or datetime.now(UTC)
     soon = timedelta(minutes=get_settings().notify_due_soon_minutes)
     closed = ", ".join(f"'{s}'" for s in sorted(CLOSED_STATUSES))
-    created = {}
+    swept = {}
     for kind, window in (
         (NoticeKind.DUE_SOON, "i.due_at > :now AND i.due_at <= :now + :soon"),
         # a day back at most: the seeded history's long-overdue cases are not news
@@ -203,17 +205,19 @@ def sweep_deadlines(conn: Connection, now: datetime | None = None) -> dict[str, 
     ):
         ids = conn.execute(
             text(
-                f"SELECT i.id FROM incidents i WHERE i.status NOT IN ({closed}) "
-                "AND i.status <> 'reported' AND " + window + " AND NOT EXISTS ("
-                " SELECT 1 FROM notifications n WHERE n.incident_id = i.id AND n.kind = :kind)"
-                " ORDER BY i.due_at LIMIT 500"
+                "INSERT INTO deadline_sweeps (incident_id, kind, subdistrict) "
+                "SELECT i.id, :kind, i.subdistrict FROM incidents i "
+                f"WHERE i.status NOT IN ({closed}) AND i.status <> 'reported' AND {window} "
+                "AND NOT EXISTS (SELECT 1 FROM deadline_sweeps s "
+                " WHERE s.incident_id = i.id AND s.kind = :kind) "
+                "ORDER BY i.due_at LIMIT 500 ON CONFLICT DO NOTHING RETURNING incident_id"
             ),
             {"now": now, "soon": soon, "kind": kind.value},
         ).scalars()
-        created[kind.value] = 0
+        swept[kind.value] = 0
         for incident_id in list(ids):
-            told = notify_case(conn, incident_id, kind)
-            created[kind.value] += told
+            notify_case(conn, incident_id, kind)
+            swept[kind.value] += 1
             if kind == NoticeKind.OVERDUE:
                 webhooks.enqueue(conn, incident_id, kind.value, once=True)
-    return created
+    return swept

@@ -35,6 +35,7 @@ from geo.synth import incidents as incident_history
 #: every table `seed --replace` empties (the schema, tokens and audit log stay)
 DATA_TABLES = (
     "notifications",
+    "deadline_sweeps",
     "webhook_deliveries",
     "action_replays",
     "plan_locks",
