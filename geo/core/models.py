@@ -378,7 +378,14 @@ class Incident(OfSubdistrict, PointEntity, Base):
             "id",
             "status",
             postgresql_where=text("status NOT IN ('verified', 'rejected', 'duplicate')"),
-            postgresql_include=["sector_code", "owner_id", "assigned_to", "category"],
+            # with the sub-district of the row-level security policy (0020o)
+            postgresql_include=[
+                "sector_code",
+                "owner_id",
+                "assigned_to",
+                "category",
+                "subdistrict",
+            ],
         ),
         # a tenant's rows in id order, from the index alone (0019o: the OGC pages)
         Index("incidents_subdistrict_id", "subdistrict", "id"),
