@@ -126,7 +126,9 @@ def create_app() -> FastAPI:
     # a bare 500 (LastResort); then compression, which sees the pages RootPath rewrote (map
     # pages come gzipped already and are left as they are)
     app.add_middleware(RootPath, root_path=settings.root_path)
-    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    # level 6 (zlib's default; Starlette's is 9): a page of 200 cases, 118 KB of JSON, in
+    # 1.6 ms instead of 2.7 ms for 5 % more bytes
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=6)
     app.add_middleware(LastResort)
     app.add_middleware(RequestContext)
     app.include_router(health.router)

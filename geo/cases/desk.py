@@ -322,7 +322,7 @@ def case_list(
     # one row beyond the page says whether there is a next one
     params.update({"closed": closed, "state": state, "now": now, "limit": limit + 1})
     params["offset"] = max(0, offset)
-    rows = conn.execute(
+    result = conn.execute(
         text(
             f"""
             WITH page AS (  -- the page's ids first: from the index alone for open cases
@@ -344,14 +344,15 @@ def case_list(
             """
         ),
         params,
-    ).mappings()
-    cases = []
-    for r in rows:
-        case = dict(r)
-        case["status_zh"], case["status_en"] = label(r["status"]), label(r["status"], "en")
-        case["closed"] = r["status"] in CLOSED_STATUSES
+    )
+    keys, cases = list(result.keys()), []
+    for row in result.all():  # (plain rows: a mapping view per row costs more)
+        case = dict(zip(keys, row, strict=True))
+        status = case["status"]
+        case["status_zh"], case["status_en"] = label(status), label(status, "en")
+        case["closed"] = status in CLOSED_STATUSES
         case["due_in_minutes"] = (
-            None if case["closed"] else math.floor((r["due_at"] - now).total_seconds() / 60)
+            None if case["closed"] else math.floor((case["due_at"] - now).total_seconds() / 60)
         )
         cases.append(case)
     more = len(cases) > limit
