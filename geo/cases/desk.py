@@ -380,7 +380,8 @@ def _list_filter(where: list[str], state: str, overdue: bool | None, sort: str) 
         where.append(OPEN_OVERDUE if overdue else f"NOT {OPEN_OVERDUE}")
     if sort == "due" and state == "open":
         # the same order (an open case is overdue exactly when its due time has passed), in
-        # a form the open cases' index on (due_at, id) serves: a page reads a page (0016d)
+        # a form the open cases' index on (subdistrict, due_at, id) serves: a page reads a
+        # page (0016d, 0020o)
         return "i.due_at, i.id"
     return f"{OPEN_OVERDUE} DESC, i.due_at, i.id" if sort == "due" else "i.reported_at DESC, i.id"
 

@@ -371,21 +371,16 @@ class Incident(OfSubdistrict, PointEntity, Base):
             "observed_at",
             postgresql_where=text(f"status NOT IN {CLOSED_SQL}"),
         ),
-        # the case lists: open cases by due time, one page at a time, counts by state (0016d)
+        # the case lists: a sub-district's open cases by due time, one page at a time,
+        # counts by state, from the index alone (0016d, 0020o)
         Index(
             "incidents_open_due",
+            "subdistrict",
             "due_at",
             "id",
             "status",
             postgresql_where=text("status NOT IN ('verified', 'rejected', 'duplicate')"),
-            # with the sub-district of the row-level security policy (0020o)
-            postgresql_include=[
-                "sector_code",
-                "owner_id",
-                "assigned_to",
-                "category",
-                "subdistrict",
-            ],
+            postgresql_include=["sector_code", "owner_id", "assigned_to", "category"],
         ),
         # a tenant's rows in id order, from the index alone (0019o: the OGC pages)
         Index("incidents_subdistrict_id", "subdistrict", "id"),
