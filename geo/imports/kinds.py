@@ -465,9 +465,7 @@ class Incidents(PointImporter):
         at = datetime.now(UTC)
         params = {"bad": bad, "at": at}
         intake.stage(conn)
-        updated = 0
-        if self.stage_known(conn):
-            updated = conn.execute(text(f"WITH team AS ({SECTOR_TEAMS}) {update}"), params).rowcount
+        updated = conn.execute(text(f"WITH team AS ({SECTOR_TEAMS}) {update}"), params).rowcount
         inserted = conn.execute(
             text(
                 f"WITH team AS ({SECTOR_TEAMS}), up AS ({insert} RETURNING t.id) "

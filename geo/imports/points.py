@@ -395,9 +395,7 @@ class PointImporter:
         types = {f.name: SQL_TYPES[f.kind] for f in fields}
         types.update(self.derived_types())
         columns = ", ".join(f'"{name}" {types[name]}' for name in staged)
-        conn.execute(
-            text("DROP TABLE IF EXISTS import_rows, import_points, import_codes, import_known")
-        )
+        conn.execute(text("DROP TABLE IF EXISTS import_rows, import_points, import_codes"))
         conn.execute(
             text(
                 f"CREATE TEMP TABLE import_rows (row_no int, lon float8, lat float8"
@@ -481,8 +479,7 @@ class PointImporter:
     ) -> tuple[str, str]:
         """(update, insert) of the staged rows but those in `:bad`: an UPDATE of the stored
         rows whose values differ, then a plain INSERT of the ids not stored yet (no
-        `ON CONFLICT`: its speculative insertion cost a third of the incidents' insert);
-        which rows are stored, `import_known`, is looked up once before (`stage_known`).
+        `ON CONFLICT`: its speculative insertion cost a third of the incidents' insert).
         `insert_only` columns are set on insert and kept on update; `update_also` columns
         are (insert expression, update expression over `t`, the stored row, and `n`, the
         staged one) and do not count as a change by themselves. An id inserted by someone
@@ -502,7 +499,7 @@ class PointImporter:
         insert = f"""
             INSERT INTO {self.table} AS t ({names})
             SELECT {exprs} {rows}
-              AND NOT EXISTS (SELECT 1 FROM import_known k WHERE k.row_no = r.row_no)
+              AND NOT EXISTS (SELECT 1 FROM {self.table} s WHERE s.id = r."id")
         """
         # the stored rows: matched by the file's id (a row without one is always new)
         new = [(c, 'r."id"' if c == "id" else e) for c, e in cols]
@@ -513,7 +510,7 @@ class PointImporter:
         update = f"""
             UPDATE {self.table} AS t SET {", ".join(sets)}, updated_at = now()
             FROM (SELECT {", ".join(f'{e} AS "{c}"' for c, e in new)} {rows}
-                  AND r.row_no IN (SELECT row_no FROM import_known)) n
+                  AND EXISTS (SELECT 1 FROM {self.table} s WHERE s.id = r."id")) n
             WHERE t.id = n.id
               AND ({", ".join(f't."{c}"' for c in updatable)})
                   IS DISTINCT FROM ({", ".join(f'n."{c}"' for c in updatable)})
@@ -531,21 +528,9 @@ class PointImporter:
     ) -> tuple[int, int]:
         """Write the staged rows but `bad`; returns (inserted, updated)."""
         update, insert = self.write_sql(staged, insert_only=values.defaults)
-        known = self.stage_known(conn)
-        updated = conn.execute(text(update), {"bad": bad}).rowcount if known else 0
+        updated = conn.execute(text(update), {"bad": bad}).rowcount
         inserted = conn.execute(text(insert), {"bad": bad}).rowcount
         return inserted, updated
-
-    def stage_known(self, conn: Connection) -> int:
-        """`import_known`: the staged rows whose id is stored already; returns how many.
-        One lookup for the UPDATE and the INSERT (each looked every staged id up again), and
-        no UPDATE at all when there are none."""
-        return conn.execute(
-            text(
-                "CREATE TEMP TABLE import_known ON COMMIT DROP AS SELECT r.row_no FROM "
-                f'import_rows r WHERE EXISTS (SELECT 1 FROM {self.table} s WHERE s.id = r."id")'
-            )
-        ).rowcount
 
 
 _TYPE_NAMES = {
