@@ -154,8 +154,9 @@ def test_an_admin_creates_a_grid_workers_account_who_then_sees_their_own_grids(
         sector = conn.execute(text("SELECT serves_code FROM resources WHERE id = 'W001'")).scalar()
     worker = offline.context(viewport=viewport).new_page()
     worker.goto("/login")
-    fill_sign_in(worker, login, one_time)
-    worker.wait_for_url(base + "/account")  # a one-time password: choose your own first
+    landed = fill_sign_in(worker, login, one_time)
+    # a one-time password: choose your own first (on failure, say where the sign-in went)
+    assert landed.url == base + "/account", (landed.status, landed.url, worker.content()[:2000])
     choose_password(worker, one_time, "Worker-2026-w1")
     worker.wait_for_url(base + "/?password_changed=1")
     assert worker.is_visible("#own-grids") and sector in worker.text_content("#own-grids")

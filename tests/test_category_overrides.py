@@ -292,7 +292,7 @@ def test_the_catalogue_and_its_defaults_are_the_citys(two):
         ).raise_for_status()
         sanitation = city.get("/admin/categories").text.split('data-code="sanitation"')[1]
         card = sanitation.split("</li>")[0]
-        assert "办结 1 个工作日" in card and "240" not in card and "本街道设置" not in card
+        assert "办结 1 个工作日" in card and 'value="240"' not in card and "本街道设置" not in card
     assert (
         count(engine, "SELECT dispatch_minutes FROM incident_categories WHERE code='safety_hazard'")
         == 45
