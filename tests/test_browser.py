@@ -109,6 +109,10 @@ def test_the_incident_map_is_usable_on_a_360_pixel_phone(visit, service):
     panel = page.locator("#gm-top").bounding_box()
     assert panel["x"] >= 0 and panel["x"] + panel["width"] <= 360
     assert page.evaluate("() => L.Browser.touch !== undefined")
+    # on arrival the filters are folded: the panel leaves the map's middle and bottom free
+    assert page.eval_on_selector("details.gm-filters", "d => d.open") is False
+    assert panel["y"] + panel["height"] <= 740 * 0.3
+    page.screenshot(path=ARTIFACTS / "maps-incidents-360-first.png")
     # the filters open and their controls are large enough to touch
     page.click("text=筛选 · Filters")
     for control in ("#gm-cat", "#gm-since", "#gm-grid", "button[type=submit]"):

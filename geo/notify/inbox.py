@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from geo.access.roles import Principal
 from geo.core.errors import NotFound
 from geo.core.settings import get_settings
-from geo.core.terms import BEIJING, CLOSED_STATUSES
+from geo.core.terms import BEIJING, CLOSED_SQL
 
 
 class NoticeKind(StrEnum):
@@ -196,28 +196,30 @@ def sweep_deadlines(conn: Connection, now: datetime | None = None) -> dict[str, 
 
     now = now or datetime.now(UTC)
     soon = timedelta(minutes=get_settings().notify_due_soon_minutes)
-    closed = ", ".join(f"'{s}'" for s in sorted(CLOSED_STATUSES))
     swept = {}
     for kind, window in (
         (NoticeKind.DUE_SOON, "i.due_at > :now AND i.due_at <= :now + :soon"),
         # a day back at most: the seeded history's long-overdue cases are not news
         (NoticeKind.OVERDUE, "i.due_at <= :now AND i.due_at > :now - interval '1 day'"),
     ):
-        ids = conn.execute(
-            text(
-                "INSERT INTO deadline_sweeps (incident_id, kind, subdistrict) "
-                "SELECT i.id, :kind, i.subdistrict FROM incidents i "
-                f"WHERE i.status NOT IN ({closed}) AND i.status <> 'reported' AND {window} "
-                "AND NOT EXISTS (SELECT 1 FROM deadline_sweeps s "
-                " WHERE s.incident_id = i.id AND s.kind = :kind) "
-                "ORDER BY i.due_at LIMIT 500 ON CONFLICT DO NOTHING RETURNING incident_id"
-            ),
-            {"now": now, "soon": soon, "kind": kind.value},
-        ).scalars()
-        swept[kind.value] = 0
-        for incident_id in list(ids):
+        ids = (
+            conn.execute(
+                text(
+                    "INSERT INTO deadline_sweeps (incident_id, kind, subdistrict) "
+                    "SELECT i.id, :kind, i.subdistrict FROM incidents i "
+                    f"WHERE i.status NOT IN {CLOSED_SQL} AND i.status <> 'reported' AND {window} "
+                    "AND NOT EXISTS (SELECT 1 FROM deadline_sweeps s "
+                    " WHERE s.incident_id = i.id AND s.kind = :kind) "
+                    "ORDER BY i.due_at LIMIT 500 ON CONFLICT DO NOTHING RETURNING incident_id"
+                ),
+                {"now": now, "soon": soon, "kind": kind.value},
+            )
+            .scalars()
+            .all()
+        )
+        swept[kind.value] = len(ids)
+        for incident_id in ids:
             notify_case(conn, incident_id, kind)
-            swept[kind.value] += 1
             if kind == NoticeKind.OVERDUE:
                 webhooks.enqueue(conn, incident_id, kind.value, once=True)
     return swept
