@@ -97,3 +97,36 @@ def test_my_cases_are_paged_too(fresh_client, fresh_engine):
     assert page_ids(page) == mine[:50] and 'id="page-more"' in page
     later = fresh_client.get("/cases", params={"show": "open", "offset": 50}, headers=worker).text
     assert page_ids(later) == mine[50:100]
+
+
+def test_a_workers_counts_are_of_all_their_open_cases_whichever_page(fresh_client, fresh_engine):
+    """A grid worker's open cases are read in one pass for the page and the counts: the
+    counts are those of every open case of theirs, on a short page, past the last page and
+    with the overdue filter, and they agree with the whole list."""
+    at_least_open(fresh_engine, 620)
+    mine = {"assigned": "me"}
+    worker = auth("grid_worker")
+    whole = fresh_client.get("/api/cases", params={**mine, "limit": 1000}, headers=worker).json()
+    cases = whole["cases"]
+    assert len(cases) >= 3 and whole["next_offset"] is None
+    by_state: dict[str, int] = {}
+    for case in cases:
+        by_state[case["status"]] = by_state.get(case["status"], 0) + 1
+    expected = {
+        "open": len(cases),
+        "overdue": sum(case["overdue"] for case in cases),
+        "by_state": by_state,
+    }
+    for params in (
+        {"limit": 2},
+        {"limit": 2, "offset": 1},
+        {"offset": len(cases) + 10},
+        {"overdue": "true", "limit": 1},
+    ):
+        body = fresh_client.get("/api/cases", params={**mine, **params}, headers=worker).json()
+        counts = {k: body["counts"][k] for k in expected}
+        assert counts == expected, params
+    short = fresh_client.get("/api/cases", params={**mine, "limit": 2, "offset": 1}, headers=worker)
+    assert ids(short) == [c["id"] for c in cases[1:3]]
+    late = fresh_client.get("/api/cases", params={**mine, "overdue": "true"}, headers=worker)
+    assert ids(late) == [c["id"] for c in cases if c["overdue"]]
