@@ -35,15 +35,16 @@ chromium:
 	  fi; \
 	fi
 
-## test-tools: Debian's nginx (the deployment test) and GDAL 3.6's ogrinfo (the OGC field
-## types test), installed with apt, as root, when missing
+## test-tools: Debian's nginx (the deployment test), GDAL 3.6's ogrinfo (the OGC field
+## types test) and poppler's pdftotext (the monthly PDF test), installed with apt, as root,
+## when missing
 test-tools:
-	@if [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/ogrinfo ]; then \
+	@if [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/ogrinfo ] || [ ! -x /usr/bin/pdftotext ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq nginx gdal-bin; \
+	      apt-get install -y -qq nginx gdal-bin poppler-utils; \
 	  else \
-	    echo "the deployment and OGC tests need Debian's nginx and gdal-bin: apt-get install nginx gdal-bin" >&2; \
+	    echo "the deployment, OGC and PDF tests need Debian's nginx, gdal-bin and poppler-utils: apt-get install nginx gdal-bin poppler-utils" >&2; \
 	    exit 1; \
 	  fi; \
 	fi

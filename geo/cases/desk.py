@@ -324,36 +324,8 @@ def case_list(
         {"closed": sorted(CLOSED_STATUSES), "state": state, "now": now, "limit": limit + 1}
     )
     params["offset"] = max(0, offset)
-    if assigned == "me" and state == "open" and sort == "due":
-        # a person's own open cases are tens of the sub-district's thousands: one pass over
-        # the open cases' index finds them, and the page and the counts are both taken from
-        # them (two statements would each filter every open case of the sub-district)
-        narrowed = " AND ".join(where[in_scope:])
-        statement = f"""
-            WITH open_cases AS MATERIALIZED (
-                SELECT i.id, i.status, i.due_at FROM incidents i
-                WHERE {scope} AND i.status <> ALL(CAST(:closed AS text[]))
-            ), page AS (
-                SELECT i.id FROM open_cases i WHERE {narrowed}
-                ORDER BY {order} LIMIT :limit OFFSET :offset
-            )
-            SELECT {_CASE_COLUMNS}, {_counts_sql("open_cases i", scope)}
-            FROM page JOIN incidents i ON i.id = page.id
-            JOIN categories_in_force c ON c.code = i.category
-            ORDER BY {order}
-            """
-    else:
-        statement = f"""
-            WITH page AS (  -- the page's ids first: from the index alone for open cases
-                SELECT i.id FROM incidents i WHERE {" AND ".join(where)}
-                ORDER BY {order} LIMIT :limit OFFSET :offset
-            )
-            SELECT {_CASE_COLUMNS}
-            FROM page JOIN incidents i ON i.id = page.id
-            JOIN categories_in_force c ON c.code = i.category
-            ORDER BY {order}
-            """
-    result = conn.execute(text(statement), params)
+    one_pass = assigned == "me" and state == "open" and sort == "due"
+    result = conn.execute(text(_page_sql(where, in_scope, order, one_pass)), params)
     keys, cases, counted = list(result.keys()), [], None
     for row in result.all():  # (plain rows: a mapping view per row costs more)
         case = dict(zip(keys, row, strict=True))
@@ -384,6 +356,41 @@ def case_list(
         },
         "as_of": now,
     }
+
+
+def _page_sql(where: list[str], in_scope: int, order: str, one_pass: bool) -> str:
+    """The statement of a list's page: `where` (its first `in_scope` conditions the scope,
+    the rest the state and overdue filters), in `order`. `one_pass`, for a person's own
+    open cases by due time: they are tens of the sub-district's thousands, so one pass over
+    the open cases' index finds them, and the page and the counts (`by_state`, `pending`
+    on every row) are both taken from them, where two statements would each filter every
+    open case of the sub-district. Otherwise the page's ids come first, from the open cases'
+    index alone when it lists open cases, and it stops after a page."""
+    scope = " AND ".join(where[:in_scope])
+    if one_pass:
+        return f"""
+            WITH open_cases AS MATERIALIZED (  -- the index's columns only: no table reads
+                SELECT i.id, i.status, i.due_at FROM incidents i
+                WHERE {scope} AND i.status <> ALL(CAST(:closed AS text[]))
+            ), page AS (
+                SELECT i.id FROM open_cases i WHERE {" AND ".join(where[in_scope:])}
+                ORDER BY {order} LIMIT :limit OFFSET :offset
+            )
+            SELECT {_CASE_COLUMNS}, {_counts_sql("open_cases i", scope)}
+            FROM page JOIN incidents i ON i.id = page.id
+            JOIN categories_in_force c ON c.code = i.category
+            ORDER BY {order}
+            """
+    return f"""
+        WITH page AS (
+            SELECT i.id FROM incidents i WHERE {" AND ".join(where)}
+            ORDER BY {order} LIMIT :limit OFFSET :offset
+        )
+        SELECT {_CASE_COLUMNS}
+        FROM page JOIN incidents i ON i.id = page.id
+        JOIN categories_in_force c ON c.code = i.category
+        ORDER BY {order}
+        """
 
 
 #: a case of the list, as the page and the API show it
