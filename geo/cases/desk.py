@@ -368,25 +368,24 @@ def _page_sql(where: list[str], in_scope: int, order: str, one_pass: bool) -> st
     index alone when it lists open cases, and it stops after a page."""
     scope = " AND ".join(where[:in_scope])
     if one_pass:
-        return f"""
-            WITH open_cases AS MATERIALIZED (  -- the index's columns only: no table reads
-                SELECT i.id, i.status, i.due_at FROM incidents i
-                WHERE {scope} AND i.status <> ALL(CAST(:closed AS text[]))
+        found = f"""
+            open_cases AS MATERIALIZED (  -- the index's columns only: no table reads
+                SELECT i.id, i.status, i.due_at FROM {_OPEN_IN_SCOPE.format(scope=scope)}
             ), page AS (
                 SELECT i.id FROM open_cases i WHERE {" AND ".join(where[in_scope:])}
                 ORDER BY {order} LIMIT :limit OFFSET :offset
-            )
-            SELECT {_CASE_COLUMNS}, {_counts_sql("open_cases i", scope)}
-            FROM page JOIN incidents i ON i.id = page.id
-            JOIN categories_in_force c ON c.code = i.category
-            ORDER BY {order}
-            """
+            )"""
+        counts = f", {_counts_sql('open_cases i', scope)}"
+    else:
+        found = f"""
+            page AS (
+                SELECT i.id FROM incidents i WHERE {" AND ".join(where)}
+                ORDER BY {order} LIMIT :limit OFFSET :offset
+            )"""
+        counts = ""
     return f"""
-        WITH page AS (
-            SELECT i.id FROM incidents i WHERE {" AND ".join(where)}
-            ORDER BY {order} LIMIT :limit OFFSET :offset
-        )
-        SELECT {_CASE_COLUMNS}
+        WITH {found}
+        SELECT {_CASE_COLUMNS}{counts}
         FROM page JOIN incidents i ON i.id = page.id
         JOIN categories_in_force c ON c.code = i.category
         ORDER BY {order}
