@@ -150,7 +150,9 @@ def sign_in(context_or_page, role: str, next_path: str = "/", base_url: str = ""
     page.fill("#password", TEST_PASSWORD)
     with page.expect_navigation():
         page.click("form[action='/login'] button[type=submit]")
-    assert "/login" not in page.url, f"signing in as {role} failed"
+    if "/login" in page.url:  # say why: the form's own message (throttled, wrong password, …)
+        shown = page.locator("body").inner_text()[:400]
+        raise AssertionError(f"signing in as {role} failed: still on {page.url}: {shown!r}")
     return page
 
 
