@@ -143,15 +143,16 @@ def auth(role: str) -> dict[str, str]:
 def sign_in(context_or_page, role: str, next_path: str = "/", base_url: str = ""):
     """Sign the browser in as the test user of `role` through the /login form, like a
     person; returns the page, on `next_path` (the role's home by default). `base_url` is
-    needed only by a context created without one."""
+    needed only by a context created without one, or under a path prefix (`/gridmap`)."""
     page = context_or_page.new_page() if hasattr(context_or_page, "new_page") else context_or_page
     page.goto(f"{base_url}/login?next={quote(next_path, safe='/')}")
     page.fill("#username", USERS[role])
     page.fill("#password", TEST_PASSWORD)
-    with page.expect_navigation():
-        page.click("form[action='/login'] button[type=submit]")
+    with page.expect_navigation():  # (the form's action carries the prefix, if any)
+        page.click("form[action$='/login'] button[type=submit]")
     if "/login" in page.url:  # say why: the form's own message (throttled, wrong password, …)
-        shown = page.locator("body").inner_text()[:400]
+        error = page.locator("#login-error")
+        shown = error.inner_text() if error.count() else page.locator("body").inner_text()[:400]
         raise AssertionError(f"signing in as {role} failed: still on {page.url}: {shown!r}")
     return page
 

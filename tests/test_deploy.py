@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from geo.ops.deploy import nginx_site
-from tests.conftest import TEST_PASSWORD, USERS, auth, serve
+from tests.conftest import auth, serve, sign_in
 
 NGINX = "/usr/sbin/nginx"
 
@@ -164,19 +164,6 @@ def test_the_committed_nginx_examples_are_what_the_command_writes():
     assert "location /gridmap/ {" in sub and "client_max_body_size 67108864;" in sub
 
 
-def sign_in(context, base: str, role: str, next_path: str) -> None:
-    """Sign in through the login form with name and password, under whatever prefix `base`
-    has (the form's action carries it, so conftest.sign_in's selector does not fit)."""
-    page = context.new_page()
-    page.goto(f"{base}/login?next={next_path}")
-    page.fill("#username", USERS[role])
-    page.fill("#password", TEST_PASSWORD)
-    with page.expect_navigation():
-        page.click("form[action$='/login'] button[type=submit]")
-    assert "/login" not in page.url, f"signing in as {role} under {base} failed"
-    page.close()
-
-
 @pytest.fixture
 def behind_sub_path(seeded_url, monkeypatch):
     monkeypatch.setenv("GRIDMAP_ROOT_PATH", "/gridmap")
@@ -192,7 +179,7 @@ def test_the_planners_editor_loads_its_data_under_a_sub_path_in_chromium(browser
     try:
         for name, viewport in (("390", {"width": 390, "height": 844}), ("desktop", None)):
             context = offline.context(**({"viewport": viewport} if viewport else {}))
-            sign_in(context, f"{behind_sub_path}/gridmap", "planner", "/maps/planner")
+            sign_in(context, "planner", "/maps/planner", f"{behind_sub_path}/gridmap").close()
             page = context.new_page()
             failed: list[str] = []
             page.on(
