@@ -315,17 +315,16 @@ def case_list(
         if value not in (None, "me"):
             raise InvalidInput(f"{name} takes only 'me'", field=name)
     now = now or datetime.now(UTC)
-    where, params = _list_scope(principal, assigned, area)
-    scope = " AND ".join(where)
-    in_scope = len(where)
-    order = _list_filter(where, state, overdue, sort)
+    scope, params = _list_scope(principal, assigned, area)
+    filters: list[str] = []
+    order = _list_filter(filters, state, overdue, sort)
     # one row beyond the page says whether there is a next one
     params.update(
         {"closed": sorted(CLOSED_STATUSES), "state": state, "now": now, "limit": limit + 1}
     )
     params["offset"] = max(0, offset)
     one_pass = assigned == "me" and state == "open" and sort == "due"
-    result = conn.execute(text(_page_sql(where, in_scope, order, one_pass)), params)
+    result = conn.execute(text(_page_sql(scope, filters, order, one_pass)), params)
     keys, cases, counted = list(result.keys()), [], None
     for row in result.all():  # (plain rows: a mapping view per row costs more)
         case = dict(zip(keys, row, strict=True))
@@ -358,28 +357,28 @@ def case_list(
     }
 
 
-def _page_sql(where: list[str], in_scope: int, order: str, one_pass: bool) -> str:
-    """The statement of a list's page: `where` (its first `in_scope` conditions the scope,
-    the rest the state and overdue filters), in `order`. `one_pass`, for a person's own
+def _page_sql(scope: str, filters: list[str], order: str, one_pass: bool) -> str:
+    """The statement of a list's page: the cases in `scope` that pass the state and overdue
+    `filters`, in `order`. `one_pass`, for a person's own
     open cases by due time: they are tens of the sub-district's thousands, so one pass over
     the open cases' index finds them, and the page and the counts (`by_state`, `pending`
     on every row) are both taken from them, where two statements would each filter every
     open case of the sub-district. Otherwise the page's ids come first, from the open cases'
     index alone when it lists open cases, and it stops after a page."""
-    scope = " AND ".join(where[:in_scope])
     if one_pass:
+        rest = [f for f in filters if f != OPEN] or ["TRUE"]  # (open_cases are all open)
         found = f"""
             open_cases AS MATERIALIZED (  -- the index's columns only: no table reads
                 SELECT i.id, i.status, i.due_at FROM {_OPEN_IN_SCOPE.format(scope=scope)}
             ), page AS (
-                SELECT i.id FROM open_cases i WHERE {" AND ".join(where[in_scope:])}
+                SELECT i.id FROM open_cases i WHERE {" AND ".join(rest)}
                 ORDER BY {order} LIMIT :limit OFFSET :offset
             )"""
         counts = f", {_counts_sql('open_cases i', scope)}"
     else:
         found = f"""
             page AS (
-                SELECT i.id FROM incidents i WHERE {" AND ".join(where)}
+                SELECT i.id FROM incidents i WHERE {" AND ".join([scope, *filters])}
                 ORDER BY {order} LIMIT :limit OFFSET :offset
             )"""
         counts = ""
@@ -404,8 +403,10 @@ _CASE_COLUMNS = f"""
      FROM case_requests r WHERE r.incident_id = i.id AND r.status = 'pending')
     AS pending_request"""
 
+#: an open case (`i`), by the `:closed` statuses
+OPEN = "i.status <> ALL(CAST(:closed AS text[]))"
 #: the open cases in a list's scope (`{scope}`: its conditions over incidents `i`)
-_OPEN_IN_SCOPE = "incidents i WHERE {scope} AND i.status <> ALL(CAST(:closed AS text[]))"
+_OPEN_IN_SCOPE = "incidents i WHERE {scope} AND " + OPEN
 
 
 def _counts_sql(open_cases: str, scope: str) -> str:
@@ -420,13 +421,13 @@ def _counts_sql(open_cases: str, scope: str) -> str:
      WHERE r.status = 'pending' AND {scope}) AS pending"""
 
 
-OPEN_OVERDUE = "(i.status <> ALL(CAST(:closed AS text[])) AND i.due_at < :now)"
+OPEN_OVERDUE = f"({OPEN} AND i.due_at < :now)"
 
 
 def _list_filter(where: list[str], state: str, overdue: bool | None, sort: str) -> str:
     """Add the state and overdue conditions to `where`; the list's ORDER BY."""
     if state == "open":
-        where.append("i.status <> ALL(CAST(:closed AS text[]))")
+        where.append(OPEN)
     elif state == "closed":
         where.append("i.status = ANY(CAST(:closed AS text[]))")
     elif state != "all":
@@ -442,7 +443,7 @@ def _list_filter(where: list[str], state: str, overdue: bool | None, sort: str) 
 
 
 def _list_scope(principal: Principal, assigned: str | None, area: str | None):
-    """The conditions (SQL over `i`, and their parameters) of the cases a list may show."""
+    """The condition (SQL over `i`, and its parameters) of the cases a list may show."""
     visible, params = incident_visibility(principal, "i")
     where = [visible]
     if assigned == "me":
@@ -458,7 +459,7 @@ def _list_scope(principal: Principal, assigned: str | None, area: str | None):
         mine, area_params = supervised_area(principal, "i")
         params.update(area_params)
         where.append(mine)
-    return where, params
+    return " AND ".join(where), params
 
 
 # -- one case with its actions ----------------------------------------------------------------
