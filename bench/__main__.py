@@ -5,6 +5,7 @@
     .venv/bin/python -m bench --only ogc_items,coverage --ogc-limits 100
     .venv/bin/python -m bench --combine bench/results/latest part1.json part2.json
     .venv/bin/python -m bench --resume             # go on where a stopped run left off
+    .venv/bin/python -m bench --only replica --database gridmap_bench_city_50x200000 --in-place
     .venv/bin/python -m bench --city [--quick] [--subdistricts 50] [--incidents N]  # bench/city.py
 
 Full runs write `bench/results/latest.json` and `latest.md` (committed) after EVERY
@@ -25,6 +26,7 @@ import shlex
 import sys
 import time
 import traceback
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -118,6 +120,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--load-seconds", type=float, help="duration of each load scenario")
     p.add_argument("--load-concurrency", type=int, help="requests in flight (load)")
     p.add_argument("--load-max-requests", type=int, help="most requests per load scenario")
+    p.add_argument(
+        "--in-place",
+        action="store_true",
+        help="no scratch copy: run on the source itself (a source larger than the free disk, "
+        "e.g. the city's); what a benchmark commits stays in it (the replica's intake reports)",
+    )
     p.add_argument(
         "--resume",
         action="store_true",
@@ -300,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             f"--resume: keeping {', '.join(sorted(done)) or 'nothing'}; to run: "
             f"{', '.join(args.only) or 'nothing'}"
         )
-    with scratch_copy(source) as url:
+    with nullcontext(source) if args.in_place else scratch_copy(source) as url:
         engine = create_engine(url, connect_args=CONNECT_ARGS)
         info = machine(engine)
         from sqlalchemy import text
