@@ -31,6 +31,7 @@ import argparse
 import gc
 import os
 import shlex
+import shutil
 import time
 from contextlib import nullcontext
 from datetime import UTC, datetime
@@ -103,8 +104,6 @@ BYTES_PER_MILLION = 3.0e9
 def free_disk(conn) -> int | None:
     """Bytes free on the disk of the cluster's data directory (None: not known here — a
     remote server, or a role that may not read the setting)."""
-    import shutil
-
     try:
         directory = conn.execute(text("SELECT current_setting('data_directory')")).scalar_one()
         return shutil.disk_usage(directory).free

@@ -359,12 +359,12 @@ def case_list(
 
 def _page_sql(scope: str, filters: list[str], order: str, one_pass: bool) -> str:
     """The statement of a list's page: the cases in `scope` that pass the state and overdue
-    `filters`, in `order`. `one_pass`, for a person's own
-    open cases by due time: they are tens of the sub-district's thousands, so one pass over
-    the open cases' index finds them, and the page and the counts (`by_state`, `pending`
-    on every row) are both taken from them, where two statements would each filter every
-    open case of the sub-district. Otherwise the page's ids come first, from the open cases'
-    index alone when it lists open cases, and it stops after a page."""
+    `filters`, in `order`. `one_pass`, for a person's own open cases by due time: they are
+    tens of the sub-district's thousands, so one pass over the open cases' index finds them,
+    and the page and the counts (`by_state`, `pending` on every row) are both taken from
+    them, where two statements would each filter every open case of the sub-district.
+    Otherwise the page's ids come first, from the open cases' index alone when it lists open
+    cases, and it stops after a page."""
     if one_pass:
         rest = [f for f in filters if f != OPEN] or ["TRUE"]  # (open_cases are all open)
         found = f"""
