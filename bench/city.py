@@ -174,6 +174,19 @@ def _room_for_copy(url: str) -> bool:
     return False
 
 
+def _clear_dead_items(url: str) -> None:
+    """After an in-place run: the index entries of the rolled-back edits' row versions
+    removed (`INDEX_CLEANUP ON`: VACUUM skips them when they sit on under 2 % of the pages).
+    The primary skips such entries once it has marked them dead, a hot standby cannot, and
+    reads the heap for each: left behind, they made the replica benchmark's OGC reads on the
+    city a tenth slower on the standby."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("VACUUM (INDEX_CLEANUP ON) incidents"))
+    engine.dispose()
+    log("in place: VACUUM (INDEX_CLEANUP ON) incidents — the rolled-back edits' entries cleared")
+
+
 def _generation(url: str) -> dict:
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -402,6 +415,8 @@ def main(argv: list[str]) -> int:
             log(f"city {step} took {time.perf_counter() - t0:.0f} s")
         one.dispose()
         city.dispose()
+    if args.in_place:
+        _clear_dead_items(city_source)
     result = {
         "command": "python -m bench " + " ".join(shlex.quote(a) for a in argv),
         "options": vars(args),
