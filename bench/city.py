@@ -47,6 +47,7 @@ from bench.harness import (
     interleaved,
     log,
     machine,
+    maintain,
     scratch_copy,
     server_url,
     summary,
@@ -148,10 +149,7 @@ def ensure_city(server: str, n: int, incidents: int) -> tuple[str, str]:
                     {"v": f'{{"seconds": {seconds:.1f}, "incidents": {total}, "n": {n}}}'},
                 )
             engine.dispose()
-            vacuum = create_engine(url, isolation_level="AUTOCOMMIT")
-            with vacuum.connect() as v:
-                v.execute(text("VACUUM ANALYZE"))
-            vacuum.dispose()
+            maintain(url)
             log(f"laid out {name} in {seconds:.0f} s ({total:,} incidents)")
         else:  # a city laid out by an earlier schema: brought to the code's, as the harness does
             _migrate_reused(url, name)
@@ -180,10 +178,7 @@ def _clear_dead_items(url: str) -> None:
     The primary skips such entries once it has marked them dead, a hot standby cannot, and
     reads the heap for each: left behind, they made the replica benchmark's OGC reads on the
     city a tenth slower on the standby."""
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("VACUUM (INDEX_CLEANUP ON) incidents"))
-    engine.dispose()
+    maintain(url, "VACUUM (INDEX_CLEANUP ON) incidents")
     log("in place: VACUUM (INDEX_CLEANUP ON) incidents — the rolled-back edits' entries cleared")
 
 

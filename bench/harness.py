@@ -264,6 +264,17 @@ def _admin(url: str) -> Engine:
     return create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
 
 
+def maintain(url: str, statement: str = "VACUUM ANALYZE") -> None:
+    """Run a maintenance statement (VACUUM, ANALYZE: outside a transaction) on the database
+    at `url`."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
 def _exists(admin: Engine, name: str) -> bool:
     with admin.connect() as conn:
         found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
@@ -314,10 +325,7 @@ def ensure_database(server: str, name: str, scale: float) -> str:
                 )
             finally:
                 engine.dispose()
-            vacuum = create_engine(url, isolation_level="AUTOCOMMIT")
-            with vacuum.connect() as conn:
-                conn.execute(text("VACUUM ANALYZE"))
-            vacuum.dispose()
+            maintain(url)
             units, incidents = _loaded(url)
         else:
             _migrate_reused(url, name)
@@ -342,10 +350,7 @@ def _migrate_reused(url: str, name: str) -> None:
         upgrade(engine)
     finally:
         engine.dispose()
-    vacuum = create_engine(url, isolation_level="AUTOCOMMIT")
-    with vacuum.connect() as conn:
-        conn.execute(text("ANALYZE"))
-    vacuum.dispose()
+    maintain(url, "ANALYZE")
     log(f"migrated {name} in {time.perf_counter() - started:.0f} s")
 
 
