@@ -26,7 +26,6 @@ import shlex
 import sys
 import time
 import traceback
-from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from bench.harness import (
     Context,
     Figure,
     ensure_database,
+    in_place,
     log,
     machine,
     scratch_copy,
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             f"--resume: keeping {', '.join(sorted(done)) or 'nothing'}; to run: "
             f"{', '.join(args.only) or 'nothing'}"
         )
-    with nullcontext(source) if args.in_place else scratch_copy(source) as url:
+    with in_place(source) if args.in_place else scratch_copy(source) as url:
         engine = create_engine(url, connect_args=CONNECT_ARGS)
         info = machine(engine)
         from sqlalchemy import text

@@ -33,7 +33,6 @@ import os
 import shlex
 import shutil
 import time
-from contextlib import nullcontext
 from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, text
@@ -44,6 +43,7 @@ from bench.harness import (
     Target,
     _migrate_reused,
     ensure_database,
+    in_place,
     interleaved,
     log,
     machine,
@@ -170,16 +170,6 @@ def _room_for_copy(url: str) -> bool:
         return True
     log(f"the city takes {size / 1e9:.1f} GB, {free / 1e9:.1f} GB free: no scratch copy (in place)")
     return False
-
-
-def _clear_dead_items(url: str) -> None:
-    """After an in-place run: the index entries of the rolled-back edits' row versions
-    removed (`INDEX_CLEANUP ON`: VACUUM skips them when they sit on under 2 % of the pages).
-    The primary skips such entries once it has marked them dead, a hot standby cannot, and
-    reads the heap for each: left behind, they made the replica benchmark's OGC reads on the
-    city a tenth slower on the standby."""
-    maintain(url, "VACUUM (INDEX_CLEANUP ON) incidents")
-    log("in place: VACUUM (INDEX_CLEANUP ON) incidents — the rolled-back edits' entries cleared")
 
 
 def _generation(url: str) -> dict:
@@ -378,7 +368,7 @@ def main(argv: list[str]) -> int:
     figures: list[Figure] = []
     failures: dict[str, str] = {}
     args.in_place = args.in_place or not _room_for_copy(city_source)  # (recorded in options)
-    city_copy = nullcontext(city_source) if args.in_place else scratch_copy(city_source)
+    city_copy = in_place(city_source) if args.in_place else scratch_copy(city_source)
     with scratch_copy(one_source) as one_url, city_copy as city_url:
         one, city = (
             create_engine(one_url, connect_args=CONNECT_ARGS),
@@ -410,8 +400,6 @@ def main(argv: list[str]) -> int:
             log(f"city {step} took {time.perf_counter() - t0:.0f} s")
         one.dispose()
         city.dispose()
-    if args.in_place:
-        _clear_dead_items(city_source)
     result = {
         "command": "python -m bench " + " ".join(shlex.quote(a) for a in argv),
         "options": vars(args),

@@ -376,6 +376,21 @@ def scratch_copy(source_url: str) -> Iterator[str]:
         log(f"dropped the scratch copy {name}")
 
 
+@contextlib.contextmanager
+def in_place(source_url: str) -> Iterator[str]:
+    """The source database itself, for a run too large for a scratch copy (`--in-place`);
+    at the end, whatever happens, the index entries of the row versions its writes and
+    rolled-back edits left are removed (`INDEX_CLEANUP ON`: a plain VACUUM skips them when
+    they sit on under 2 % of the pages; the primary skips such entries once marked dead, a
+    hot standby cannot and reads the table for each — they made the city's OGC reads a tenth
+    slower on the replica)."""
+    try:
+        yield source_url
+    finally:
+        maintain(source_url, "VACUUM (INDEX_CLEANUP ON) incidents")
+        log("in place: VACUUM (INDEX_CLEANUP ON) incidents — dead row versions' entries cleared")
+
+
 def bench_token(url: str, role: str = "admin", name: str = "bench") -> str:
     """A new API token of `role` in the database at `url` (the scratch copy)."""
     from geo.access.roles import create_token
