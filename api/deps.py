@@ -16,7 +16,8 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_conn(request: Request) -> Iterator[Connection]:
-    """A connection in one transaction per request: committed on success, else rolled back."""
+    """A connection in one transaction per request: committed on success, else rolled back.
+    Routes take it as `CONN`, which commits before the answer leaves."""
     with request.app.state.engine.begin() as conn:
         yield conn
 
@@ -34,3 +35,11 @@ def get_read_conn(
     with reads.begin(principal.id) as (conn, source):
         request.state.read_source = source
         yield conn
+
+
+# Each route takes its connection through these: scope "function" ends the transaction when
+# the route returns, before the answer is sent. FastAPI's default ends it after the answer,
+# so a browser following a form's 303 could ask before the write was committed (a new
+# session not yet seen: back to /login) and a failed commit would follow a success answer.
+CONN = Depends(get_conn, scope="function")
+READ_CONN = Depends(get_read_conn, scope="function")

@@ -528,10 +528,10 @@ def _discard(task: asyncio.Future) -> None:
 class ReadRouting:
     """Read-your-own-writes around the read replica (`geo.ops.readpath.ReadRouter` on
     `app.state.reads`): a caller's successful write holds their reads on the primary from
-    the moment it is answered, and once the request is over (its transaction committed:
-    FastAPI commits after sending the answer) the primary's data version is noted for them.
+    the moment it is answered, and once the request is over the primary's data version
+    (its transaction committed before the answer: `api.deps.CONN`) is noted for them.
     Also `X-Read-Source: replica|primary` on answers whose reads went through
-    `api.deps.get_read_conn`, so an operator (and the tests) can see where reads go."""
+    `api.deps.READ_CONN`, so an operator (and the tests) can see where reads go."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -24,6 +24,9 @@ def count(engine, sql: str, **params) -> int:
         return conn.execute(text(sql), params).scalar_one()
 
 
+SESSIONS = "SELECT count(*) FROM user_sessions"
+
+
 def basic(token: str, user: str = "qgis") -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()}
 
@@ -162,6 +165,56 @@ def test_a_session_cookie_is_random_stored_as_a_hash_and_useless_as_a_bearer_tok
     as_bearer = fresh_client.get("/api/me", headers={"Authorization": f"Bearer {cookie}"})
     assert as_bearer.status_code == 401
     assert fresh_client.get("/api/me", headers=basic(cookie)).status_code == 401
+
+
+def test_a_sign_in_is_committed_before_its_answer_leaves(fresh_url, fresh_engine):
+    """A browser follows the 303 of /login at once: the session must be in the database when
+    the answer starts, or the next page may not find it and send the person back to /login
+    (the flake of three CI runs, when the commit came after the answer)."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    app = create_app()
+    sessions_when_answered = []
+
+    async def watched(scope, receive, send):
+        async def send_and_look(message):
+            if message["type"] == "http.response.start" and scope["method"] == "POST":
+                sessions_when_answered.append(count(fresh_engine, SESSIONS))
+            await send(message)
+
+        await app(scope, receive, send_and_look)
+
+    with TestClient(watched) as client:
+        before = count(fresh_engine, SESSIONS)
+        assert login(client, "official").status_code == 303
+    assert sessions_when_answered == [before + 1]
+
+
+def test_every_route_ends_its_transaction_before_it_answers():
+    """The same for every write: each route's connection commits (or rolls back) when the
+    route returns, not after the answer is sent (FastAPI's default for `yield`)."""
+    import importlib
+    import pkgutil
+
+    import api.routers
+    from api.deps import get_conn, get_read_conn
+
+    def connections(dependant):
+        for sub in dependant.dependencies:
+            if sub.call in (get_conn, get_read_conn):
+                yield sub
+            yield from connections(sub)
+
+    modules = [
+        importlib.import_module(f"api.routers.{m.name}")
+        for m in pkgutil.iter_modules(api.routers.__path__)
+    ]
+    routes = [r for m in modules if hasattr(m, "router") for r in m.router.routes]
+    used = [(r.path, d.scope) for r in routes for d in connections(r.dependant)]
+    assert len(used) > 50
+    assert [(path, scope) for path, scope in used if scope != "function"] == []
 
 
 def test_logout_ends_the_session_and_the_old_cookie_is_refused(fresh_client):

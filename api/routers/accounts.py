@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from api.deps import get_conn
+from api.deps import CONN
 from api.security import require, signed_in_person
 from api.web import page_language, render
 from geo.access import accounts, sessions
@@ -47,16 +47,14 @@ class NewUser(BaseModel):
 
 
 @router.get("/api/users", summary="List users (admin)")
-def list_users(_: Principal = Depends(MANAGE_USERS), conn=Depends(get_conn)) -> list[dict]:
+def list_users(_: Principal = Depends(MANAGE_USERS), conn=CONN) -> list[dict]:
     return [_user_json(u) for u in accounts.list_users(conn)]
 
 
 @router.post(
     "/api/users", status_code=201, summary="Create a user; the one-time password is shown once"
 )
-def create_user(
-    body: NewUser, _: Principal = Depends(MANAGE_USERS), conn=Depends(get_conn)
-) -> dict:
+def create_user(body: NewUser, _: Principal = Depends(MANAGE_USERS), conn=CONN) -> dict:
     user_id, password = accounts.create_user(
         conn,
         body.login,
@@ -69,9 +67,7 @@ def create_user(
 
 
 @router.post("/api/users/{user_id}/disable", summary="Disable a user: sessions and tokens end")
-def disable_user(
-    user_id: int, _: Principal = Depends(MANAGE_USERS), conn=Depends(get_conn)
-) -> dict:
+def disable_user(user_id: int, _: Principal = Depends(MANAGE_USERS), conn=CONN) -> dict:
     return _user_json(accounts.disable_user(conn, user_id))
 
 
@@ -79,9 +75,7 @@ def disable_user(
     "/api/users/{user_id}/reset-password",
     summary="A new one-time password (shown once); the user's sessions end",
 )
-def reset_password(
-    user_id: int, _: Principal = Depends(MANAGE_USERS), conn=Depends(get_conn)
-) -> dict:
+def reset_password(user_id: int, _: Principal = Depends(MANAGE_USERS), conn=CONN) -> dict:
     return {"id": user_id, "one_time_password": accounts.reset_password(conn, user_id)}
 
 
@@ -107,7 +101,7 @@ def users_screen(
     request: Request,
     lang: str = Depends(page_language),
     principal: Principal = Depends(MANAGE_USERS),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     return _users_page(request, lang, principal, conn)
 
@@ -122,7 +116,7 @@ def users_screen_create(
     grid: str = Form("", max_length=32),
     lang: str = Depends(page_language),
     principal: Principal = Depends(MANAGE_USERS),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     try:
         _, password = accounts.create_user(
@@ -161,7 +155,7 @@ def users_screen_disable(
     user_id: int,
     lang: str = Depends(page_language),
     principal: Principal = Depends(MANAGE_USERS),
-    conn=Depends(get_conn),
+    conn=CONN,
 ):
     try:
         accounts.disable_user(conn, user_id)
@@ -178,7 +172,7 @@ def users_screen_reset(
     user_id: int,
     lang: str = Depends(page_language),
     principal: Principal = Depends(MANAGE_USERS),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     password = accounts.reset_password(conn, user_id)
     login = accounts.get_user(conn, user_id).login
@@ -209,7 +203,7 @@ def account_page(
     request: Request,
     lang: str = Depends(page_language),
     principal: Principal = Depends(signed_in_person),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     return _account_page(request, lang, principal, conn)
 
@@ -222,7 +216,7 @@ def change_password(
     new_password_again: str = Form("", max_length=400),
     lang: str = Depends(page_language),
     principal: Principal = Depends(signed_in_person),
-    conn=Depends(get_conn),
+    conn=CONN,
 ):
     try:
         if new_password != new_password_again:
@@ -246,7 +240,7 @@ def create_token(
     roles: list[str] = Form(default_factory=list),
     lang: str = Depends(page_language),
     principal: Principal = Depends(signed_in_person),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     try:
         token = accounts.create_personal_token(conn, principal.user_id, name, roles, days)
@@ -265,7 +259,7 @@ def create_token(
 def revoke_token(
     token_id: int,
     principal: Principal = Depends(signed_in_person),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> RedirectResponse:
     accounts.revoke_personal_token(conn, principal.user_id, token_id)
     return RedirectResponse("/account", status_code=303)

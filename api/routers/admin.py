@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import get_conn
+from api.deps import CONN
 from api.security import require
 from api.web import page_language, render
 from geo.access.roles import Permission, Principal, Role
@@ -94,22 +94,20 @@ def list_people(
     kind: StaffKindName | None = Query(None, description="one kind; default all four"),
     retired: bool = Query(False, description="the retired ones instead of the active ones"),
     principal: Principal = Depends(PEOPLE),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> list[dict]:
     return staff.people(conn, kind, retired, reader=principal)
 
 
 @router.post("/api/admin/people", status_code=201, summary="Add a person or organisation")
-def add_person(
-    body: PersonIn, principal: Principal = Depends(PEOPLE), conn=Depends(get_conn)
-) -> dict:
+def add_person(body: PersonIn, principal: Principal = Depends(PEOPLE), conn=CONN) -> dict:
     values = body.model_dump(exclude={"kind"})
     return staff.add_person(conn, principal, body.kind, values)
 
 
 @router.get("/api/admin/people/{person_id}", summary="One record, retired or not")
 def read_person(
-    person_id: str = PERSON_ID, principal: Principal = Depends(PEOPLE), conn=Depends(get_conn)
+    person_id: str = PERSON_ID, principal: Principal = Depends(PEOPLE), conn=CONN
 ) -> dict:
     return staff.person(conn, person_id, reader=principal)
 
@@ -119,7 +117,7 @@ def edit_person(
     body: PersonChange,
     person_id: str = PERSON_ID,
     principal: Principal = Depends(PEOPLE),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return staff.edit_person(conn, principal, person_id, body.model_dump(exclude_unset=True))
 
@@ -132,7 +130,7 @@ def assign_person(
     body: AssignIn,
     person_id: str = PERSON_ID,
     principal: Principal = Depends(PEOPLE),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return staff.assign_person(conn, principal, person_id, body.serves_code)
 
@@ -145,13 +143,13 @@ def retire_person(
     body: RetireIn | None = None,
     person_id: str = PERSON_ID,
     principal: Principal = Depends(PEOPLE),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return staff.retire_person(conn, principal, person_id, body.reason if body else None)
 
 
 @router.get("/api/admin/sectors", summary="Every sector with who serves it")
-def sector_service(principal: Principal = Depends(PEOPLE), conn=Depends(get_conn)) -> list[dict]:
+def sector_service(principal: Principal = Depends(PEOPLE), conn=CONN) -> list[dict]:
     return staff.sector_service(conn, reader=principal)
 
 
@@ -159,14 +157,12 @@ def sector_service(principal: Principal = Depends(PEOPLE), conn=Depends(get_conn
 
 
 @router.get("/api/admin/categories", summary="Every incident category, retired ones too")
-def list_categories(_: Principal = Depends(CONFIGURE), conn=Depends(get_conn)) -> list[dict]:
+def list_categories(_: Principal = Depends(CONFIGURE), conn=CONN) -> list[dict]:
     return categories.category_table(conn, retired=True)
 
 
 @router.post("/api/admin/categories", status_code=201, summary="Add an incident category")
-def add_category(
-    body: CategoryIn, principal: Principal = Depends(CONFIGURE), conn=Depends(get_conn)
-) -> dict:
+def add_category(body: CategoryIn, principal: Principal = Depends(CONFIGURE), conn=CONN) -> dict:
     return categories.add_category(conn, principal, body.model_dump())
 
 
@@ -175,7 +171,7 @@ def add_category(
     summary="Retire a category (refused while open cases use it)",
 )
 def retire_category(
-    code: str = CATEGORY_CODE, principal: Principal = Depends(CONFIGURE), conn=Depends(get_conn)
+    code: str = CATEGORY_CODE, principal: Principal = Depends(CONFIGURE), conn=CONN
 ) -> dict:
     return categories.retire_category(conn, principal, code)
 
@@ -184,7 +180,7 @@ def retire_category(
     "/api/admin/category-overrides",
     summary="The sub-districts' own category settings (a sub-district: its own; the city: all)",
 )
-def list_overrides(_: Principal = Depends(CONFIGURE), conn=Depends(get_conn)) -> list[dict]:
+def list_overrides(_: Principal = Depends(CONFIGURE), conn=CONN) -> list[dict]:
     return overrides.overrides(conn)
 
 
@@ -193,7 +189,7 @@ def list_overrides(_: Principal = Depends(CONFIGURE), conn=Depends(get_conn)) ->
     summary="Back to the city-wide default: remove the caller's sub-district's override",
 )
 def reset_category(
-    code: str = CATEGORY_CODE, principal: Principal = Depends(CONFIGURE), conn=Depends(get_conn)
+    code: str = CATEGORY_CODE, principal: Principal = Depends(CONFIGURE), conn=CONN
 ) -> dict:
     return overrides.reset_override(conn, principal, code)
 
@@ -207,7 +203,7 @@ def people_page(
     kind: StaffKindName = "grid_worker",
     lang: str = Depends(page_language),
     principal: Principal = Depends(PEOPLE),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     return render(
         request,
@@ -227,7 +223,7 @@ def categories_page(
     request: Request,
     lang: str = Depends(page_language),
     principal: Principal = Depends(CONFIGURE),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     rows = overrides.admin_screen(conn, principal)
     return render(

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from api.deps import get_conn
+from api.deps import CONN
 from api.params import MAX_BIGINT, IsoDateTime
 from api.security import COOKIE, client_address, current_principal, require, same_site
 from api.web import page_language, render
@@ -41,7 +41,7 @@ def login(
     password: str = Form("", max_length=400),
     next: str = Form("/"),
     lang: str = Depends(page_language),
-    conn=Depends(get_conn),
+    conn=CONN,
 ):
     """Name and password → a session cookie (random; only its hash is stored)."""
     remote = client_address(request)
@@ -151,9 +151,7 @@ class NewToken(BaseModel):
 
 
 @router.get("/api/tokens", summary="List tokens (admin)")
-def list_tokens(
-    _: Principal = Depends(require(Permission.MANAGE_TOKENS)), conn=Depends(get_conn)
-) -> list[dict]:
+def list_tokens(_: Principal = Depends(require(Permission.MANAGE_TOKENS)), conn=CONN) -> list[dict]:
     return [t.__dict__ for t in access.list_tokens(conn)]
 
 
@@ -161,7 +159,7 @@ def list_tokens(
 def create_token(
     body: NewToken,
     _: Principal = Depends(require(Permission.MANAGE_TOKENS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     token = access.create_token(conn, body.role, body.name, body.scope_codes, body.worker_id)
     return {"token": token, "role": body.role, "name": body.name}
@@ -169,7 +167,7 @@ def create_token(
 
 @router.delete("/api/tokens/{token_id}", status_code=204, summary="Revoke a token (admin)")
 def revoke_token(
-    token_id: int, _: Principal = Depends(require(Permission.MANAGE_TOKENS)), conn=Depends(get_conn)
+    token_id: int, _: Principal = Depends(require(Permission.MANAGE_TOKENS)), conn=CONN
 ) -> None:
     access.revoke_token(conn, token_id)
 
@@ -182,6 +180,6 @@ def audit_log(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_BIGINT),
     _: Principal = Depends(require(Permission.READ_AUDIT)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> list[dict]:
     return audit.entries(conn, since, action, actor, limit, offset)

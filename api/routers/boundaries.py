@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
-from api.deps import get_conn
+from api.deps import CONN
 from api.params import MAX_BIGINT
 from api.security import require
 from api.web import page_language, render
@@ -62,7 +62,7 @@ def edit_request(
     format: str = FORMAT,
     if_match: str | None = Header(None, description="the ETag(s) of what the edit changes"),
     principal: Principal = Depends(EDIT),
-    conn: Connection = Depends(get_conn),
+    conn: Connection = CONN,
 ) -> EditRequest:
     return EditRequest(dry_run, format, if_match, principal, conn)
 
@@ -99,7 +99,7 @@ def get_boundaries(
         None, ge=1, le=MAX_BIGINT, description="a plan's id: the layer its edits make"
     ),
     principal: Principal = Depends(READ),
-    conn=Depends(get_conn),
+    conn=CONN,
 ):
     if plan is not None and as_of is not None:
         raise InvalidInput("as_of and plan: one or the other, not both", field="plan")
@@ -118,20 +118,18 @@ def list_changes(
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_BIGINT),
     principal: Principal = Depends(READ),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> list[dict]:
     return asof.changes(conn, limit, offset, exposure(principal), principal.actor)
 
 
 @router.get("/api/boundaries/changes/{change_id}", summary="One change: old and new versions")
-def get_change(
-    change_id: int, principal: Principal = Depends(READ), conn=Depends(get_conn)
-) -> dict:
+def get_change(change_id: int, principal: Principal = Depends(READ), conn=CONN) -> dict:
     return asof.change(conn, change_id, exposure(principal), principal.actor)
 
 
 @router.get("/api/boundaries/units/{code}", summary="A unit's current version, with its ETag")
-def get_unit(code: str, principal: Principal = Depends(READ), conn=Depends(get_conn)):
+def get_unit(code: str, principal: Principal = Depends(READ), conn=CONN):
     feature = asof.unit(conn, code, exposure(principal), principal.actor)
     return JSONResponse(
         feature, headers={"ETag": feature["properties"]["etag"]}, media_type="application/geo+json"
@@ -139,7 +137,7 @@ def get_unit(code: str, principal: Principal = Depends(READ), conn=Depends(get_c
 
 
 @router.get("/api/boundaries/units/{code}/history", summary="Every version of a unit")
-def get_history(code: str, principal: Principal = Depends(READ), conn=Depends(get_conn)):
+def get_history(code: str, principal: Principal = Depends(READ), conn=CONN):
     body = asof.history(conn, code, exposure(principal), principal.actor)
     return JSONResponse(body, media_type="application/geo+json")
 
@@ -374,7 +372,7 @@ def rebalance_community(
     format: str = FORMAT,
     if_match: str | None = Header(None),
     principal: Principal = Depends(EDIT),
-    conn=Depends(get_conn),
+    conn=CONN,
 ):
     body = body or RebalanceRequest()
     expect = _expect(if_match, "the layer (from the proposal's layer_etag)") if body.apply else None
@@ -394,7 +392,7 @@ def change_map(
     change_id: int = PathParam(le=MAX_BIGINT),
     lang: str = Depends(page_language),
     principal: Principal = Depends(require(Permission.VIEW_MAPS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     story = change_story(conn, change_id, exposure(principal))
     kinds = {key for key in MESSAGES if key.startswith("editor.change.")}

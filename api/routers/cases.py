@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import get_conn, get_read_conn
+from api.deps import CONN, READ_CONN
 from api.security import require
 from geo.access.roles import Permission, Principal
 from geo.cases import desk as casedesk
@@ -65,7 +65,7 @@ def list_cases(
     limit: int = Query(200, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000, description="skip this many (next_offset)"),
     principal: Principal = Depends(require(Permission.READ_INCIDENTS)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ) -> dict:
     return casedesk.case_list(
         conn, principal, assigned, area, state, overdue, sort, limit, offset=offset
@@ -81,7 +81,7 @@ def nearby(
     lat: float = Query(..., description="WGS 84 latitude"),
     category: str = Query(..., max_length=32),
     principal: Principal = Depends(require(Permission.REPORT_INCIDENTS)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ) -> list[dict]:
     return casedesk.nearby_open(conn, principal, lon, lat, category)
 
@@ -91,7 +91,7 @@ def assign(
     body: AssignIn,
     incident_id: str = INCIDENT_ID,
     principal: Principal = Depends(require(Permission.SUPERVISE_CASES)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     casedesk.assign_owner(conn, principal, incident_id, body.worker, body.note)
     return casedesk.case_view(conn, principal, incident_id)
@@ -106,7 +106,7 @@ def ask(
     body: RequestIn,
     incident_id: str = INCIDENT_ID,
     principal: Principal = Depends(require(Permission.UPDATE_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     casedesk.request_change(conn, principal, incident_id, body.kind, body.reason, body.working_days)
     return casedesk.case_view(conn, principal, incident_id)
@@ -120,7 +120,7 @@ def decide(
     body: DecisionIn,
     incident_id: str = INCIDENT_ID,
     principal: Principal = Depends(require(Permission.SUPERVISE_CASES)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     casedesk.decide_request(conn, principal, incident_id, body.approve, body.note)
     return casedesk.case_view(conn, principal, incident_id)
@@ -136,7 +136,7 @@ def add_photo(
     stage: Literal["report", "before", "after"] | None = Form(None),
     incident_id: str = INCIDENT_ID,
     principal: Principal = Depends(require(Permission.READ_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     data = file.file.read(get_settings().photo_max_bytes + 1)
     return photos.add_photo(conn, principal, incident_id, data, stage)
@@ -163,7 +163,7 @@ def read_photo(
     photo_id: int = Path(..., ge=1),
     size: Literal["full", "thumb"] = Query("full"),
     principal: Principal = Depends(require(Permission.READ_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> FileResponse:
     path, media_type = photos.photo_file(conn, principal, incident_id, photo_id, size == "thumb")
     return FileResponse(
@@ -175,7 +175,7 @@ def read_photo(
 def calendar_year(
     year: int = Path(..., ge=2000, le=2040),
     _: Principal = Depends(require(Permission.READ_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return workcalendar.calendar_rows(conn, year)
 
@@ -185,7 +185,7 @@ def calendar_day(
     body: CalendarDayIn,
     day: date,
     principal: Principal = Depends(require(Permission.CONFIGURE)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     workcalendar.set_day(conn, day, body.working, body.note, principal.actor)
     return workcalendar.calendar_rows(conn, day.year)

@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from api.deps import get_read_conn
+from api.deps import READ_CONN
 from api.params import IsoDate
 from api.security import require
 from geo.access.roles import Permission, Principal
@@ -39,7 +39,7 @@ def get_coverage(
     ),
     format: Literal["json", "csv", "xlsx", "gpkg"] = "json",
     principal: Principal = Depends(require(Permission.READ_COVERAGE)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ):
     report = cov.coverage(conn, principal, level, since, until, as_of=parse_as_of(as_of))
     if format == "json":
@@ -61,6 +61,6 @@ def get_coverage(
 
 @router.get("/completeness", summary="District completeness: coverage share and what is unattached")
 def get_completeness(
-    _: Principal = Depends(require(Permission.READ_COVERAGE)), conn=Depends(get_read_conn)
+    _: Principal = Depends(require(Permission.READ_COVERAGE)), conn=READ_CONN
 ) -> dict:
     return cov.completeness(conn)

@@ -9,7 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import get_conn
+from api.deps import CONN
 from api.security import require
 from api.web import page_language, render
 from geo.access.roles import Permission, Principal
@@ -42,7 +42,7 @@ def report_page(
     request: Request,
     lang: str = Depends(page_language),
     principal: Principal = Depends(require(Permission.REPORT_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     return render(
         request,
@@ -61,7 +61,7 @@ def my_cases_page(
     offset: int = PAGE_OFFSET,
     lang: str = Depends(page_language),
     principal: Principal = Depends(require(Permission.READ_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     state, overdue = CASE_FILTERS[show]
     listing = casedesk.case_list(
@@ -91,7 +91,7 @@ def case_page(
     incident_id: str = Path(..., max_length=40),
     lang: str = Depends(page_language),
     principal: Principal = Depends(require(Permission.READ_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     case = casedesk.case_view(conn, principal, incident_id)
     return render(request, "case.html", lang, principal, case=case, messages=_script_messages(lang))
@@ -103,7 +103,7 @@ def desk_page(
     offset: int = PAGE_OFFSET,
     lang: str = Depends(page_language),
     principal: Principal = Depends(require(Permission.SUPERVISE_CASES)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     listing = casedesk.case_list(
         conn, principal, area="me", state="open", limit=PAGE_SIZE, offset=offset

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import get_conn
+from api.deps import CONN
 from api.security import require
 from api.web import page_language, render
 from geo.access.roles import Permission, Principal
@@ -43,6 +43,6 @@ def planner_page(
 )
 def balance_api(
     _: Principal = Depends(require(Permission.EDIT_BOUNDARIES)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return district_balance(conn)

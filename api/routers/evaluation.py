@@ -8,7 +8,7 @@ from datetime import date
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import get_read_conn
+from api.deps import READ_CONN
 from api.security import require
 from api.web import page_language, render, templates
 from geo.access.roles import Permission, Principal
@@ -35,7 +35,7 @@ def get_evaluation(
     until: date | None = _UNTIL,
     parent: str | None = Query(None, description="only the units inside this one (drill-down)"),
     principal: Principal = Depends(require(Permission.READ_COVERAGE)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ) -> dict:
     report = ev.evaluation(conn, principal, level, since, until, parent)
     return {
@@ -58,7 +58,7 @@ def get_trend(
     every: str = Query("day", description="day, week or month"),
     unit: str | None = Query(None, description="a community, level-2 grid or sector"),
     principal: Principal = Depends(require(Permission.READ_COVERAGE)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ) -> dict:
     return ev.trend(conn, principal, since, until, every, unit)
 
@@ -69,7 +69,7 @@ def get_unit_cases(
     since: date | None = _SINCE,
     until: date | None = _UNTIL,
     principal: Principal = Depends(require(Permission.READ_COVERAGE)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ) -> dict:
     return ev.unit_cases(conn, principal, unit, since, until)
 
@@ -113,7 +113,7 @@ def monthly_report(
     format: str = Query("html", description="html, pdf or xlsx"),
     lang: str = Depends(page_language),
     principal: Principal = Depends(require(Permission.READ_COVERAGE)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ) -> Response:
     if format not in ("html", "pdf", "xlsx"):
         raise InvalidInput(f"unknown format {format!r}; one of: html, pdf, xlsx", field="format")

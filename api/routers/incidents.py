@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import get_conn
+from api.deps import CONN
 from api.params import IsoDateTime
 from api.security import current_principal, require
 from geo.access.roles import Permission, Principal
@@ -91,7 +91,7 @@ def report(
         None, description="makes a repeated submission a no-op returning the first result"
     ),
     principal: Principal = Depends(require(Permission.REPORT_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     view, replayed = incidents.report_incident(
         conn, principal, IncidentReport(**body.model_dump()), idempotency_key
@@ -109,7 +109,7 @@ def report(
 def read(
     incident_id: str = INCIDENT_ID,
     principal: Principal = Depends(require(Permission.READ_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return casedesk.case_view(conn, principal, incident_id)
 
@@ -126,7 +126,7 @@ def move(
         None, description="a repeat with the same key returns the first answer, moving nothing"
     ),
     principal: Principal = Depends(require(Permission.UPDATE_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     answer, replayed = replay.once(
         conn,
@@ -150,7 +150,7 @@ def note(
     body: NoteIn,
     incident_id: str = INCIDENT_ID,
     principal: Principal = Depends(require(Permission.UPDATE_INCIDENTS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return incidents.note_incident(conn, principal, incident_id, body.note, body.at)
 
@@ -159,9 +159,7 @@ def note(
     "/api/categories",
     summary="Incident categories that can be reported, with their running time limits",
 )
-def list_categories(
-    _: Principal = Depends(current_principal), conn=Depends(get_conn)
-) -> list[dict]:
+def list_categories(_: Principal = Depends(current_principal), conn=CONN) -> list[dict]:
     return categories.category_table(conn)
 
 
@@ -174,6 +172,6 @@ def configure_category(
     body: CategoryChange,
     code: str = Path(..., max_length=32),
     principal: Principal = Depends(require(Permission.CONFIGURE)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return overrides.configure(conn, principal, code, body.model_dump(exclude_unset=True))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import get_read_conn
+from api.deps import READ_CONN
 from api.security import require
 from geo.access.roles import Permission, Principal
 from geo.grid.streets import orientation
@@ -60,7 +60,7 @@ def incidents_map(
     request: Request,
     filters: dict = Depends(incident_filters),
     principal: Principal = Depends(require(Permission.VIEW_MAPS)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ) -> Response:
     page = incident_page(conn, principal, **filters)
     return _page(request, page)
@@ -75,7 +75,7 @@ def weekly_map(
     request: Request,
     filters: dict = Depends(incident_filters),
     principal: Principal = Depends(require(Permission.VIEW_MAPS)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ) -> Response:
     page = weekly_page(conn, principal, **filters)
     return _page(request, page)
@@ -88,7 +88,7 @@ def hotspots_map(
     mode: str = MODE,
     cell: float = CELL,
     principal: Principal = Depends(require(Permission.VIEW_MAPS)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ) -> Response:
     page = hotspot_page(
         conn,
@@ -107,7 +107,7 @@ def coverage_map(
     metric: str = Query(DEFAULT_METRIC, description="a numeric column of GET /api/coverage"),
     unit: str | None = Query(None, description="a unit code to outline and zoom to"),
     principal: Principal = Depends(require(Permission.READ_COVERAGE)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ) -> Response:
     return _page(request, coverage_page(conn, principal, level, metric, unit))
 
@@ -119,7 +119,7 @@ def hotspots_api(
     cell: float = CELL,
     all_cells: bool = Query(False, description="every analysed cell, not only significant"),
     principal: Principal = Depends(require(Permission.VIEW_MAPS)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ) -> Response:
     result = hotspot_analysis(
         conn,
@@ -139,6 +139,6 @@ def hotspots_api(
 )
 def orientation_api(
     _: Principal = Depends(require(Permission.VIEW_MAPS)),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ) -> dict:
     return orientation(conn)

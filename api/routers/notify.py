@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import get_conn
+from api.deps import CONN
 from api.security import current_principal, require
 from api.web import page_language, render
 from geo.access.roles import Permission, Principal
@@ -51,7 +51,7 @@ def my_notifications(
     after: int = Query(0, ge=0, le=2**62, description="only those with a greater id"),
     limit: int = Query(50, ge=1, le=200),
     principal: Principal = Depends(current_principal),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return inbox.notifications(conn, principal, unread, after, limit)
 
@@ -113,7 +113,7 @@ async def notification_stream(
 
 
 @router.post("/api/notifications/read-all", summary="Mark all my notifications read")
-def read_all(principal: Principal = Depends(current_principal), conn=Depends(get_conn)) -> dict:
+def read_all(principal: Principal = Depends(current_principal), conn=CONN) -> dict:
     return inbox.mark_read(conn, principal, None)
 
 
@@ -121,15 +121,13 @@ def read_all(principal: Principal = Depends(current_principal), conn=Depends(get
 def read_one(
     notification_id: int = Path(..., ge=1, le=2**62),
     principal: Principal = Depends(current_principal),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return inbox.mark_read(conn, principal, notification_id)
 
 
 @router.get("/api/webhooks", summary="Webhooks to work-group robots (admin)")
-def list_webhooks(
-    _: Principal = Depends(require(Permission.CONFIGURE)), conn=Depends(get_conn)
-) -> list[dict]:
+def list_webhooks(_: Principal = Depends(require(Permission.CONFIGURE)), conn=CONN) -> list[dict]:
     return webhooks.webhooks(conn)
 
 
@@ -137,7 +135,7 @@ def list_webhooks(
 def add_webhook(
     body: WebhookIn,
     _: Principal = Depends(require(Permission.CONFIGURE)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return webhooks.create_webhook(
         conn, body.unit_code, body.format, body.url, body.secret, body.name
@@ -149,7 +147,7 @@ def change_webhook(
     body: WebhookChange,
     webhook_id: int = Path(..., ge=1, le=2**31 - 1),
     _: Principal = Depends(require(Permission.CONFIGURE)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return webhooks.set_active(conn, webhook_id, body.active)
 
@@ -160,7 +158,7 @@ def change_webhook(
 def remove_webhook(
     webhook_id: int = Path(..., ge=1, le=2**31 - 1),
     _: Principal = Depends(require(Permission.CONFIGURE)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> Response:
     webhooks.delete_webhook(conn, webhook_id)
     return Response(status_code=204)
@@ -171,7 +169,7 @@ def delivery_log(
     webhook: int | None = Query(None, ge=1, le=2**31 - 1, description="one webhook's"),
     limit: int = Query(100, ge=1, le=1000),
     _: Principal = Depends(require(Permission.CONFIGURE)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> list[dict]:
     return webhooks.deliveries(conn, webhook, limit)
 
@@ -181,7 +179,7 @@ def webhooks_page(
     request: Request,
     lang: str = Depends(page_language),
     principal: Principal = Depends(require(Permission.CONFIGURE)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     return render(
         request,

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.deps import get_read_conn
+from api.deps import READ_CONN
 from api.security import require
 from geo.access.roles import Permission, Principal
 from geo.publish import ogc
@@ -143,7 +143,7 @@ def collections(
     request: Request,
     f: str | None = FORMAT,
     principal: Principal = Depends(reader),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ):
     visible = ogc.visible_collections(principal)
     if _html(request, f):
@@ -170,7 +170,7 @@ def describe(
     collectionId: str,
     f: str | None = FORMAT,  # noqa: N803
     principal: Principal = Depends(reader),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ):
     c = ogc.collection(principal, collectionId)
     body = _describe(request, conn, c)
@@ -195,7 +195,7 @@ def items(
     ),
     f: str | None = FORMAT,
     principal: Principal = Depends(reader),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ):
     params = dict(request.query_params)
     page = ogc.items(conn, principal, collectionId, params)
@@ -281,7 +281,7 @@ def feature(
     featureId: str,  # noqa: N803
     f: str | None = FORMAT,
     principal: Principal = Depends(reader),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ):
     found = json.loads(ogc.item(conn, principal, collectionId, featureId))
     here = f"/collections/{collectionId}/items/{quote(featureId, safe='')}"
@@ -312,7 +312,7 @@ def queryables(
     request: Request,
     collectionId: str,  # noqa: N803
     principal: Principal = Depends(reader),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ):
     url = _url(request, f"/collections/{collectionId}/queryables")
     body = ogc.queryables(conn, principal, collectionId, url)
@@ -328,7 +328,7 @@ def schema(
     request: Request,
     collectionId: str,  # noqa: N803
     principal: Principal = Depends(reader),
-    conn=Depends(get_read_conn),
+    conn=READ_CONN,
 ):
     url = _url(request, f"/collections/{collectionId}/schema")
     body = ogc.feature_schema(conn, principal, collectionId, url)

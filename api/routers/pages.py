@@ -14,7 +14,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import get_conn
+from api.deps import CONN
 from api.routers.coverage import MEDIA
 from api.security import require
 from api.web import page_language, render
@@ -82,7 +82,7 @@ def home(
     request: Request,
     lang: str = Depends(page_language),
     principal: Principal = Depends(require(Permission.READ_UNITS)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     can_read_coverage = principal.can(Permission.READ_COVERAGE)
     return render(
@@ -111,7 +111,7 @@ def coverage_page(
     until: date | None = Query(None, description="last Beijing day of the period, included"),
     lang: str = Depends(page_language),
     principal: Principal = Depends(require(Permission.READ_COVERAGE)),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> HTMLResponse:
     report = cov.coverage(conn, principal, level, since, until)
     period = {"since": report.since.isoformat(), "until": report.until.isoformat()}

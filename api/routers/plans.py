@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.deps import get_conn
+from api.deps import CONN
 from api.params import MAX_BIGINT
 from api.routers.boundaries import Merge, Reassign, SectorFeature, SectorGeometry, Split
 from api.security import require
@@ -109,9 +109,7 @@ class ApplyPlan(BaseModel):
 
 
 @router.post("/api/plans", status_code=201, summary="Start a plan on the layer in force")
-def create_plan(
-    body: NewPlan, principal: Principal = Depends(EDIT), conn=Depends(get_conn)
-) -> dict:
+def create_plan(body: NewPlan, principal: Principal = Depends(EDIT), conn=CONN) -> dict:
     return plans.create_plan(conn, body.name, principal.actor, body.locks)
 
 
@@ -119,7 +117,7 @@ def create_plan(
 def list_plans(
     status: Literal["open", "applied", "discarded", "all"] = Query("open"),
     _: Principal = Depends(READ),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> list[dict]:
     return plans.list_plans(conn, None if status == "all" else status)
 
@@ -129,7 +127,7 @@ def import_plan(
     file: UploadFile = File(description="a plan exported as GeoJSON or GeoPackage"),
     name: str | None = Form(None, max_length=120),
     principal: Principal = Depends(EDIT),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     filename = Path(file.filename or "plan.geojson").name
     with tempfile.TemporaryDirectory() as folder:
@@ -139,7 +137,7 @@ def import_plan(
 
 
 @router.get("/api/plans/{plan_id}", summary="A plan: its edits, locks, whether its base moved")
-def get_plan(plan_id: PlanId, _: Principal = Depends(READ), conn=Depends(get_conn)) -> dict:
+def get_plan(plan_id: PlanId, _: Principal = Depends(READ), conn=CONN) -> dict:
     return plans.get_plan(conn, plan_id)
 
 
@@ -149,7 +147,7 @@ def add_edit(
     body: Annotated[PlanEditBody, Body()],
     dry_run: bool = Query(False, description="only preview it on the plan; store nothing"),
     principal: Principal = Depends(EDIT),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return plans.add_edit(
         conn, plan_id, body.kind, body.model_dump(exclude_none=True), principal.actor, dry_run
@@ -157,26 +155,22 @@ def add_edit(
 
 
 @router.post("/api/plans/{plan_id}/undo", summary="Step the plan back one edit")
-def undo(plan_id: PlanId, _: Principal = Depends(EDIT), conn=Depends(get_conn)) -> dict:
+def undo(plan_id: PlanId, _: Principal = Depends(EDIT), conn=CONN) -> dict:
     return plans.undo(conn, plan_id)
 
 
 @router.post("/api/plans/{plan_id}/redo", summary="Bring back the edit undone last")
-def redo(plan_id: PlanId, principal: Principal = Depends(EDIT), conn=Depends(get_conn)) -> dict:
+def redo(plan_id: PlanId, principal: Principal = Depends(EDIT), conn=CONN) -> dict:
     return plans.redo(conn, plan_id, principal.actor)
 
 
 @router.post("/api/plans/{plan_id}/locks", summary="Lock sectors against other edits")
-def lock(
-    plan_id: PlanId, body: Locks, _: Principal = Depends(EDIT), conn=Depends(get_conn)
-) -> dict:
+def lock(plan_id: PlanId, body: Locks, _: Principal = Depends(EDIT), conn=CONN) -> dict:
     return plans.lock(conn, plan_id, body.sectors)
 
 
 @router.delete("/api/plans/{plan_id}/locks/{code}", summary="Release a sector the plan locked")
-def unlock(
-    plan_id: PlanId, code: str, _: Principal = Depends(EDIT), conn=Depends(get_conn)
-) -> dict:
+def unlock(plan_id: PlanId, code: str, _: Principal = Depends(EDIT), conn=CONN) -> dict:
     return plans.unlock(conn, plan_id, code)
 
 
@@ -185,25 +179,25 @@ def compare(
     plan_id: PlanId,
     with_: str = Query("current", alias="with", max_length=20, description="current or a plan id"),
     principal: Principal = Depends(READ),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> dict:
     return plan_compare.compare(conn, plan_id, with_, principal.actor)
 
 
 @router.post("/api/plans/{plan_id}/rebase", summary="Replay the plan on the layer in force")
-def rebase(plan_id: PlanId, principal: Principal = Depends(EDIT), conn=Depends(get_conn)) -> dict:
+def rebase(plan_id: PlanId, principal: Principal = Depends(EDIT), conn=CONN) -> dict:
     return plans.rebase(conn, plan_id, principal.actor)
 
 
 @router.post("/api/plans/{plan_id}/apply", summary="Apply the plan as one boundary change")
 def apply_plan(
-    plan_id: PlanId, body: ApplyPlan, principal: Principal = Depends(EDIT), conn=Depends(get_conn)
+    plan_id: PlanId, body: ApplyPlan, principal: Principal = Depends(EDIT), conn=CONN
 ) -> dict:
     return plans.apply_plan(conn, plan_id, body.reason, principal.actor)
 
 
 @router.delete("/api/plans/{plan_id}", summary="Discard the plan")
-def discard(plan_id: PlanId, _: Principal = Depends(EDIT), conn=Depends(get_conn)) -> dict:
+def discard(plan_id: PlanId, _: Principal = Depends(EDIT), conn=CONN) -> dict:
     return plans.discard(conn, plan_id)
 
 
@@ -212,7 +206,7 @@ def export_plan(
     plan_id: PlanId,
     format: Literal["geojson", "gpkg"] = Query("geojson"),
     principal: Principal = Depends(READ),
-    conn=Depends(get_conn),
+    conn=CONN,
 ) -> Response:
     content, media, name = plan_files.export_plan(conn, plan_id, format, principal.actor)
     return Response(

@@ -8,7 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Connection
 
-from api.deps import get_conn, get_read_conn
+from api.deps import CONN, READ_CONN
 from api.params import IsoDateTime
 from api.security import require
 from geo import imports
@@ -41,7 +41,7 @@ def post_import(
     level: str | None = Form(None, description="Boundaries only: the layer to replace."),
     format: str = Query("json", pattern="^(json|csv)$"),
     principal: Principal = Depends(require(Permission.IMPORT_DATA)),
-    conn: Connection = Depends(get_conn),
+    conn: Connection = CONN,
 ) -> Response:
     filename = file.filename or "upload"
     data = file.file.read(get_settings().import_max_bytes + 1)
@@ -86,7 +86,7 @@ def _list_route(kind: str, permission: Permission, what: str):
         after: str | None = Query(None, description="The last id of the previous page"),
         limit: int = Query(100, ge=1, description="Features per page (capped by the server)"),
         principal: Principal = Depends(require(permission)),
-        conn: Connection = Depends(get_conn),
+        conn: Connection = CONN,
     ) -> JSONResponse:
         filters = listing.Filters(
             community, grid, sector, courtyard, bbox, category, kind_, status, since, until
@@ -115,6 +115,6 @@ _list_route("incidents", Permission.READ_INCIDENTS, "Incidents (key population: 
 def get_unit(
     code: str,
     principal: Principal = Depends(require(Permission.READ_UNITS)),
-    conn: Connection = Depends(get_read_conn),
+    conn: Connection = READ_CONN,
 ) -> JSONResponse:
     return JSONResponse(jsonable_encoder(listing.unit_detail(conn, code)), media_type=GEOJSON)
