@@ -2,9 +2,9 @@
 or is down; then the primary.
 
 Read-your-own-writes by the data version (`geo.core.dataversion`, the count of committed
-changes): while a caller's write is being answered their reads are held on the primary
-(`hold`: FastAPI commits a request's transaction after sending its answer), and once it has
-committed, the primary's data version is remembered for them (`note_write`); their reads
+changes): from the moment a caller's write is answered their reads are held on the primary
+(`hold`), and once the request is over the primary's data version is remembered for them
+(`note_write`; a route commits before it answers, `api.deps.CONN`); their reads
 go to the primary until the replica's data version has reached it, and to the replica from
 then on. Callers who wrote nothing lately read from the replica
 without any check. The replica's version is cached for a moment: it only grows, so a cached
@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from geo.core.dataversion import data_version
 
 PRIMARY = "primary"
-#: longest a write in progress (answered, maybe not yet committed) holds reads on the primary
+#: longest a write just answered (its data version not yet noted) holds reads on the primary
 HOLD_S = 5.0
 REPLICA = "replica"
 
@@ -66,8 +66,8 @@ class ReadRouter:
         return self.replica is not None
 
     def hold(self, who: str) -> None:
-        """`who` is writing (their answer is on its way, the commit may follow it): their
-        reads stay on the primary until `note_write`, at most `HOLD_S` seconds."""
+        """`who` has written (their answer is on its way): their reads stay on the primary
+        until `note_write`, at most `HOLD_S` seconds."""
         if self.replica is not None:
             with self._lock:
                 self._held[who] = time.monotonic() + HOLD_S
