@@ -228,6 +228,34 @@ def test_a_standby_left_behind_by_the_primarys_wal_is_copied_afresh(service, pai
     pair.replica.down()
 
 
+def test_a_standby_whose_port_a_connection_holds_starts_on_a_free_one(pair):
+    """Linux lends ports of 32768-60999 to outgoing connections, and GRIDMAP_PG_PORT + 1 is in
+    that range: a start that finds its default port held by a connection's local end (bound,
+    not listening: the CI failure of stop 31) starts on a free port and says so; a port
+    asked for by GRIDMAP_REPLICA_PORT is never changed: one clear error, nothing copied."""
+    from geo.core.errors import SetupError
+
+    pair.replica.down()
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))  # (the port the standby had may linger in TIME_WAIT)
+    default = pair.replica.port = held.getsockname()[1]
+    try:
+        asked = LocalReplica(primary=pair.primary, port=default, port_fixed=True)
+        copied = (pair.replica.data_dir / "PG_VERSION").stat().st_mtime_ns
+        with pytest.raises(SetupError, match=f"127.0.0.1:{default}: .*GRIDMAP_REPLICA_PORT"):
+            asked.up()
+        assert (pair.replica.data_dir / "PG_VERSION").stat().st_mtime_ns == copied
+        said = pair.replica.up()
+    finally:
+        held.close()
+    port = pair.replica.port
+    assert port != default and pair.replica._running_port() == port
+    assert said.startswith(f"started on 127.0.0.1:{port} ") and f"port {default} was held" in said
+    assert ", streaming from" in said
+    with create_engine(pair.replica.url()).connect() as conn:
+        assert replay_lag(conn)["in_recovery"] is True
+
+
 def test_replica_refuses_an_external_primary_with_one_line(monkeypatch):
     from typer.testing import CliRunner
 

@@ -100,6 +100,13 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on `host` that nothing holds at this moment (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 @dataclass
 class LocalCluster:
     """One local cluster, keyed by `$GRIDMAP_HOME`; its TCP port comes from the environment."""

@@ -6,7 +6,10 @@ made and fed by PostgreSQL's own streaming replication.
 runs it) and writes `standby.signal` and `primary_conninfo`; `pg_ctl` starts it on
 `GRIDMAP_REPLICA_PORT` (default GRIDMAP_PG_PORT + 1), 127.0.0.1 only. The primary streams its
 WAL over its Unix socket. The replica copies the roles too, so the primary's URL with the
-replica's port reaches it.
+replica's port reaches it. The default port lies in the range from which Linux lends ports to
+outgoing connections (32768-60999): when the local end of some connection holds it at the
+moment of starting, the standby starts on a free port instead and says so (its URL and
+status read the port it runs on); a port set by GRIDMAP_REPLICA_PORT is never changed.
 
     >>> replica = LocalReplica.from_settings()          # doctest: +SKIP
     >>> replica.up()
@@ -25,12 +28,24 @@ from sqlalchemy.engine import Connection
 
 from geo.core.errors import SetupError
 from geo.core.settings import Settings, get_settings
-from geo.ops.localdb import DB_USER, RUN_AS, LocalCluster, _is_root, find_bindir, port_in_use
+from geo.ops.localdb import (
+    DB_USER,
+    RUN_AS,
+    LocalCluster,
+    _is_root,
+    find_bindir,
+    free_port,
+    port_in_use,
+)
 
 #: a replication line the primary's pg_hba.conf needs for pg_basebackup and the WAL stream
 HBA_REPLICATION = "local replication all trust"
 #: how long a restarted standby may take to stream before it is copied afresh
 STREAM_WAIT_S = 15.0
+#: starts tried when the default port turns out to be held (each on another free port)
+PORT_TRIES = 3
+#: what PostgreSQL logs when it cannot listen on its port
+BIND_REFUSED = "could not bind"
 EXTERNAL = (
     "--replica makes a standby of the local cluster, but GRIDMAP_DATABASE_URL points at an "
     "external PostGIS: set up its replica with the server's own streaming replication and "
@@ -44,11 +59,17 @@ class LocalReplica:
 
     primary: LocalCluster
     port: int
+    #: the port was asked for (GRIDMAP_REPLICA_PORT): never start on another
+    port_fixed: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> LocalReplica:
         s = settings or get_settings()
-        return cls(primary=LocalCluster.from_settings(s), port=s.local_replica_port)
+        return cls(
+            primary=LocalCluster.from_settings(s),
+            port=s.local_replica_port,
+            port_fixed=s.replica_port is not None,
+        )
 
     # -- where things are -------------------------------------------------------------
     @property
@@ -91,6 +112,7 @@ class LocalReplica:
                 f"port {self.port} on 127.0.0.1 is in use by another program; "
                 "set GRIDMAP_REPLICA_PORT to a free port"
             )
+        asked = self.port
         if self.is_made() and not (self._start(check=False) and self._streams()):
             # stopped too long: the primary has recycled the WAL it needs; copy afresh
             self.down()
@@ -100,8 +122,9 @@ class LocalReplica:
         if not self.is_running():
             self._start(check=True)
         streams = self._streams()
+        moved = "" if self.port == asked else f" (port {asked} was held by a connection)"
         return (
-            f"started on 127.0.0.1:{self.port} ({self.root}), "
+            f"started on 127.0.0.1:{self.port} ({self.root}){moved}, "
             + ("streaming" if streams else "NOT YET streaming (see its log)")
             + f" from 127.0.0.1:{self.primary._running_port()}"
         )
@@ -120,23 +143,34 @@ class LocalReplica:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _start(self, check: bool) -> bool:
-        done = self.primary._run(
-            [
-                self._bin("pg_ctl"),
-                "-D",
-                str(self.data_dir),
-                "-l",
-                str(self.log_file),
-                "-o",
-                f"-p {self.port} -k {self.root}",
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-            check=check,
-        )
-        return done.returncode == 0
+        """Start the standby; on another free port when its default one is held (see the
+        module's account). `check`: a failure raises, else it returns False; a port that
+        cannot be had always raises (copying the standby afresh would not help)."""
+        for _ in range(PORT_TRIES):
+            logged = self.log_file.stat().st_size if self.log_file.exists() else 0
+            done = self.primary._run(
+                [
+                    *(self._bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file)),
+                    *("-o", f"-p {self.port} -k {self.root}", "-w", "-t", "60", "start"),
+                ],
+                check=False,
+            )
+            if done.returncode == 0:
+                return True
+            if not self._bind_refused_since(logged):
+                break
+            if self.port_fixed:
+                raise SetupError(
+                    f"the read replica cannot listen on 127.0.0.1:{self.port}: something holds "
+                    f"it; set GRIDMAP_REPLICA_PORT to a free port (log: {self.log_file})"
+                )
+            self.port = free_port()
+        else:
+            raise SetupError(f"the read replica found no free port (log: {self.log_file})")
+        if check:
+            said = (done.stderr or done.stdout).strip().splitlines()
+            raise SetupError(f"pg_ctl failed: {' '.join(said[-2:])} (log: {self.log_file})")
+        return False
 
     def _make(self) -> None:
         """A fresh copy of the running primary, configured as a hot standby."""
@@ -161,6 +195,14 @@ class LocalReplica:
                 "hot_standby_feedback = on\n"
                 "cluster_name = 'gridmap_replica'\n"
             )
+
+    def _bind_refused_since(self, offset: int) -> bool:
+        """Did the standby's log say, after `offset`, that it could not listen on its port?"""
+        if not self.log_file.exists():
+            return False
+        with open(self.log_file, errors="replace") as log:
+            log.seek(offset)
+            return BIND_REFUSED in log.read()
 
     def _streams(self, timeout: float = STREAM_WAIT_S) -> bool:
         """Does the primary stream WAL to a standby within `timeout` seconds?"""
