@@ -11,11 +11,13 @@ import csv
 
 import geopandas as gpd
 import pytest
+from sqlalchemy import text
 
 from geo.access.roles import authenticate
 from geo.insight.summary import district_summary
 from tests.conftest import ARTIFACTS, TOKENS
 from tests.conftest import sign_in as conftest_sign_in
+from tests.incident_support import worker_sector
 from tests.test_pages import COVERAGE_ROLES, HOME_LINKS, ROLES
 
 SHOTS = ARTIFACTS / "web"
@@ -210,3 +212,40 @@ def test_pages_fit_a_phone_360_pixels_wide(offline_browser):
     )
     assert page.problems == []
     shoot(page, "coverage_official_phone")
+
+
+#: the pages each role works in (a case page: an open case of the test worker's sector)
+PAGES_OF = {
+    "patrol": ["/", "/cases", "/cases/new", "/account", "/maps/incidents"],
+    "grid_worker": ["/", "/cases", "/cases/{case}", "/account"],
+    "supervisor": ["/desk", "/cases/{case}", "/evaluation", "/maps/incidents/weekly"],
+    "official": ["/coverage", "/evaluation", "/maps/coverage", "/reports/monthly"],
+    "admin": ["/admin/users", "/admin/people", "/admin/categories", "/admin/webhooks"],
+}
+#: the elements (at most 5) whose right edge is past the window's
+STICKING_OUT = """w => [...document.querySelectorAll('body *')]
+    .filter(e => !e.closest('.leaflet-container') && e.getBoundingClientRect().right > w + 0.5)
+    .slice(0, 5).map(e => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`)"""
+
+
+@pytest.mark.parametrize("role", sorted(PAGES_OF))
+def test_no_page_a_role_works_in_scrolls_sideways_on_a_phone(offline_browser, seeded_engine, role):
+    """Found by looking at the screenshots: the case pages were 416 px wide on a 390 px phone
+    (a hidden file input left at a line's end) and the webhooks page 444 px (its delivery log
+    outside any scrolling frame)."""
+    with seeded_engine.connect() as conn:
+        case = conn.execute(
+            text(
+                "SELECT id FROM incidents WHERE status NOT IN ('verified', 'rejected', "
+                "'duplicate') AND sector_code = :s ORDER BY id LIMIT 1"
+            ),
+            {"s": worker_sector(seeded_engine)},
+        ).scalar_one()
+    page = sign_in(offline_browser, role, PHONE)
+    for path in PAGES_OF[role]:
+        answer = page.goto(path.format(case=case))
+        assert answer.status == 200, path
+        page.wait_for_load_state("networkidle")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], (path, width, page.evaluate(STICKING_OUT, PHONE["width"]))
+    assert page.problems == []
