@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
+
+from geo.ops.localdb import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -414,12 +415,6 @@ def libpq_url(url: str) -> str:
 
 
 # -- servers ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

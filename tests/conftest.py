@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 from geo.core.settings import get_settings
-from geo.ops.localdb import LocalCluster
+from geo.ops.localdb import LocalCluster, free_port
 
 #: the seeded history ends here in every test run, so figures are reproducible
 SEED_END = datetime(2026, 11, 2, 4, 0, tzinfo=UTC)
@@ -288,16 +288,13 @@ def empty_engine(databases: Databases) -> Iterator[Engine]:
 def serve(database_url: str):
     """`gridmap serve` on `database_url` in a subprocess on a free loopback port, with no
     basemap tiles and a private map cache; yields its base URL and stops it afterwards."""
-    import socket
     import subprocess
     import sys
     import tempfile
     import time
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     gridmap = Path(sys.executable).parent / "gridmap"
     env = {
         **os.environ,

@@ -8,7 +8,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,15 +19,10 @@ import httpx
 import pytest
 
 from geo.ops.deploy import nginx_site
+from geo.ops.localdb import free_port
 from tests.conftest import auth, serve, sign_in
 
 NGINX = "/usr/sbin/nginx"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ import pytest
 
 from geo.core.errors import DatabaseUnreachable, SetupError
 from geo.ops.database import make_engine
-from geo.ops.localdb import FALLBACK_ROOT, LocalCluster
+from geo.ops.localdb import FALLBACK_ROOT, LocalCluster, free_port
 
 
 @pytest.fixture
@@ -31,9 +31,7 @@ def test_a_port_in_use_stops_the_cluster_with_the_port_named(tmp_path, busy_port
 def test_cluster_starts_from_a_checkout_the_postgres_user_cannot_enter(tmp_path):
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     cluster = LocalCluster(home=private / ".gridmap", port=port)
     try:
         assert cluster.up().startswith("started")

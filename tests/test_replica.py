@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from geo.core.settings import get_settings
-from geo.ops.localdb import LocalCluster
+from geo.ops.localdb import LocalCluster, free_port
 from geo.ops.replica import LocalReplica, replay_lag, streaming_lag
 from tests.conftest import SEED_END
 from tests.incident_support import inside, report_body
@@ -28,12 +28,6 @@ from tests.incident_support import inside, report_body
 #: longest wait for the replica to replay a write (it streams: normally milliseconds)
 REPLAY_WAIT_S = 30.0
 OGC_ITEMS = "/ogc/collections/incidents/items?limit=5"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(check, what: str, timeout: float = REPLAY_WAIT_S):
@@ -64,8 +58,8 @@ def pair(tmp_path_factory) -> Iterator[Pair]:
     from geo.ops.migrate import upgrade
     from geo.ops.seed import seed
 
-    primary = LocalCluster(home=tmp_path_factory.mktemp("replica-home"), port=_free_port())
-    replica = LocalReplica(primary=primary, port=_free_port())
+    primary = LocalCluster(home=tmp_path_factory.mktemp("replica-home"), port=free_port())
+    replica = LocalReplica(primary=primary, port=free_port())
     engines: list[Engine] = []
     try:
         primary.up()

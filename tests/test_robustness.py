@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from api.main import create_app
 from geo.core.settings import get_settings
+from geo.ops.localdb import free_port
 from tests.conftest import auth
 
 PROBLEM = "application/problem+json"
@@ -243,9 +244,7 @@ def uvicorn_server(app) -> Iterator[int]:
     """`app` served by uvicorn in a thread on a free loopback port."""
     import uvicorn
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
