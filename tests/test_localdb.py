@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 
 import pytest
@@ -25,6 +26,31 @@ def test_a_port_in_use_stops_the_cluster_with_the_port_named(tmp_path, busy_port
     with pytest.raises(SetupError, match=f"port {busy_port} .* in use.*GRIDMAP_PG_PORT"):
         cluster.up()
     assert not cluster.is_running()
+
+
+def test_a_port_a_connections_end_holds_is_left_for_a_free_one_unless_it_was_set(tmp_path):
+    """The default ports (55432, 55433) lie in the range Linux lends to outgoing connections
+    (32768-60999). A port held by a connection's local end (bound, not listening: nothing
+    answers there) fails PostgreSQL's bind; the cluster then starts on a free port and says
+    so, unless GRIDMAP_PG_PORT set the port: then one error names it and its log."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
+    cluster = LocalCluster(home=tmp_path / "home", port=port, port_fixed=True)
+    try:
+        with pytest.raises(SetupError, match=f"127.0.0.1:{port}: .* set GRIDMAP_PG_PORT"):
+            cluster.up()
+        assert not cluster.is_running()
+        cluster.port_fixed = False
+        said = cluster.up()
+        assert cluster.port != port and cluster._running_port() == cluster.port
+        assert said.startswith(f"started on 127.0.0.1:{cluster.port} ")
+        assert f"(port {port} was held by a connection)" in said
+        assert f"@127.0.0.1:{cluster.port}/" in cluster.url()
+    finally:
+        held.close()
+        cluster.down()
+        shutil.rmtree(cluster.root, ignore_errors=True)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the fallback location is for a root-run cluster")

@@ -100,11 +100,31 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def held_note(asked: int, port: int) -> str:
+    """What a start message adds when the server had to take another port."""
+    return "" if port == asked else f" (port {asked} was held by a connection)"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on `host` that nothing holds at this moment (the kernel's choice)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+#: starts tried when the port turns out to be held (each on another free port)
+PORT_TRIES = 3
+#: what PostgreSQL logs when it cannot listen on its port
+BIND_REFUSED = "could not bind"
+
+
+def _logged_since(log_file: Path, offset: int, words: str) -> bool:
+    """Did `log_file` say `words` after `offset`?"""
+    if not log_file.exists():
+        return False
+    with open(log_file, errors="replace") as log:
+        log.seek(offset)
+        return words in log.read()
 
 
 @dataclass
@@ -113,11 +133,14 @@ class LocalCluster:
 
     home: Path
     port: int
+    #: the port was asked for (GRIDMAP_PG_PORT): never start on another
+    port_fixed: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> LocalCluster:
         s = settings or get_settings()
-        return cls(home=Path(s.home).resolve(), port=s.pg_port)
+        fixed = "pg_port" in s.model_fields_set
+        return cls(home=Path(s.home).resolve(), port=s.pg_port, port_fixed=fixed)
 
     # -- where things are -------------------------------------------------------------
     @property
@@ -256,23 +279,55 @@ class LocalCluster:
                 f"port {self.port} on 127.0.0.1 is in use by another program; "
                 "set GRIDMAP_PG_PORT to a free port"
             )
-        self._run(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(self.data_dir),
-                "-l",
-                str(self.log_file),
-                "-o",
-                f"-p {self.port} -k {self.socket_dir}",
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ]
+        asked = self.port
+        self.port = self.start_server(
+            self.data_dir, self.log_file, self.socket_dir, self.port, self.port_fixed
         )
         self._ensure_database(bindir)
-        return f"started on 127.0.0.1:{self.port} ({self.root})"
+        return f"started on 127.0.0.1:{self.port} ({self.root}){held_note(asked, self.port)}"
+
+    def start_server(
+        self,
+        data_dir: Path,
+        log_file: Path,
+        socket_dir: Path,
+        port: int,
+        port_fixed: bool,
+        variable: str = "GRIDMAP_PG_PORT",
+        check: bool = True,
+    ) -> int | None:
+        """`pg_ctl start` of the server in `data_dir` (this cluster's, or its replica's) as
+        this cluster's OS user; returns the port it listens on. The default ports lie in the
+        range Linux lends to outgoing connections (32768-60999): when the local end of some
+        connection holds `port` at the moment of starting, the server starts on a free port
+        instead, unless the port was set (`port_fixed`, by `variable`): then one SetupError
+        names it. Another failure raises, or with `check=False` returns None."""
+        bindir = find_bindir()
+        if bindir is None:
+            raise SetupError("PostgreSQL is not installed: run `gridmap db up` first")
+        for _ in range(PORT_TRIES):
+            logged = log_file.stat().st_size if log_file.exists() else 0
+            done = self._run(
+                [
+                    *(str(bindir / "pg_ctl"), "-D", str(data_dir), "-l", str(log_file), "-o"),
+                    *(f"-p {port} -k {socket_dir}", "-w", "-t", "60", "start"),
+                ],
+                check=False,
+            )
+            if done.returncode == 0:
+                return port
+            if not _logged_since(log_file, logged, BIND_REFUSED):
+                if not check:
+                    return None
+                said = (done.stderr or done.stdout).strip().splitlines()
+                raise SetupError(f"pg_ctl failed: {' '.join(said[-2:])} (log: {log_file})")
+            if port_fixed:
+                raise SetupError(
+                    f"PostgreSQL cannot listen on 127.0.0.1:{port}: something holds it; "
+                    f"set {variable} to a free port (log: {log_file})"
+                )
+            port = free_port()
+        raise SetupError(f"PostgreSQL found no free port to listen on (log: {log_file})")
 
     def down(self) -> str:
         bindir = find_bindir()

@@ -6,10 +6,9 @@ made and fed by PostgreSQL's own streaming replication.
 runs it) and writes `standby.signal` and `primary_conninfo`; `pg_ctl` starts it on
 `GRIDMAP_REPLICA_PORT` (default GRIDMAP_PG_PORT + 1), 127.0.0.1 only. The primary streams its
 WAL over its Unix socket. The replica copies the roles too, so the primary's URL with the
-replica's port reaches it. The default port lies in the range from which Linux lends ports to
-outgoing connections (32768-60999): when the local end of some connection holds it at the
-moment of starting, the standby starts on a free port instead and says so (its URL and
-status read the port it runs on); a port set by GRIDMAP_REPLICA_PORT is never changed.
+replica's port reaches it. Like the primary, it takes a free port when a connection's end
+holds its default one (`LocalCluster.start_server`); its URL and status read the port it runs
+on.
 
     >>> replica = LocalReplica.from_settings()          # doctest: +SKIP
     >>> replica.up()
@@ -34,7 +33,7 @@ from geo.ops.localdb import (
     LocalCluster,
     _is_root,
     find_bindir,
-    free_port,
+    held_note,
     port_in_use,
 )
 
@@ -42,10 +41,6 @@ from geo.ops.localdb import (
 HBA_REPLICATION = "local replication all trust"
 #: how long a restarted standby may take to stream before it is copied afresh
 STREAM_WAIT_S = 15.0
-#: starts tried when the default port turns out to be held (each on another free port)
-PORT_TRIES = 3
-#: what PostgreSQL logs when it cannot listen on its port
-BIND_REFUSED = "could not bind"
 EXTERNAL = (
     "--replica makes a standby of the local cluster, but GRIDMAP_DATABASE_URL points at an "
     "external PostGIS: set up its replica with the server's own streaming replication and "
@@ -122,9 +117,8 @@ class LocalReplica:
         if not self.is_running():
             self._start(check=True)
         streams = self._streams()
-        moved = "" if self.port == asked else f" (port {asked} was held by a connection)"
         return (
-            f"started on 127.0.0.1:{self.port} ({self.root}){moved}, "
+            f"started on 127.0.0.1:{self.port} ({self.root}){held_note(asked, self.port)}, "
             + ("streaming" if streams else "NOT YET streaming (see its log)")
             + f" from 127.0.0.1:{self.primary._running_port()}"
         )
@@ -143,34 +137,22 @@ class LocalReplica:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _start(self, check: bool) -> bool:
-        """Start the standby; on another free port when its default one is held (see the
-        module's account). `check`: a failure raises, else it returns False; a port that
-        cannot be had always raises (copying the standby afresh would not help)."""
-        for _ in range(PORT_TRIES):
-            logged = self.log_file.stat().st_size if self.log_file.exists() else 0
-            done = self.primary._run(
-                [
-                    *(self._bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file)),
-                    *("-o", f"-p {self.port} -k {self.root}", "-w", "-t", "60", "start"),
-                ],
-                check=False,
-            )
-            if done.returncode == 0:
-                return True
-            if not self._bind_refused_since(logged):
-                break
-            if self.port_fixed:
-                raise SetupError(
-                    f"the read replica cannot listen on 127.0.0.1:{self.port}: something holds "
-                    f"it; set GRIDMAP_REPLICA_PORT to a free port (log: {self.log_file})"
-                )
-            self.port = free_port()
-        else:
-            raise SetupError(f"the read replica found no free port (log: {self.log_file})")
-        if check:
-            said = (done.stderr or done.stdout).strip().splitlines()
-            raise SetupError(f"pg_ctl failed: {' '.join(said[-2:])} (log: {self.log_file})")
-        return False
+        """Start the standby (on a free port if its default one is held: see
+        `LocalCluster.start_server`); a failure raises, or with `check=False` returns False
+        (a port that cannot be had always raises: copying the standby afresh would not help)."""
+        port = self.primary.start_server(
+            self.data_dir,
+            self.log_file,
+            self.root,
+            self.port,
+            self.port_fixed,
+            variable="GRIDMAP_REPLICA_PORT",
+            check=check,
+        )
+        if port is None:
+            return False
+        self.port = port
+        return True
 
     def _make(self) -> None:
         """A fresh copy of the running primary, configured as a hot standby."""
@@ -195,14 +177,6 @@ class LocalReplica:
                 "hot_standby_feedback = on\n"
                 "cluster_name = 'gridmap_replica'\n"
             )
-
-    def _bind_refused_since(self, offset: int) -> bool:
-        """Did the standby's log say, after `offset`, that it could not listen on its port?"""
-        if not self.log_file.exists():
-            return False
-        with open(self.log_file, errors="replace") as log:
-            log.seek(offset)
-            return BIND_REFUSED in log.read()
 
     def _streams(self, timeout: float = STREAM_WAIT_S) -> bool:
         """Does the primary stream WAL to a standby within `timeout` seconds?"""
