@@ -153,13 +153,10 @@ def sign_in(context_or_page, role: str, next_path: str = "/", base_url: str = ""
     if "/login" in page.url:  # say why: the form's own message (throttled, wrong password, …)
         error = page.locator("#login-error")
         shown = error.inner_text() if error.count() else page.locator("body").inner_text()[:400]
-        # on /login?next=… with no error: the sign-in went through but the next page did not
-        # see the session (is the cookie there? was a service worker in the way?)
+        # on /login?next=… with no error: the next page did not see the session
         cookies = sorted(c["name"] for c in page.context.cookies())
-        worker = page.evaluate("!!(navigator.serviceWorker && navigator.serviceWorker.controller)")
         raise AssertionError(
-            f"signing in as {role} failed: still on {page.url}: {shown!r}; cookies {cookies}, "
-            f"service worker in control: {worker}"
+            f"signing in as {role} failed: still on {page.url}: {shown!r}; cookies {cookies}"
         )
     return page
 

@@ -100,6 +100,14 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def refuse_if_listened(port: int, variable: str) -> None:
+    """A port another program listens on is somebody's service: say so, never take it."""
+    if port_in_use(port):
+        raise SetupError(
+            f"port {port} on 127.0.0.1 is in use by another program; set {variable} to a free port"
+        )
+
+
 def held_note(asked: int, port: int) -> str:
     """What a start message adds when the server had to take another port."""
     return "" if port == asked else f" (port {asked} was held by a connection)"
@@ -274,11 +282,6 @@ class LocalCluster:
         if self.is_running():
             self._ensure_database(bindir)
             return f"already running on 127.0.0.1:{self._running_port()} ({self.root})"
-        if port_in_use(self.port):
-            raise SetupError(
-                f"port {self.port} on 127.0.0.1 is in use by another program; "
-                "set GRIDMAP_PG_PORT to a free port"
-            )
         asked = self.port
         self.port = self.start_server(
             self.data_dir, self.log_file, self.socket_dir, self.port, self.port_fixed
@@ -297,7 +300,8 @@ class LocalCluster:
         check: bool = True,
     ) -> int | None:
         """`pg_ctl start` of the server in `data_dir` (this cluster's, or its replica's) as
-        this cluster's OS user; returns the port it listens on. The default ports lie in the
+        this cluster's OS user; returns the port it listens on. A port another program listens
+        on is refused before starting (that is somebody's service). The default ports lie in the
         range Linux lends to outgoing connections (32768-60999): when the local end of some
         connection holds `port` at the moment of starting, the server starts on a free port
         instead, unless the port was set (`port_fixed`, by `variable`): then one SetupError
@@ -305,6 +309,7 @@ class LocalCluster:
         bindir = find_bindir()
         if bindir is None:
             raise SetupError("PostgreSQL is not installed: run `gridmap db up` first")
+        refuse_if_listened(port, variable)
         for _ in range(PORT_TRIES):
             logged = log_file.stat().st_size if log_file.exists() else 0
             done = self._run(

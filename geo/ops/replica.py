@@ -34,7 +34,7 @@ from geo.ops.localdb import (
     _is_root,
     find_bindir,
     held_note,
-    port_in_use,
+    refuse_if_listened,
 )
 
 #: a replication line the primary's pg_hba.conf needs for pg_basebackup and the WAL stream
@@ -102,11 +102,7 @@ class LocalReplica:
         self.primary.up()
         if self.is_running():
             return f"already running on 127.0.0.1:{self._running_port()} ({self.root})"
-        if port_in_use(self.port):
-            raise SetupError(
-                f"port {self.port} on 127.0.0.1 is in use by another program; "
-                "set GRIDMAP_REPLICA_PORT to a free port"
-            )
+        refuse_if_listened(self.port, "GRIDMAP_REPLICA_PORT")  # before copying anything
         asked = self.port
         if self.is_made() and not (self._start(check=False) and self._streams()):
             # stopped too long: the primary has recycled the WAL it needs; copy afresh
